@@ -1,0 +1,49 @@
+# Everything a newcomer needs: `make run` and `make test` create and update the virtualenv
+# (and the node tooling for buf) themselves.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+NODE_INSTALLED := node_modules/.installed
+
+.PHONY: run test gen check-gen lint lint-proto typecheck bench clean
+
+$(INSTALLED): pyproject.toml requirements.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev]'
+	touch $@
+
+$(NODE_INSTALLED): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+## gen: regenerate the Python stubs from protos/ (the output is committed)
+gen: $(INSTALLED)
+	$(BIN)/python tools/gen_protos.py
+
+## run: start the server on 127.0.0.1:50051 with the embedded store under .data/
+run: gen
+	$(BIN)/billing-grpc serve
+
+check-gen: $(INSTALLED)
+	$(BIN)/python tools/gen_protos.py --check
+
+lint-proto: $(NODE_INSTALLED)
+	node_modules/.bin/buf lint
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check .
+
+typecheck: $(INSTALLED)
+	$(BIN)/mypy
+
+## test: the whole suite: generated code fresh, buf lint, ruff, mypy, pytest
+test: check-gen lint-proto lint typecheck
+	$(BIN)/python -m pytest
+
+## bench: the benchmarks under bench/, results in bench/results/
+bench: $(INSTALLED)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) node_modules .data .pytest_cache .mypy_cache .ruff_cache

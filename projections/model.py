@@ -1,0 +1,82 @@
+"""What a projection is, and the change set it writes through."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from billing_grpc.eventstore import RecordedEvent
+
+Document = dict[str, Any]
+Key = str
+Query = Mapping[str, Any]
+"""Field → value equality, or field → {"$gt"|"$gte"|"$lt"|"$lte"|"$in"|"$ne": value}."""
+Sort = Sequence[tuple[str, int]]
+
+
+@dataclass(frozen=True)
+class Index:
+    """An index a read-model collection needs for its queries (MongoDB style key list)."""
+
+    keys: tuple[tuple[str, int], ...]
+    unique: bool = False
+
+
+class ReadModelReader(Protocol):
+    """Queries against read models: all the query side ever touches."""
+
+    async def get(self, collection: str, key: Key) -> Document | None:
+        """The document with this key, or None."""
+        ...
+
+    async def find(
+        self, collection: str, query: Query, sort: Sort = (), limit: int | None = None, skip: int = 0
+    ) -> list[Document]:
+        """Documents matching `query` in `sort` order."""
+        ...
+
+
+class Projection(Protocol):
+    """Turns events of the types it handles into changes of the collections it owns."""
+
+    name: str
+    handles: frozenset[str]
+    collections: Mapping[str, Sequence[Index]]
+
+    async def apply(self, event: RecordedEvent, view: View) -> None:
+        """Update the read model for one event. Must be deterministic: rebuilds must agree."""
+        ...
+
+
+_DELETED: Document = {}
+
+
+@dataclass
+class View:
+    """A projection's window on its read model: reads see this batch's own writes first."""
+
+    reader: ReadModelReader
+    changes: dict[tuple[str, Key], Document] = field(default_factory=dict)
+
+    async def get(self, collection: str, key: Key) -> Document | None:
+        """The current document, including changes made earlier in the batch."""
+        pending = self.changes.get((collection, key))
+        if pending is not None:
+            return None if pending is _DELETED else dict(pending)
+        return await self.reader.get(collection, key)
+
+    def put(self, collection: str, key: Key, document: Document) -> None:
+        """Create or replace a document."""
+        self.changes[(collection, key)] = {**document, "_id": key}
+
+    def delete(self, collection: str, key: Key) -> None:
+        """Remove a document if it exists."""
+        self.changes[(collection, key)] = _DELETED
+
+    def writes(self) -> dict[str, dict[Key, Document | None]]:
+        """The batch's changes per collection; None means delete."""
+        grouped: dict[str, dict[Key, Document | None]] = {}
+        for (collection, key), document in self.changes.items():
+            grouped.setdefault(collection, {})[key] = None if document is _DELETED else document
+        return grouped

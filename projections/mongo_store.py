@@ -1,0 +1,103 @@
+"""Read models and checkpoints in MongoDB; a batch and its checkpoint commit in one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC
+from typing import Any
+
+from bson.codec_options import CodecOptions
+from pymongo import AsyncMongoClient, DeleteOne, ReplaceOne
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import ConnectionFailure, DuplicateKeyError
+from pymongo.read_concern import ReadConcern
+from pymongo.write_concern import WriteConcern
+
+from billing_grpc.eventstore import StoreUnavailable
+from projections.model import Document, Index, Key, Query, Sort
+from projections.store import CheckpointMoved
+
+CHECKPOINTS = "checkpoints"
+
+
+class MongoReadModels:
+    """Read models as MongoDB collections named `<prefix><collection>`.
+
+    The prefix lets a verification rebuild write into scratch collections beside the live ones.
+    """
+
+    def __init__(self, client: AsyncMongoClient[Document], database: str, prefix: str = "rm_") -> None:
+        self._client = client
+        self._db: AsyncDatabase[Document] = client.get_database(
+            database,
+            codec_options=CodecOptions(tz_aware=True, tzinfo=UTC),
+            write_concern=WriteConcern("majority"),
+            read_concern=ReadConcern("majority"),
+        )
+        self._prefix = prefix
+
+    def _collection(self, name: str) -> Any:
+        return self._db[self._prefix + name]
+
+    async def ensure_indexes(self, collections: Mapping[str, Sequence[Index]]) -> None:
+        """Create every declared index (idempotent)."""
+        for name, indexes in collections.items():
+            for index in indexes:
+                await self._collection(name).create_index(list(index.keys), unique=index.unique)
+
+    async def get(self, collection: str, key: Key) -> Document | None:
+        """The document with this key."""
+        try:
+            document: Document | None = await self._collection(collection).find_one({"_id": key})
+        except ConnectionFailure as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        return document
+
+    async def find(
+        self, collection: str, query: Query, sort: Sort = (), limit: int | None = None, skip: int = 0
+    ) -> list[Document]:
+        """Matching documents, sorted, paged."""
+        cursor = self._collection(collection).find(dict(query)).sort(list(sort) or [("_id", 1)]).skip(skip)
+        if limit is not None:
+            cursor = cursor.limit(limit)
+        try:
+            documents: list[Document] = await cursor.to_list()
+        except ConnectionFailure as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        return documents
+
+    async def checkpoint(self, projection: str) -> int:
+        """The stored checkpoint."""
+        document = await self._collection(CHECKPOINTS).find_one({"_id": projection})
+        return int(document["position"]) if document else 0
+
+    async def commit(
+        self, projection: str, writes: Mapping[str, Mapping[Key, Document | None]], previous: int, position: int
+    ) -> None:
+        """Apply the batch and move the checkpoint in one transaction."""
+        try:
+            async with self._client.start_session() as session, await session.start_transaction():
+                moved = await self._collection(CHECKPOINTS).update_one(
+                    {"_id": projection, "position": previous},
+                    {"$set": {"position": position}},
+                    upsert=previous == 0,
+                    session=session,
+                )
+                if moved.matched_count == 0 and moved.upserted_id is None:
+                    raise CheckpointMoved(projection)
+                for collection, documents in writes.items():
+                    operations = [
+                        DeleteOne({"_id": key}) if doc is None else ReplaceOne({"_id": key}, doc, upsert=True)
+                        for key, doc in documents.items()
+                    ]
+                    await self._collection(collection).bulk_write(operations, ordered=True, session=session)
+        except DuplicateKeyError as exc:  # the upsert lost to a checkpoint someone else wrote
+            raise CheckpointMoved(projection) from exc
+        except ConnectionFailure as exc:
+            raise StoreUnavailable(str(exc)) from exc
+
+    async def reset(self, projection: str, collections: Sequence[str]) -> None:
+        """Drop the projection's collections and checkpoint."""
+        for collection in collections:
+            await self._collection(collection).drop()
+        await self._collection(CHECKPOINTS).delete_one({"_id": projection})

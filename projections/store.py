@@ -1,0 +1,89 @@
+"""Where read models and projection checkpoints live: the port and the in-memory store."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+
+from projections.model import Document, Index, Key, Query, ReadModelReader, Sort
+from projections.query import matches, ordered
+
+
+class CheckpointMoved(Exception):
+    """Another runner advanced this projection's checkpoint first; reload and retry."""
+
+
+class ReadModelStore(ReadModelReader, Protocol):
+    """Read models plus checkpoints, with an atomic commit of both."""
+
+    async def ensure_indexes(self, collections: Mapping[str, Sequence[Index]]) -> None:
+        """Create the indexes the projections declare."""
+        ...
+
+    async def checkpoint(self, projection: str) -> int:
+        """The log position this projection's read model reflects (0: nothing yet)."""
+        ...
+
+    async def commit(
+        self, projection: str, writes: Mapping[str, Mapping[Key, Document | None]], previous: int, position: int
+    ) -> None:
+        """Apply the writes and move the checkpoint from `previous` to `position`, atomically.
+
+        Raises CheckpointMoved if the checkpoint is no longer `previous`: the batch was
+        applied by someone else, and applying it again would count it twice.
+        """
+        ...
+
+    async def reset(self, projection: str, collections: Sequence[str]) -> None:
+        """Drop a projection's collections and checkpoint, for a rebuild."""
+        ...
+
+
+class InMemoryReadModels:
+    """Read models in dictionaries, for unit tests and the in-memory server."""
+
+    def __init__(self) -> None:
+        self._collections: dict[str, dict[Key, Document]] = {}
+        self._checkpoints: dict[str, int] = {}
+
+    async def ensure_indexes(self, collections: Mapping[str, Sequence[Index]]) -> None:
+        """Nothing to index in memory."""
+
+    async def get(self, collection: str, key: Key) -> Document | None:
+        """A copy of the stored document, so callers cannot change the model behind our back."""
+        document = self._collections.get(collection, {}).get(key)
+        return copy.deepcopy(document) if document is not None else None
+
+    async def find(
+        self, collection: str, query: Query, sort: Sort = (), limit: int | None = None, skip: int = 0
+    ) -> list[Document]:
+        """Matching documents, sorted, paged."""
+        found = [doc for doc in self._collections.get(collection, {}).values() if matches(doc, query)]
+        page = ordered(found, sort or [("_id", 1)])[skip:]
+        return copy.deepcopy(page[:limit] if limit is not None else page)
+
+    async def checkpoint(self, projection: str) -> int:
+        """The stored checkpoint."""
+        return self._checkpoints.get(projection, 0)
+
+    async def commit(
+        self, projection: str, writes: Mapping[str, Mapping[Key, Document | None]], previous: int, position: int
+    ) -> None:
+        """Apply writes and move the checkpoint, all or nothing."""
+        if self._checkpoints.get(projection, 0) != previous:
+            raise CheckpointMoved(projection)
+        for collection, documents in writes.items():
+            stored = self._collections.setdefault(collection, {})
+            for key, document in documents.items():
+                if document is None:
+                    stored.pop(key, None)
+                else:
+                    stored[key] = copy.deepcopy(document)
+        self._checkpoints[projection] = position
+
+    async def reset(self, projection: str, collections: Sequence[str]) -> None:
+        """Forget the projection's documents and checkpoint."""
+        for collection in collections:
+            self._collections.pop(collection, None)
+        self._checkpoints.pop(projection, None)

@@ -1,0 +1,1 @@
+"""The gRPC adapter: servicers, converters, interceptors and the server itself."""

@@ -1,0 +1,98 @@
+"""The composition root: the only place that picks concrete adapters and wires them together."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+
+from pymongo import AsyncMongoClient
+
+from billing_grpc.domain.clock import Clock, SystemClock
+from billing_grpc.embedded import EmbeddedMongo
+from billing_grpc.eventstore import EventStore
+from billing_grpc.eventstore.memory import InMemoryEventStore
+from billing_grpc.eventstore.mongo import MongoEventStore
+from billing_grpc.settings import Settings
+from projections.model import Projection
+from projections.mongo_store import MongoReadModels
+from projections.runner import ProjectionRunner
+from projections.store import InMemoryReadModels, ReadModelStore
+
+log = logging.getLogger(__name__)
+
+
+def all_projections() -> list[Projection]:
+    """Every read model the product maintains."""
+    return []
+
+
+@dataclass
+class App:
+    """Everything a server instance runs on, wired."""
+
+    settings: Settings
+    clock: Clock
+    store: EventStore
+    read_models: ReadModelStore
+    projections: ProjectionRunner
+
+
+@asynccontextmanager
+async def open_app(
+    settings: Settings, *, clock: Clock | None = None, projections: Sequence[Projection] | None = None
+) -> AsyncIterator[App]:
+    """Connect to MongoDB (starting the embedded store if no URI is set) and start the read side.
+
+    Everything is shut down in reverse order on exit: projections, the store's writer (which
+    commits what is queued), the client, and last the embedded store.
+    """
+    clock = clock or SystemClock()
+    async with AsyncExitStack() as stack:
+        uri = settings.mongo_uri
+        if uri is None:
+            data = settings.data_dir.resolve()
+            data.mkdir(parents=True, exist_ok=True)
+            embedded = EmbeddedMongo(data / "mongo", log_file=data / "embedded-store.log")
+            await asyncio.to_thread(embedded.start)
+            stack.callback(embedded.stop)
+            uri = embedded.uri
+            log.info("embedded store ready", extra={"uri": uri, "data_dir": str(data)})
+        client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(
+            uri, serverSelectionTimeoutMS=settings.store_timeout_ms, tz_aware=True
+        )
+        stack.push_async_callback(client.close)
+        store = MongoEventStore(client, settings.database, clock=clock)
+        await store.start()
+        stack.push_async_callback(store.close)
+        read_models = MongoReadModels(client, settings.database)
+        app = await _start_read_side(stack, settings, clock, store, read_models, projections)
+        yield app
+
+
+@asynccontextmanager
+async def open_in_memory_app(
+    settings: Settings | None = None, *, clock: Clock | None = None, projections: Sequence[Projection] | None = None
+) -> AsyncIterator[App]:
+    """The same application on the in-memory store: for unit tests and benchmarks only."""
+    settings = settings or Settings()
+    clock = clock or SystemClock()
+    async with AsyncExitStack() as stack:
+        store = InMemoryEventStore(clock)
+        yield await _start_read_side(stack, settings, clock, store, InMemoryReadModels(), projections)
+
+
+async def _start_read_side(
+    stack: AsyncExitStack,
+    settings: Settings,
+    clock: Clock,
+    store: EventStore,
+    read_models: ReadModelStore,
+    projections: Sequence[Projection] | None,
+) -> App:
+    runner = ProjectionRunner(store, read_models, all_projections() if projections is None else projections)
+    await runner.start()
+    stack.push_async_callback(runner.stop)
+    return App(settings=settings, clock=clock, store=store, read_models=read_models, projections=runner)

@@ -1,0 +1,1 @@
+"""The pure core: money, time, pricing, events and aggregates. Standard library only, no I/O."""

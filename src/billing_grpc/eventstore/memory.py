@@ -1,0 +1,72 @@
+"""An in-memory event store for fast unit tests and the in-memory benchmark. Not durable."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from uuid import UUID
+
+from billing_grpc.domain.clock import Clock, SystemClock
+from billing_grpc.eventstore.envelope import EVERYTHING, EventFilter, RecordedEvent, StreamAppend, to_log_precision
+from billing_grpc.eventstore.planning import Accepted, decide
+from billing_grpc.eventstore.port import DEFAULT_PAGE
+from billing_grpc.eventstore.upcasting import NO_UPCASTERS, Upcasters
+
+
+class InMemoryEventStore:
+    """The event store contract on Python lists; one asyncio loop, so appends are atomic."""
+
+    def __init__(self, clock: Clock | None = None, upcasters: Upcasters = NO_UPCASTERS) -> None:
+        self._clock = clock or SystemClock()
+        self._upcasters = upcasters
+        self._log: list[RecordedEvent] = []
+        self._streams: dict[str, list[RecordedEvent]] = {}
+        self._by_id: dict[UUID, RecordedEvent] = {}
+        self._appended = asyncio.Condition()
+
+    async def append(self, *batch: StreamAppend) -> list[RecordedEvent]:
+        """Append to one or more streams atomically (see EventStore.append)."""
+        versions = {stream: len(events) for stream, events in self._streams.items()}
+        decision = decide(batch, versions, self._by_id)
+        if not isinstance(decision, Accepted):
+            return [self._upcasters.apply(event) for event in decision.events]
+        recorded_at = to_log_precision(self._clock.now())
+        recorded = [row.record(len(self._log) + i, recorded_at) for i, row in enumerate(decision.rows, 1)]
+        for event in recorded:
+            self._log.append(event)
+            self._streams.setdefault(event.stream_id, []).append(event)
+            self._by_id[event.event_id] = event
+        async with self._appended:
+            self._appended.notify_all()
+        return [self._upcasters.apply(event) for event in recorded]
+
+    async def read_stream(self, stream_id: str, after_version: int = 0) -> list[RecordedEvent]:
+        """Every event of a stream after `after_version`."""
+        return [self._upcasters.apply(e) for e in self._streams.get(stream_id, [])[after_version:]]
+
+    async def read_all(
+        self, after_position: int = 0, event_filter: EventFilter = EVERYTHING, limit: int = DEFAULT_PAGE
+    ) -> list[RecordedEvent]:
+        """Up to `limit` events after `after_position` that pass the filter."""
+        page: list[RecordedEvent] = []
+        for event in self._log[max(after_position, 0) :]:
+            if event_filter.matches(event):
+                page.append(self._upcasters.apply(event))
+                if len(page) == limit:
+                    break
+        return page
+
+    async def head_position(self) -> int:
+        """The position of the last event."""
+        return len(self._log)
+
+    async def wait_for_append(self, after_position: int, timeout: float) -> None:
+        """Return once the log is longer than `after_position`, or after `timeout`."""
+        async with self._appended:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._appended.wait_for(lambda: len(self._log) > after_position), timeout
+                )
+
+    async def close(self) -> None:
+        """Nothing to release."""

@@ -1,0 +1,355 @@
+"""The event store on MongoDB, through PyMongo's native asyncio API.
+
+Layout: one `events` collection whose `_id` is the global position, and one counter document.
+Every commit increments the counter and inserts its events in one multi-document transaction,
+so concurrent committers (in this process or others) conflict on the counter and serialise:
+positions therefore increase in commit order and a tailing reader never skips an event.
+
+Within a process every append goes through one writer task that commits many callers' batches
+in a single transaction (group commit). Transactions on one counter document do not scale with
+concurrent writers, but one writer with big transactions does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC
+from typing import Any
+from uuid import UUID
+
+from bson.codec_options import CodecOptions
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, ReturnDocument
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError, ConnectionFailure, DuplicateKeyError, PyMongoError
+from pymongo.read_concern import ReadConcern
+from pymongo.write_concern import WriteConcern
+
+from billing_grpc.domain.clock import Clock, SystemClock
+from billing_grpc.domain.errors import BillingError, ConcurrencyConflict
+from billing_grpc.eventstore.envelope import (
+    EVERYTHING,
+    EventFilter,
+    EventMetadata,
+    RecordedEvent,
+    StreamAppend,
+    to_log_precision,
+)
+from billing_grpc.eventstore.errors import StoreUnavailable
+from billing_grpc.eventstore.planning import Accepted, Row, decide, event_ids, streams_needing_versions
+from billing_grpc.eventstore.port import DEFAULT_PAGE
+from billing_grpc.eventstore.upcasting import NO_UPCASTERS, Upcasters
+
+log = logging.getLogger(__name__)
+
+Document = dict[str, Any]
+
+EVENTS = "events"
+COUNTERS = "event_counters"
+POSITION_COUNTER = "position"
+# How long a commit keeps retrying write conflicts with other processes before giving up.
+CONFLICT_RETRY_SECONDS = 10.0
+# How often a batch that broke a unique index is decided again on fresh state.
+STRICT_ATTEMPTS = 5
+
+
+@dataclass
+class _Pending:
+    """One caller's atomic batch waiting for the writer."""
+
+    batch: tuple[StreamAppend, ...]
+    future: asyncio.Future[list[RecordedEvent]] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+    @property
+    def size(self) -> int:
+        return sum(len(append.events) for append in self.batch)
+
+
+class MongoEventStore:
+    """The event store contract on MongoDB (a replica set, or the embedded MongoDB-wire store)."""
+
+    def __init__(
+        self,
+        client: AsyncMongoClient[Document],
+        database: str,
+        *,
+        clock: Clock | None = None,
+        upcasters: Upcasters = NO_UPCASTERS,
+        max_group_events: int = 5000,
+        max_queued_batches: int = 1024,
+    ) -> None:
+        self._client = client
+        db: AsyncDatabase[Document] = client.get_database(
+            database,
+            codec_options=CodecOptions(tz_aware=True, tzinfo=UTC),
+            # Acknowledged money and usage must survive a failover: majority writes, and
+            # readers only see what a majority holds, so nothing they saw can roll back.
+            write_concern=WriteConcern("majority"),
+            read_concern=ReadConcern("majority"),
+        )
+        self._events: AsyncCollection[Document] = db[EVENTS]
+        self._counters: AsyncCollection[Document] = db[COUNTERS]
+        self._clock = clock or SystemClock()
+        self._upcasters = upcasters
+        self._max_group_events = max_group_events
+        # Bounded, so a slow store slows appenders down instead of buffering without limit.
+        self._queue: asyncio.Queue[_Pending | None] = asyncio.Queue(maxsize=max_queued_batches)
+        self._writer: asyncio.Task[None] | None = None
+        self._known_head = 0
+        self._appended = asyncio.Event()
+
+    async def start(self) -> None:
+        """Create the indexes every query path needs and start the writer task."""
+        await self._events.create_index(
+            [("stream_id", ASCENDING), ("stream_version", ASCENDING)], unique=True, name="stream_version"
+        )
+        await self._events.create_index("event_id", unique=True, name="event_id")
+        await self._events.create_index([("type", ASCENDING), ("_id", ASCENDING)], name="type_position")
+        if self._writer is None:
+            self._writer = asyncio.create_task(self._run_writer(), name="eventstore-writer")
+
+    async def close(self) -> None:
+        """Commit what is queued, then stop the writer."""
+        if self._writer is None:
+            return
+        await self._queue.put(None)
+        await self._writer
+        self._writer = None
+
+    async def append(self, *batch: StreamAppend) -> list[RecordedEvent]:
+        """Append to one or more streams atomically (see EventStore.append)."""
+        if self._writer is None:
+            raise RuntimeError("MongoEventStore.start() was not awaited")
+        pending = _Pending(tuple(batch))
+        await self._queue.put(pending)
+        return await pending.future
+
+    async def read_stream(self, stream_id: str, after_version: int = 0) -> list[RecordedEvent]:
+        """Every event of a stream after `after_version`."""
+        query = {"stream_id": stream_id, "stream_version": {"$gt": after_version}}
+        async with _unavailable_on_connection_loss():
+            docs = await self._events.find(query).sort("stream_version", ASCENDING).to_list()
+        return [self._decode(doc) for doc in docs]
+
+    async def read_all(
+        self, after_position: int = 0, event_filter: EventFilter = EVERYTHING, limit: int = DEFAULT_PAGE
+    ) -> list[RecordedEvent]:
+        """Up to `limit` events after `after_position` that pass the filter."""
+        query: Document = {"_id": {"$gt": after_position}}
+        if event_filter.stream_id is not None:
+            query["stream_id"] = event_filter.stream_id
+        if event_filter.types:
+            query["type"] = {"$in": sorted(event_filter.types)}
+        async with _unavailable_on_connection_loss():
+            docs = await self._events.find(query).sort("_id", ASCENDING).limit(limit).to_list()
+        return [self._decode(doc) for doc in docs]
+
+    async def head_position(self) -> int:
+        """The position of the last committed event."""
+        async with _unavailable_on_connection_loss():
+            doc = await self._events.find_one({}, {"_id": 1}, sort=[("_id", DESCENDING)])
+        head = int(doc["_id"]) if doc else 0
+        self._known_head = max(self._known_head, head)
+        return head
+
+    async def wait_for_append(self, after_position: int, timeout: float) -> None:
+        """Return at once if this process committed past `after_position`, else wait for a commit."""
+        if self._known_head > after_position:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._appended.wait(), timeout)
+
+    # -- the writer -------------------------------------------------------------------------
+
+    async def _run_writer(self) -> None:
+        while True:
+            first = await self._queue.get()
+            if first is None:
+                return
+            group, events = [first], first.size
+            stop = False
+            while events < self._max_group_events and not self._queue.empty():
+                item = self._queue.get_nowait()
+                if item is None:
+                    stop = True
+                    break
+                group.append(item)
+                events += item.size
+            try:
+                await self._commit_group(group)
+            except Exception as exc:  # the writer must outlive any one failure
+                log.exception("event store commit failed")
+                _fail(group, exc)
+            if stop:
+                return
+
+    async def _commit_group(self, group: Sequence[_Pending], *, strict: int = 0) -> None:
+        """Decide every batch of the group against the stored state, then commit the accepted.
+
+        A unique-index violation aborts the whole transaction; the batches are then retried one
+        by one, strictly (reading every stream's version, `strict` more times at most), so a
+        batch that lost a race with another writer fails alone, with the version it lost to.
+        """
+        waiting = [p for p in group if not p.future.done()]  # callers may have given up
+        if not waiting:
+            return
+        batches = [p.batch for p in waiting]
+        ids = [i for batch in batches for i in event_ids(batch)]
+        streams = {a.stream_id for b in batches for a in b} if strict else streams_needing_versions(batches)
+        try:
+            recorded = await self._recorded(ids)
+            versions = await self._versions(streams)
+        except ConnectionFailure as exc:
+            _fail(waiting, StoreUnavailable(str(exc)))
+            return
+        accepted: list[tuple[_Pending, list[Row]]] = []
+        for pending in waiting:
+            try:
+                decision = decide(pending.batch, versions, recorded)
+            except (BillingError, ValueError) as exc:
+                pending.future.set_exception(exc)
+                continue
+            if isinstance(decision, Accepted):
+                accepted.append((pending, decision.rows))
+            else:
+                pending.future.set_result(decision.events)
+        if not accepted:
+            return
+        try:
+            committed = await self._commit_rows([rows for _, rows in accepted])
+        except _UniqueIndexViolation:
+            if strict == 1:
+                raise ConcurrencyConflict("append_raced", "another writer appended the same stream") from None
+            for pending, _ in accepted:
+                try:
+                    await self._commit_group([pending], strict=strict - 1 if strict else STRICT_ATTEMPTS)
+                except Exception as exc:
+                    _fail([pending], exc)
+            return
+        except ConnectionFailure as exc:
+            _fail([p for p, _ in accepted], StoreUnavailable(str(exc)))
+            return
+        for (pending, _), events in zip(accepted, committed, strict=True):
+            if not pending.future.done():
+                pending.future.set_result(events)
+
+    async def _commit_rows(self, groups: Sequence[Sequence[Row]]) -> list[list[RecordedEvent]]:
+        """Give the rows positions and insert them in one transaction; retry write conflicts."""
+        total = sum(len(rows) for rows in groups)
+        deadline = asyncio.get_running_loop().time() + CONFLICT_RETRY_SECONDS
+        attempt = 0
+        while True:
+            try:
+                return await self._try_commit_rows(groups, total)
+            except PyMongoError as exc:
+                if _is_duplicate_key(exc):
+                    raise _UniqueIndexViolation() from exc
+                if not exc.has_error_label("TransientTransactionError"):
+                    raise
+                if asyncio.get_running_loop().time() > deadline:
+                    raise ConcurrencyConflict("write_conflict", "the log is too contended; retry") from exc
+                attempt += 1
+                await asyncio.sleep(random.uniform(0, min(0.2, 0.005 * 2**attempt)))
+
+    async def _try_commit_rows(self, groups: Sequence[Sequence[Row]], total: int) -> list[list[RecordedEvent]]:
+        recorded_at = to_log_precision(self._clock.now())
+        async with self._client.start_session() as session, await session.start_transaction():
+            counter = await self._counters.find_one_and_update(
+                {"_id": POSITION_COUNTER},
+                {"$inc": {"value": total}},
+                upsert=True,
+                return_document=ReturnDocument.AFTER,
+                session=session,
+            )
+            position = int(counter["value"]) - total
+            results: list[list[RecordedEvent]] = []
+            for rows in groups:
+                results.append([row.record(position + i, recorded_at) for i, row in enumerate(rows, 1)])
+                position += len(rows)
+            docs = [_encode(event) for events in results for event in events]
+            await self._events.insert_many(docs, ordered=True, session=session)
+        self._known_head = max(self._known_head, position)
+        self._appended.set()
+        self._appended = asyncio.Event()
+        return [[self._upcasters.apply(event) for event in events] for events in results]
+
+    async def _recorded(self, ids: Iterable[UUID]) -> dict[UUID, RecordedEvent]:
+        keys = [str(i) for i in ids]
+        docs = await self._events.find({"event_id": {"$in": keys}}).to_list()
+        return {event.event_id: event for event in map(self._decode, docs)}
+
+    async def _versions(self, streams: Iterable[str]) -> dict[str, int]:
+        wanted = sorted(streams)
+        if not wanted:
+            return {}
+        cursor = await self._events.aggregate(
+            [
+                {"$match": {"stream_id": {"$in": wanted}}},
+                {"$group": {"_id": "$stream_id", "version": {"$max": "$stream_version"}}},
+            ]
+        )
+        return {doc["_id"]: int(doc["version"]) async for doc in cursor}
+
+    def _decode(self, doc: Document) -> RecordedEvent:
+        return self._upcasters.apply(
+            RecordedEvent(
+                event_id=UUID(doc["event_id"]),
+                stream_id=doc["stream_id"],
+                stream_version=int(doc["stream_version"]),
+                position=int(doc["_id"]),
+                type=doc["type"],
+                schema_version=int(doc["schema_version"]),
+                payload=doc["payload"],
+                metadata=EventMetadata.from_dict(doc.get("metadata", {})),
+                occurred_at=doc["occurred_at"],
+                recorded_at=doc["recorded_at"],
+            )
+        )
+
+
+def _encode(event: RecordedEvent) -> Document:
+    return {
+        "_id": event.position,
+        "event_id": str(event.event_id),
+        "stream_id": event.stream_id,
+        "stream_version": event.stream_version,
+        "type": event.type,
+        "schema_version": event.schema_version,
+        "payload": event.payload,
+        "metadata": event.metadata.to_dict(),
+        "occurred_at": event.occurred_at,
+        "recorded_at": event.recorded_at,
+    }
+
+
+class _UniqueIndexViolation(Exception):
+    """The commit broke a unique index: a stream version or an event id was taken meanwhile."""
+
+
+def _is_duplicate_key(exc: PyMongoError) -> bool:
+    if isinstance(exc, DuplicateKeyError):
+        return True
+    if isinstance(exc, BulkWriteError):
+        return any(error.get("code") == 11000 for error in exc.details.get("writeErrors", []))
+    return False
+
+
+def _fail(group: Iterable[_Pending], exc: BaseException) -> None:
+    for pending in group:
+        if not pending.future.done():
+            pending.future.set_exception(exc)
+
+
+@contextlib.asynccontextmanager
+async def _unavailable_on_connection_loss() -> Any:
+    try:
+        yield
+    except ConnectionFailure as exc:
+        raise StoreUnavailable(str(exc)) from exc

@@ -1,0 +1,104 @@
+"""The decisions every store makes the same way before it writes: replay, reject or accept.
+
+Keeping them here means the in-memory and MongoDB stores cannot disagree about optimistic
+concurrency or idempotency; the stores only differ in how they read state and commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, MutableMapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from billing_grpc.eventstore.envelope import NewEvent, RecordedEvent, StreamAppend
+from billing_grpc.eventstore.errors import EventIdConflict, WrongExpectedVersion
+
+
+@dataclass(frozen=True)
+class Row:
+    """A new event with its stream coordinates, waiting for a global position."""
+
+    stream_id: str
+    stream_version: int
+    event: NewEvent
+
+    def record(self, position: int, recorded_at: datetime) -> RecordedEvent:
+        """The recorded form of this row once the store gave it a position."""
+        return RecordedEvent(
+            event_id=self.event.event_id,
+            stream_id=self.stream_id,
+            stream_version=self.stream_version,
+            position=position,
+            type=self.event.type,
+            schema_version=self.event.schema_version,
+            payload=self.event.payload,
+            metadata=self.event.metadata,
+            occurred_at=self.event.occurred_at,
+            recorded_at=recorded_at,
+        )
+
+
+@dataclass(frozen=True)
+class Replayed:
+    """Every event id of the batch is already recorded: a retry, answered with the original."""
+
+    events: list[RecordedEvent]
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """The batch may be written as these rows, in this order."""
+
+    rows: list[Row]
+
+
+Decision = Replayed | Accepted
+
+
+def event_ids(batch: Sequence[StreamAppend]) -> list[UUID]:
+    """Every event id of a batch, in order."""
+    return [event.event_id for append in batch for event in append.events]
+
+
+def streams_needing_versions(batches: Iterable[Sequence[StreamAppend]]) -> set[str]:
+    """Streams whose current version must be read before deciding.
+
+    An append that expects a new stream (version 0) needs no read: the unique
+    (stream, version) index rejects it if the stream already exists.
+    """
+    return {a.stream_id for batch in batches for a in batch if a.expected_version != 0}
+
+
+def decide(
+    batch: Sequence[StreamAppend],
+    versions: MutableMapping[str, int],
+    recorded: Mapping[UUID, RecordedEvent],
+) -> Decision:
+    """Decide one atomic batch against the known stream versions and recorded event ids.
+
+    `versions` holds the current version of streams (absent means unknown-or-new) and is
+    advanced for an accepted batch, so several batches can be decided in sequence before
+    one commit. Raises WrongExpectedVersion or EventIdConflict; then nothing may be written.
+    """
+    ids = event_ids(batch)
+    if len(set(ids)) != len(ids):
+        raise EventIdConflict("an append lists the same event id twice")
+    already = [recorded[i] for i in ids if i in recorded]
+    if already:
+        if len(already) != len(ids):
+            raise EventIdConflict("some of the appended event ids are recorded already")
+        return Replayed(already)
+    if len({a.stream_id for a in batch}) != len(batch):
+        raise ValueError("an atomic append names the same stream twice")
+    rows: list[Row] = []
+    advanced: dict[str, int] = {}
+    for append in batch:
+        current = versions.get(append.stream_id, 0)
+        if append.expected_version is not None and append.expected_version != current:
+            raise WrongExpectedVersion(append.stream_id, append.expected_version, current)
+        for offset, event in enumerate(append.events, start=1):
+            rows.append(Row(append.stream_id, current + offset, event))
+        advanced[append.stream_id] = current + len(append.events)
+    versions.update(advanced)
+    return Accepted(rows)
