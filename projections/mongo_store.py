@@ -9,7 +9,7 @@ from typing import Any
 from bson.codec_options import CodecOptions
 from pymongo import AsyncMongoClient, DeleteOne, ReplaceOne
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import ConnectionFailure, DuplicateKeyError
+from pymongo.errors import ConnectionFailure, DuplicateKeyError, OperationFailure
 from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
 
@@ -95,6 +95,12 @@ class MongoReadModels:
             raise CheckpointMoved(projection) from exc
         except ConnectionFailure as exc:
             raise StoreUnavailable(str(exc)) from exc
+        except OperationFailure as exc:
+            # A write conflict here means another runner is committing this projection's
+            # checkpoint at the same moment: the same situation as a moved checkpoint.
+            if exc.has_error_label("TransientTransactionError"):
+                raise CheckpointMoved(projection) from exc
+            raise
 
     async def reset(self, projection: str, collections: Sequence[str]) -> None:
         """Drop the projection's collections and checkpoint."""

@@ -57,9 +57,7 @@ class ProjectionRunner:
         """Create indexes, then follow the log in the background, one task per projection."""
         for projection in self._projections:
             await self._read_models.ensure_indexes(projection.collections)
-        self._tasks = [
-            asyncio.create_task(self._follow(p), name=f"projection-{p.name}") for p in self._projections
-        ]
+        self._tasks = [asyncio.create_task(self._follow(p), name=f"projection-{p.name}") for p in self._projections]
 
     async def stop(self) -> None:
         """Stop following; committed batches stay committed."""

@@ -14,8 +14,10 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="billing-grpc", description="Subscription and usage billing over gRPC.")
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser(
-        "serve", help="run the gRPC server", description="Run the gRPC server until SIGINT or SIGTERM. "
-        "Configuration comes from environment variables (see README); --listen overrides BILLING_LISTEN."
+        "serve",
+        help="run the gRPC server",
+        description="Run the gRPC server until SIGINT or SIGTERM. "
+        "Configuration comes from environment variables (see README); --listen overrides BILLING_LISTEN.",
     )
     serve.add_argument("--listen", help="host:port to listen on")
     return parser

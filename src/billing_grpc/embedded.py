@@ -54,8 +54,14 @@ def _executable() -> str:
 class EmbeddedMongo:
     """Start, wait for and stop one secantusdb process. Usable as a context manager."""
 
-    def __init__(self, storage_path: str | Path, *, host: str = "127.0.0.1", port: int | None = None,
-                 log_file: Path | None = None) -> None:
+    def __init__(
+        self,
+        storage_path: str | Path,
+        *,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        log_file: Path | None = None,
+    ) -> None:
         self.storage_path = str(storage_path)
         self.host = host
         self.port = port or free_port(host)
@@ -71,22 +77,31 @@ class EmbeddedMongo:
         """Spawn the server and return once it answers a ping."""
         if self.storage_path != IN_MEMORY:
             Path(self.storage_path).mkdir(parents=True, exist_ok=True)
-        output = open(self._log_file, "ab") if self._log_file else subprocess.DEVNULL  # noqa: SIM115
-        command = [_executable(), "--host", self.host, "--port", str(self.port),
-                   "--storage-path", self.storage_path, "--log-level", "WARNING"]
+        command = [
+            _executable(),
+            "--host",
+            self.host,
+            "--port",
+            str(self.port),
+            "--storage-path",
+            self.storage_path,
+            "--log-level",
+            "WARNING",
+        ]
         log.info("starting embedded store", extra={"port": self.port, "storage": self.storage_path})
         # Its own session: a Ctrl-C in the terminal reaches only the server, which drains its
         # calls first and then stops the store in order.
-        self._process = subprocess.Popen(
-            command, stdout=output, stderr=output, start_new_session=True, preexec_fn=_die_with_parent
-        )
-        if output is not subprocess.DEVNULL:
-            output.close()
+        with contextlib.ExitStack() as files:
+            output = files.enter_context(open(self._log_file, "ab")) if self._log_file else subprocess.DEVNULL
+            self._process = subprocess.Popen(
+                command, stdout=output, stderr=output, start_new_session=True, preexec_fn=_die_with_parent
+            )
         self._wait_ready(timeout)
         return self
 
     def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
+        client: MongoClient[dict[str, object]]
         with MongoClient(self.uri, serverSelectionTimeoutMS=250) as client:
             while True:
                 if self._process is not None and self._process.poll() is not None:
@@ -121,7 +136,7 @@ class EmbeddedMongo:
     def __enter__(self) -> EmbeddedMongo:
         return self.start()
 
-    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
-                 traceback: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, value: BaseException | None, traceback: TracebackType | None
+    ) -> None:
         self.stop()
-

@@ -33,7 +33,10 @@ def status_code(error: errors.BillingError) -> grpc.StatusCode:
 
 
 def rich_status(
-    code: grpc.StatusCode, message: str, reason: str, violations: tuple[errors.FieldViolation, ...] = (),
+    code: grpc.StatusCode,
+    message: str,
+    reason: str,
+    violations: tuple[errors.FieldViolation, ...] = (),
     correlation_id: str = "",
 ) -> status_pb2.Status:
     """A google.rpc.Status with ErrorInfo (the stable reason) and, for bad input, BadRequest."""

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 from grpc import aio
 
 from billing.v1 import event_log_pb2, event_log_pb2_grpc
 from billing_grpc.api.convert import recorded_event
 from billing_grpc.api.validation import Violations
-from billing_grpc.eventstore import EventFilter, EventStore, read_pages, subscribe
+from billing_grpc.eventstore import EventFilter, EventStore, RecordedEvent, read_pages, subscribe
 
 MAX_TYPE_FILTERS = 64
 MAX_NAME_LENGTH = 200
@@ -22,7 +22,7 @@ class EventLogServicer(event_log_pb2_grpc.EventLogServiceServicer):
         self._store = store
         self._poll_interval = poll_interval
 
-    async def ReadEvents(  # noqa: N802 - the gRPC method name
+    async def ReadEvents(
         self, request: event_log_pb2.ReadEventsRequest, context: aio.ServicerContext
     ) -> AsyncIterator[event_log_pb2.ReadEventsResponse]:
         """Stream events after a position; see the proto for the contract."""
@@ -35,13 +35,15 @@ class EventLogServicer(event_log_pb2_grpc.EventLogServiceServicer):
                 if remaining == 0:
                     return
 
-    def _events(self, request: event_log_pb2.ReadEventsRequest, event_filter: EventFilter) -> AsyncIterator:  # type: ignore[type-arg]
+    def _events(
+        self, request: event_log_pb2.ReadEventsRequest, event_filter: EventFilter
+    ) -> AsyncIterator[RecordedEvent]:
         if request.follow:
             return subscribe(self._store, request.after_position, event_filter, poll_interval=self._poll_interval)
         return _flatten(read_pages(self._store, request.after_position, event_filter))
 
 
-async def _flatten(pages: AsyncIterator) -> AsyncIterator:  # type: ignore[type-arg]
+async def _flatten(pages: AsyncIterator[Sequence[RecordedEvent]]) -> AsyncIterator[RecordedEvent]:
     async for page in pages:
         for event in page:
             yield event

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import time
 import uuid
@@ -44,13 +45,13 @@ class RequestInterceptor(aio.ServerInterceptor):  # type: ignore[misc]
             return None
         method = details.method
         cid = _correlation_from(details.invocation_metadata)
-        if handler.unary_unary:
-            return handler._replace(unary_unary=_wrap_unary(handler.unary_unary, method, cid))
-        if handler.stream_unary:
-            return handler._replace(stream_unary=_wrap_unary(handler.stream_unary, method, cid))
-        if handler.unary_stream:
-            return handler._replace(unary_stream=_wrap_stream(handler.unary_stream, method, cid))
-        return handler._replace(stream_stream=_wrap_stream(handler.stream_stream, method, cid))
+        for kind in ("unary_unary", "stream_unary", "unary_stream", "stream_stream"):
+            behaviour = getattr(handler, kind)
+            if behaviour is not None:
+                # Streaming handlers are async generators, or coroutines that call context.write().
+                wrap = _wrap_stream if inspect.isasyncgenfunction(behaviour) else _wrap_unary
+                return handler._replace(**{kind: wrap(behaviour, method, cid)})
+        return handler
 
 
 def _wrap_unary(behaviour: Callable[..., Awaitable[Any]], method: str, cid: str) -> Callable[..., Awaitable[Any]]:
@@ -71,7 +72,9 @@ def _wrap_unary(behaviour: Callable[..., Awaitable[Any]], method: str, cid: str)
     return wrapped
 
 
-def _wrap_stream(behaviour: Callable[..., AsyncIterator[Any]], method: str, cid: str) -> Callable[..., AsyncIterator[Any]]:
+def _wrap_stream(
+    behaviour: Callable[..., AsyncIterator[Any]], method: str, cid: str
+) -> Callable[..., AsyncIterator[Any]]:
     async def wrapped(request: Any, context: aio.ServicerContext) -> AsyncIterator[Any]:
         token = correlation_id.set(cid)
         started = time.perf_counter()

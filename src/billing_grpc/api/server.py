@@ -60,9 +60,7 @@ def create_server(app: App, listen: str | None = None) -> Server:
     event_log_pb2_grpc.add_EventLogServiceServicer_to_server(EventLogServicer(app.store), grpc_server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, grpc_server)
-    reflection.enable_server_reflection(
-        (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), grpc_server
-    )
+    reflection.enable_server_reflection((*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), grpc_server)
     port = grpc_server.add_insecure_port(listen or app.settings.listen)
     if port == 0:
         raise RuntimeError(f"cannot listen on {listen or app.settings.listen}")
@@ -84,4 +82,3 @@ async def serve(settings: Settings) -> None:
         log.info("shutting down", extra={"grace_seconds": settings.shutdown_grace_seconds})
         await server.stop(settings.shutdown_grace_seconds)
     log.info("stopped")
-

@@ -64,9 +64,7 @@ class InMemoryEventStore:
         """Return once the log is longer than `after_position`, or after `timeout`."""
         async with self._appended:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(
-                    self._appended.wait_for(lambda: len(self._log) > after_position), timeout
-                )
+                await asyncio.wait_for(self._appended.wait_for(lambda: len(self._log) > after_position), timeout)
 
     async def close(self) -> None:
         """Nothing to release."""

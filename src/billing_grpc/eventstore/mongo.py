@@ -268,6 +268,7 @@ class MongoEventStore:
                 return_document=ReturnDocument.AFTER,
                 session=session,
             )
+            assert counter is not None  # upsert with ReturnDocument.AFTER always returns it
             position = int(counter["value"]) - total
             results: list[list[RecordedEvent]] = []
             for rows in groups:
