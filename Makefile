@@ -13,8 +13,11 @@ $(INSTALLED): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev]'
 	touch $@
 
-$(NODE_INSTALLED): package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+# buf's only dependencies are its per-platform binaries at the same exact version, so the exact
+# pin in package.json fixes everything; a lock file would list other platforms' optional
+# binaries, which `npm ci` then insists on.
+$(NODE_INSTALLED): package.json
+	npm install --no-package-lock --no-audit --no-fund --loglevel=error
 	touch $@
 
 ## gen: regenerate the Python stubs from protos/ (the output is committed)
