@@ -120,7 +120,8 @@ class ProjectionRunner:
             except asyncio.CancelledError:
                 raise
             except CheckpointMoved:
-                log.warning("projection %s was advanced elsewhere; reloading", projection.name)
+                # Another runner moved the checkpoint, or a write conflict hid whether it did.
+                log.info("projection %s: checkpoint contended; reloading it", projection.name)
             except Unavailable as exc:
                 log.warning("projection %s waits for the store: %s", projection.name, exc)
                 await asyncio.sleep(self._retry_delay)

@@ -4,18 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
+from pydantic import SecretStr
 from pymongo import AsyncMongoClient
 
+from billing_grpc.adapters.mongo_key_activity import MongoKeyActivity
+from billing_grpc.application.authentication import Authenticator, InMemoryKeyActivity, KeyActivity
+from billing_grpc.application.credentials import KeyHasher
+from billing_grpc.application.identity import IdentityHandlers
+from billing_grpc.application.platform_bootstrap import BootstrapResult, ensure_platform_admin
+from billing_grpc.application.streams import Writer
 from billing_grpc.domain.clock import Clock, SystemClock
 from billing_grpc.embedded import EmbeddedMongo
 from billing_grpc.eventstore import EventStore
 from billing_grpc.eventstore.memory import InMemoryEventStore
 from billing_grpc.eventstore.mongo import MongoEventStore
-from billing_grpc.settings import Settings
+from billing_grpc.settings import Settings, key_hash_secret
+from projections.identity import ApiKeysProjection, OrganizationsProjection, UsersProjection
 from projections.model import Projection
 from projections.mongo_store import MongoReadModels
 from projections.runner import ProjectionRunner
@@ -26,7 +35,7 @@ log = logging.getLogger(__name__)
 
 def all_projections() -> list[Projection]:
     """Every read model the product maintains."""
-    return []
+    return [OrganizationsProjection(), UsersProjection(), ApiKeysProjection()]
 
 
 @dataclass
@@ -38,6 +47,11 @@ class App:
     store: EventStore
     read_models: ReadModelStore
     projections: ProjectionRunner
+    writer: Writer
+    authenticator: Authenticator
+    key_activity: KeyActivity
+    identity: IdentityHandlers
+    bootstrap: BootstrapResult | None
 
 
 @asynccontextmanager
@@ -68,8 +82,8 @@ async def open_app(
         await store.start()
         stack.push_async_callback(store.close)
         read_models = MongoReadModels(client, settings.database)
-        app = await _start_read_side(stack, settings, clock, store, read_models, projections)
-        yield app
+        activity = MongoKeyActivity(client, settings.database)
+        yield await _wire(stack, settings, clock, store, read_models, activity, projections)
 
 
 @asynccontextmanager
@@ -77,22 +91,38 @@ async def open_in_memory_app(
     settings: Settings | None = None, *, clock: Clock | None = None, projections: Sequence[Projection] | None = None
 ) -> AsyncIterator[App]:
     """The same application on the in-memory store: for unit tests and benchmarks only."""
-    settings = settings or Settings()
+    settings = settings or Settings(key_hash_secret=SecretStr(secrets.token_hex(32)))
     clock = clock or SystemClock()
     async with AsyncExitStack() as stack:
         store = InMemoryEventStore(clock)
-        yield await _start_read_side(stack, settings, clock, store, InMemoryReadModels(), projections)
+        yield await _wire(stack, settings, clock, store, InMemoryReadModels(), InMemoryKeyActivity(), projections)
 
 
-async def _start_read_side(
+async def _wire(
     stack: AsyncExitStack,
     settings: Settings,
     clock: Clock,
     store: EventStore,
     read_models: ReadModelStore,
+    activity: KeyActivity,
     projections: Sequence[Projection] | None,
 ) -> App:
     runner = ProjectionRunner(store, read_models, all_projections() if projections is None else projections)
     await runner.start()
     stack.push_async_callback(runner.stop)
-    return App(settings=settings, clock=clock, store=store, read_models=read_models, projections=runner)
+    writer = Writer(store, clock)
+    hasher = KeyHasher(key_hash_secret(settings))
+    configured = settings.bootstrap_admin_key.get_secret_value() if settings.bootstrap_admin_key else None
+    bootstrap = await ensure_platform_admin(writer, hasher, configured)
+    return App(
+        settings=settings,
+        clock=clock,
+        store=store,
+        read_models=read_models,
+        projections=runner,
+        writer=writer,
+        authenticator=Authenticator(read_models, hasher, clock, activity),
+        key_activity=activity,
+        identity=IdentityHandlers(store, writer, hasher),
+        bootstrap=bootstrap,
+    )

@@ -8,10 +8,8 @@ set, so transactions work. Production points MONGO_URI at a real replica set ins
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import logging
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -25,7 +23,6 @@ from pymongo.errors import PyMongoError
 log = logging.getLogger(__name__)
 
 IN_MEMORY = ":memory:"
-_PR_SET_PDEATHSIG = 1
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -33,13 +30,6 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
-
-
-def _die_with_parent() -> None:
-    """In the child, before exec: ask Linux to SIGTERM us if the server dies, even by kill -9."""
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _executable() -> str:
@@ -77,7 +67,11 @@ class EmbeddedMongo:
         """Spawn the server and return once it answers a ping."""
         if self.storage_path != IN_MEMORY:
             Path(self.storage_path).mkdir(parents=True, exist_ok=True)
+        # Through the supervisor, so the store stops even if this process is killed outright.
         command = [
+            sys.executable,
+            "-m",
+            "billing_grpc.embedded_supervisor",
             _executable(),
             "--host",
             self.host,
@@ -93,9 +87,7 @@ class EmbeddedMongo:
         # calls first and then stops the store in order.
         with contextlib.ExitStack() as files:
             output = files.enter_context(open(self._log_file, "ab")) if self._log_file else subprocess.DEVNULL
-            self._process = subprocess.Popen(
-                command, stdout=output, stderr=output, start_new_session=True, preexec_fn=_die_with_parent
-            )
+            self._process = subprocess.Popen(command, stdout=output, stderr=output, start_new_session=True)
         self._wait_ready(timeout)
         return self
 
@@ -116,7 +108,7 @@ class EmbeddedMongo:
                     time.sleep(0.1)
 
     def stop(self, timeout: float = 15.0) -> None:
-        """Ask the server to stop (SIGTERM, so WiredTiger closes cleanly); kill it if it hangs."""
+        """Ask the store to stop (SIGTERM, so WiredTiger closes cleanly); the supervisor escalates."""
         process, self._process = self._process, None
         if process is None or process.poll() is not None:
             return

@@ -6,11 +6,12 @@ Each field's description is the README's configuration table; a test keeps them 
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
@@ -38,6 +39,31 @@ class Settings(BaseModel):
     store_timeout_ms: int = Field(
         2000, ge=100, description="How long a store call waits for MongoDB before UNAVAILABLE."
     )
+    # SecretStr: printed settings (logs, tracebacks) show ********** instead of the value.
+    key_hash_secret: SecretStr | None = Field(
+        None,
+        min_length=32,
+        description="Server-side secret (32+ characters) API keys are hashed with; the same on every "
+        "instance. Unset: generated once into `<data dir>/key-hash-secret`.",
+    )
+    bootstrap_admin_key: SecretStr | None = Field(
+        None,
+        description="A `bgk_…` key to register as the first platform admin's key instead of printing a "
+        "new one (first start only).",
+    )
+    tls_cert_file: Path | None = Field(None, description="PEM certificate chain: serve TLS instead of plaintext.")
+    tls_key_file: Path | None = Field(None, description="PEM private key for `BILLING_TLS_CERT_FILE`.")
+    tls_client_ca_file: Path | None = Field(
+        None, description="PEM CA bundle: require and verify client certificates (mutual TLS)."
+    )
+
+    @model_validator(mode="after")
+    def _tls_pairs(self) -> Settings:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("BILLING_TLS_CERT_FILE and BILLING_TLS_KEY_FILE go together")
+        if self.tls_client_ca_file is not None and self.tls_cert_file is None:
+            raise ValueError("BILLING_TLS_CLIENT_CA_FILE needs BILLING_TLS_CERT_FILE and BILLING_TLS_KEY_FILE")
+        return self
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -56,4 +82,18 @@ def env_name(field: str) -> str:
     return "MONGO_URI" if field == "mongo_uri" else f"BILLING_{field.upper()}"
 
 
-__all__ = ["Settings", "ValidationError", "env_name"]
+def key_hash_secret(settings: Settings) -> bytes:
+    """The configured key-hash secret, or the one kept in the data folder (created on first use)."""
+    if settings.key_hash_secret is not None:
+        return settings.key_hash_secret.get_secret_value().encode()
+    path = settings.data_dir / "key-hash-secret"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Created with owner-only permissions before anything is written into it.
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(secrets.token_hex(32))
+    return path.read_text().strip().encode()
+
+
+__all__ = ["Settings", "ValidationError", "env_name", "key_hash_secret"]

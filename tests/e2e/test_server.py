@@ -32,8 +32,10 @@ async def seed(running: Running) -> None:
 
 
 async def read(running: Running, **request: object) -> list[event_log_pb2.RecordedEvent]:
+    """Read the log as the platform admin, skipping the bootstrap's own events."""
+    request.setdefault("after_position", running.bootstrap_head)
     stub = event_log_pb2_grpc.EventLogServiceStub(running.channel)
-    call = stub.ReadEvents(event_log_pb2.ReadEventsRequest(**request))  # type: ignore[arg-type]
+    call = stub.ReadEvents(event_log_pb2.ReadEventsRequest(**request), metadata=running.admin)  # type: ignore[arg-type]
     return [response.event async for response in call]
 
 
@@ -66,7 +68,8 @@ async def test_read_events_streams_the_log_in_order_with_every_envelope_field(ru
 
     events = await read(running)
 
-    assert [(e.position, e.stream_id, e.stream_version, e.type) for e in events] == [
+    b = running.bootstrap_head
+    assert [(e.position - b, e.stream_id, e.stream_version, e.type) for e in events] == [
         (1, "org-1", 1, "org.created"),
         (2, "org-2", 1, "org.created"),
         (3, "org-1", 2, "org.renamed"),
@@ -84,25 +87,27 @@ async def test_read_events_streams_the_log_in_order_with_every_envelope_field(ru
 
 async def test_read_events_filters_by_position_stream_type_and_limit(running: Running) -> None:
     await seed(running)
+    b = running.bootstrap_head
 
-    assert [e.position for e in await read(running, after_position=1)] == [2, 3]
-    assert [e.position for e in await read(running, stream_id="org-1")] == [1, 3]
-    assert [e.position for e in await read(running, event_types=["org.renamed"])] == [3]
-    assert [e.position for e in await read(running, limit=2)] == [1, 2]
+    assert [e.position - b for e in await read(running, after_position=b + 1)] == [2, 3]
+    assert [e.position - b for e in await read(running, stream_id="org-1")] == [1, 3]
+    assert [e.position - b for e in await read(running, event_types=["org.renamed"])] == [3]
+    assert [e.position - b for e in await read(running, limit=2)] == [1, 2]
     assert await read(running, stream_id="org-404") == []
 
 
 async def test_read_events_can_follow_the_live_log(running: Running) -> None:
     await seed(running)
     stub = event_log_pb2_grpc.EventLogServiceStub(running.channel)
-    call = stub.ReadEvents(event_log_pb2.ReadEventsRequest(after_position=2, follow=True))
+    b = running.bootstrap_head
+    call = stub.ReadEvents(event_log_pb2.ReadEventsRequest(after_position=b + 2, follow=True), metadata=running.admin)
 
-    assert (await call.read()).event.position == 3
+    assert (await call.read()).event.position == b + 3
     await running.app.store.append(
         StreamAppend("org-3", 0, (NewEvent(type="org.created", payload={}, occurred_at=T0),))
     )
     live = await asyncio.wait_for(call.read(), 5)
-    assert (live.event.position, live.event.stream_id) == (4, "org-3")
+    assert (live.event.position - b, live.event.stream_id) == (4, "org-3")
     call.cancel()
 
 
@@ -130,7 +135,7 @@ async def test_bad_read_requests_get_invalid_argument_with_field_details(
 async def test_the_correlation_id_is_echoed_and_reported_in_errors(running: Running) -> None:
     stub = event_log_pb2_grpc.EventLogServiceStub(running.channel)
     call = stub.ReadEvents(
-        event_log_pb2.ReadEventsRequest(after_position=-1), metadata=(("x-correlation-id", "trace-42"),)
+        event_log_pb2.ReadEventsRequest(after_position=-1), metadata=(("x-correlation-id", "trace-42"), *running.admin)
     )
     with pytest.raises(aio.AioRpcError) as raised:
         await call.read()

@@ -32,9 +32,24 @@ class ServerProcess:
     process: asyncio.subprocess.Process
     address: str
     logs: list[dict[str, object]] = field(default_factory=list)
+    output: list[str] = field(default_factory=list)
+
+    async def admin_key(self) -> str:
+        """The key printed at first start (it follows the SERVING state by a moment)."""
+        for _ in range(100):
+            keys = [line.strip() for line in self.output if line.strip().startswith("bgk_")]
+            if keys:
+                return keys[0]
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"no admin key printed: {self.output}")
 
     def store_uri(self) -> str:
         return next(str(entry["uri"]) for entry in self.logs if entry.get("message") == "embedded store ready")
+
+
+async def _collect_output(stream: asyncio.StreamReader, lines: list[str]) -> None:
+    while line := await stream.readline():
+        lines.append(line.decode())
 
 
 async def _collect(stream: asyncio.StreamReader, logs: list[dict[str, object]]) -> None:
@@ -62,12 +77,12 @@ async def serve(data_dir: Path) -> AsyncIterator[ServerProcess]:
         "billing_grpc.cli",
         "serve",
         env=env,
-        stdout=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
     running = ServerProcess(process, address)
-    assert process.stderr is not None
-    collector = asyncio.create_task(_collect(process.stderr, running.logs))
+    assert process.stderr is not None and process.stdout is not None
+    collector = asyncio.gather(_collect(process.stderr, running.logs), _collect_output(process.stdout, running.output))
     try:
         await _wait_serving(address)
         yield running
@@ -104,9 +119,15 @@ async def _port_closes(uri: str, timeout: float = 15) -> bool:
     return False
 
 
+def auth(token: str) -> tuple[tuple[str, str], ...]:
+    return (("authorization", f"Bearer {token}"),)
+
+
 async def test_sigterm_drains_stops_both_processes_and_the_next_start_finds_the_data(tmp_path: Path) -> None:
     async with serve(tmp_path) as first:
         uri = first.store_uri()
+        key = await first.admin_key()
+        admin = auth(key)
         client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(uri, tz_aware=True)
         store = MongoEventStore(client, "billing")
         await store.start()
@@ -117,17 +138,20 @@ async def test_sigterm_drains_stops_both_processes_and_the_next_start_finds_the_
 
         async with aio.insecure_channel(first.address) as channel:
             follow = event_log_pb2_grpc.EventLogServiceStub(channel).ReadEvents(
-                event_log_pb2.ReadEventsRequest(follow=True)
+                event_log_pb2.ReadEventsRequest(follow=True, stream_id="org-1"), metadata=admin
             )
             assert (await follow.read()).event.type == "org.created"  # a call in flight
             first.process.send_signal(signal.SIGTERM)
             assert await asyncio.wait_for(first.process.wait(), 20) == 0
         assert await _port_closes(uri), "the embedded store outlived the server"
         assert any(entry.get("message") == "stopped" for entry in first.logs)
+        assert not any(key in str(entry) for entry in first.logs), "the admin key leaked into the logs"
 
     async with serve(tmp_path) as second, aio.insecure_channel(second.address) as channel:
+        assert not any(line.strip().startswith("bgk_") for line in second.output), "a second admin key was minted"
         stub = event_log_pb2_grpc.EventLogServiceStub(channel)
-        events = [r.event async for r in stub.ReadEvents(event_log_pb2.ReadEventsRequest())]
+        request = event_log_pb2.ReadEventsRequest(stream_id="org-1")
+        events = [r.event async for r in stub.ReadEvents(request, metadata=admin)]
         assert [(e.stream_id, e.type, e.event_id) for e in events] == [("org-1", "org.created", str(event.event_id))]
 
         second.process.kill()  # kill -9: the store must not be left behind as an orphan

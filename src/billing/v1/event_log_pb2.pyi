@@ -10,18 +10,20 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class ReadEventsRequest(_message.Message):
-    __slots__ = ("after_position", "stream_id", "event_types", "follow", "limit")
+    __slots__ = ("after_position", "stream_id", "event_types", "follow", "limit", "organization_id")
     AFTER_POSITION_FIELD_NUMBER: _ClassVar[int]
     STREAM_ID_FIELD_NUMBER: _ClassVar[int]
     EVENT_TYPES_FIELD_NUMBER: _ClassVar[int]
     FOLLOW_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
+    ORGANIZATION_ID_FIELD_NUMBER: _ClassVar[int]
     after_position: int
     stream_id: str
     event_types: _containers.RepeatedScalarFieldContainer[str]
     follow: bool
     limit: int
-    def __init__(self, after_position: _Optional[int] = ..., stream_id: _Optional[str] = ..., event_types: _Optional[_Iterable[str]] = ..., follow: _Optional[bool] = ..., limit: _Optional[int] = ...) -> None: ...
+    organization_id: str
+    def __init__(self, after_position: _Optional[int] = ..., stream_id: _Optional[str] = ..., event_types: _Optional[_Iterable[str]] = ..., follow: _Optional[bool] = ..., limit: _Optional[int] = ..., organization_id: _Optional[str] = ...) -> None: ...
 
 class ReadEventsResponse(_message.Message):
     __slots__ = ("event",)
@@ -30,7 +32,7 @@ class ReadEventsResponse(_message.Message):
     def __init__(self, event: _Optional[_Union[RecordedEvent, _Mapping]] = ...) -> None: ...
 
 class RecordedEvent(_message.Message):
-    __slots__ = ("event_id", "stream_id", "stream_version", "position", "type", "schema_version", "payload_json", "metadata", "occurred_at", "recorded_at")
+    __slots__ = ("event_id", "stream_id", "stream_version", "position", "type", "schema_version", "payload_json", "metadata", "occurred_at", "recorded_at", "organization_id")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     STREAM_ID_FIELD_NUMBER: _ClassVar[int]
     STREAM_VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -41,6 +43,7 @@ class RecordedEvent(_message.Message):
     METADATA_FIELD_NUMBER: _ClassVar[int]
     OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
     RECORDED_AT_FIELD_NUMBER: _ClassVar[int]
+    ORGANIZATION_ID_FIELD_NUMBER: _ClassVar[int]
     event_id: str
     stream_id: str
     stream_version: int
@@ -51,7 +54,8 @@ class RecordedEvent(_message.Message):
     metadata: EventMetadata
     occurred_at: _timestamp_pb2.Timestamp
     recorded_at: _timestamp_pb2.Timestamp
-    def __init__(self, event_id: _Optional[str] = ..., stream_id: _Optional[str] = ..., stream_version: _Optional[int] = ..., position: _Optional[int] = ..., type: _Optional[str] = ..., schema_version: _Optional[int] = ..., payload_json: _Optional[str] = ..., metadata: _Optional[_Union[EventMetadata, _Mapping]] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., recorded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    organization_id: str
+    def __init__(self, event_id: _Optional[str] = ..., stream_id: _Optional[str] = ..., stream_version: _Optional[int] = ..., position: _Optional[int] = ..., type: _Optional[str] = ..., schema_version: _Optional[int] = ..., payload_json: _Optional[str] = ..., metadata: _Optional[_Union[EventMetadata, _Mapping]] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., recorded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., organization_id: _Optional[str] = ...) -> None: ...
 
 class EventMetadata(_message.Message):
     __slots__ = ("correlation_id", "causation_id", "actor")

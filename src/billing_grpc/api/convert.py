@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 from google.protobuf import timestamp_pb2
 
-from billing.v1 import event_log_pb2
+from billing.v1 import event_log_pb2, identity_pb2, organizations_pb2
 from billing_grpc.eventstore import RecordedEvent
 
 
@@ -35,4 +37,50 @@ def recorded_event(event: RecordedEvent) -> event_log_pb2.RecordedEvent:
         ),
         occurred_at=timestamp(event.occurred_at),
         recorded_at=timestamp(event.recorded_at),
+        organization_id=event.organization_id,
+    )
+
+
+def optional_timestamp(moment: datetime | None) -> timestamp_pb2.Timestamp | None:
+    """A Timestamp, or None to leave the field unset."""
+    return timestamp(moment) if moment is not None else None
+
+
+def from_timestamp(message: timestamp_pb2.Timestamp) -> datetime:
+    """An aware UTC datetime from a Timestamp."""
+    return message.ToDatetime(tzinfo=UTC)
+
+
+def organization(doc: Mapping[str, Any]) -> organizations_pb2.Organization:
+    """The wire form of an organization read model document."""
+    return organizations_pb2.Organization(
+        organization_id=doc["_id"], name=doc["name"], created_at=timestamp(doc["created_at"])
+    )
+
+
+def user(doc: Mapping[str, Any]) -> identity_pb2.User:
+    """The wire form of a user read model document."""
+    return identity_pb2.User(
+        user_id=doc["_id"],
+        email=doc["email"],
+        name=doc["name"],
+        organization_id=doc["organization_id"] or "",
+        status=doc["status"],
+        roles=[
+            identity_pb2.RoleBinding(role=r["role"], organization_id=r["organization_id"] or "") for r in doc["roles"]
+        ],
+        created_at=timestamp(doc["created_at"]),
+    )
+
+
+def api_key(doc: Mapping[str, Any], last_used_at: datetime | None) -> identity_pb2.ApiKey:
+    """The wire form of an API key read model document (never its hash)."""
+    return identity_pb2.ApiKey(
+        key_id=doc["_id"],
+        user_id=doc["user_id"],
+        name=doc["name"],
+        issued_at=timestamp(doc["issued_at"]),
+        expires_at=optional_timestamp(doc.get("expires_at")),
+        revoked_at=optional_timestamp(doc.get("revoked_at")),
+        last_used_at=optional_timestamp(last_used_at),
     )

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import replace
 
 from grpc import aio
 
 from billing.v1 import event_log_pb2, event_log_pb2_grpc
+from billing_grpc.api.auth import command_context
 from billing_grpc.api.convert import recorded_event
-from billing_grpc.api.validation import Violations
+from billing_grpc.domain.access import Action
+from billing_grpc.domain.validation import Violations
 from billing_grpc.eventstore import EventFilter, EventStore, RecordedEvent, read_pages, subscribe
 
 MAX_TYPE_FILTERS = 64
@@ -26,7 +29,7 @@ class EventLogServicer(event_log_pb2_grpc.EventLogServiceServicer):
         self, request: event_log_pb2.ReadEventsRequest, context: aio.ServicerContext
     ) -> AsyncIterator[event_log_pb2.ReadEventsResponse]:
         """Stream events after a position; see the proto for the contract."""
-        event_filter = _validated_filter(request)
+        event_filter = _scoped(_validated_filter(request), request.organization_id)
         remaining = request.limit or None
         async for event in self._events(request, event_filter):
             yield event_log_pb2.ReadEventsResponse(event=recorded_event(event))
@@ -49,11 +52,24 @@ async def _flatten(pages: AsyncIterator[Sequence[RecordedEvent]]) -> AsyncIterat
             yield event
 
 
+def _scoped(event_filter: EventFilter, requested_organization: str) -> EventFilter:
+    """Narrow the filter to the organizations the caller may audit."""
+    context = command_context()
+    if requested_organization:
+        context.require(Action.EVENTS_READ, requested_organization, "organization")
+        return replace(event_filter, organization_ids=frozenset({requested_organization}))
+    # None means a platform-scoped auditor: every tenant's events and the platform's own.
+    return replace(event_filter, organization_ids=context.principal.organizations_for(Action.EVENTS_READ))
+
+
 def _validated_filter(request: event_log_pb2.ReadEventsRequest) -> EventFilter:
     violations = Violations()
     violations.check(request.after_position >= 0, "after_position", "must not be negative")
     violations.check(request.limit >= 0, "limit", "must not be negative")
     violations.check(len(request.stream_id) <= MAX_NAME_LENGTH, "stream_id", f"at most {MAX_NAME_LENGTH} characters")
+    violations.check(
+        len(request.organization_id) <= MAX_NAME_LENGTH, "organization_id", f"at most {MAX_NAME_LENGTH} characters"
+    )
     violations.check(len(request.event_types) <= MAX_TYPE_FILTERS, "event_types", f"at most {MAX_TYPE_FILTERS} types")
     for index, name in enumerate(request.event_types):
         violations.check(0 < len(name) <= MAX_NAME_LENGTH, f"event_types[{index}]", "must be a type name")

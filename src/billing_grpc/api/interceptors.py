@@ -45,13 +45,25 @@ class RequestInterceptor(aio.ServerInterceptor):  # type: ignore[misc]
             return None
         method = details.method
         cid = _correlation_from(details.invocation_metadata)
-        for kind in ("unary_unary", "stream_unary", "unary_stream", "stream_stream"):
-            behaviour = getattr(handler, kind)
-            if behaviour is not None:
-                # Streaming handlers are async generators, or coroutines that call context.write().
-                wrap = _wrap_stream if inspect.isasyncgenfunction(behaviour) else _wrap_unary
-                return handler._replace(**{kind: wrap(behaviour, method, cid)})
-        return handler
+        return replace_behaviour(handler, lambda b: _wrap_unary(b, method, cid), lambda b: _wrap_stream(b, method, cid))
+
+
+def replace_behaviour(
+    handler: Any,
+    wrap_coroutine: Callable[[Callable[..., Awaitable[Any]]], Callable[..., Awaitable[Any]]],
+    wrap_generator: Callable[[Callable[..., AsyncIterator[Any]]], Callable[..., AsyncIterator[Any]]],
+) -> Any:
+    """The method handler with its behaviour wrapped by the wrapper that fits its shape.
+
+    Streaming behaviours are async generators, or coroutines that call context.write() (as the
+    health service's Watch does); both wrappers keep the shape they were given.
+    """
+    for kind in ("unary_unary", "stream_unary", "unary_stream", "stream_stream"):
+        behaviour = getattr(handler, kind)
+        if behaviour is not None:
+            wrap = wrap_generator if inspect.isasyncgenfunction(behaviour) else wrap_coroutine
+            return handler._replace(**{kind: wrap(behaviour)})
+    return handler
 
 
 def _wrap_unary(behaviour: Callable[..., Awaitable[Any]], method: str, cid: str) -> Callable[..., Awaitable[Any]]:

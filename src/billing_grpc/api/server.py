@@ -7,19 +7,34 @@ import logging
 import signal
 from dataclasses import dataclass
 
+import grpc
 from grpc import aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from billing.v1 import event_log_pb2, event_log_pb2_grpc
+from billing.v1 import (
+    event_log_pb2,
+    event_log_pb2_grpc,
+    identity_pb2,
+    identity_pb2_grpc,
+    organizations_pb2,
+    organizations_pb2_grpc,
+)
+from billing_grpc.api.auth import AuthInterceptor
 from billing_grpc.api.event_log import EventLogServicer
+from billing_grpc.api.identity import ApiKeyServicer, UserServicer
 from billing_grpc.api.interceptors import RequestInterceptor
+from billing_grpc.api.organizations import OrganizationServicer
 from billing_grpc.bootstrap import App, open_app
 from billing_grpc.settings import Settings
 
 log = logging.getLogger(__name__)
 
-SERVICE_NAMES = (event_log_pb2.DESCRIPTOR.services_by_name["EventLogService"].full_name,)
+SERVICE_NAMES = tuple(
+    service.full_name
+    for module in (event_log_pb2, organizations_pb2, identity_pb2)
+    for service in module.DESCRIPTOR.services_by_name.values()
+)
 
 
 @dataclass
@@ -54,14 +69,34 @@ def server_options(settings: Settings) -> list[tuple[str, int]]:
     ]
 
 
+def server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
+    """TLS credentials when a certificate is configured; client certificates required with a CA."""
+    if settings.tls_cert_file is None or settings.tls_key_file is None:
+        return None
+    ca = settings.tls_client_ca_file.read_bytes() if settings.tls_client_ca_file else None
+    return grpc.ssl_server_credentials(
+        [(settings.tls_key_file.read_bytes(), settings.tls_cert_file.read_bytes())],
+        root_certificates=ca,
+        require_client_auth=ca is not None,
+    )
+
+
 def create_server(app: App, listen: str | None = None) -> Server:
     """Build the server with every service, health and reflection, bound to `listen`."""
-    grpc_server = aio.server(interceptors=[RequestInterceptor()], options=server_options(app.settings))
+    # Order matters: the request interceptor is outermost, so it maps authentication errors too.
+    grpc_server = aio.server(
+        interceptors=[RequestInterceptor(), AuthInterceptor(app.authenticator)], options=server_options(app.settings)
+    )
     event_log_pb2_grpc.add_EventLogServiceServicer_to_server(EventLogServicer(app.store), grpc_server)
+    organizations_pb2_grpc.add_OrganizationServiceServicer_to_server(OrganizationServicer(app), grpc_server)
+    identity_pb2_grpc.add_UserServiceServicer_to_server(UserServicer(app), grpc_server)
+    identity_pb2_grpc.add_ApiKeyServiceServicer_to_server(ApiKeyServicer(app), grpc_server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, grpc_server)
     reflection.enable_server_reflection((*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), grpc_server)
-    port = grpc_server.add_insecure_port(listen or app.settings.listen)
+    address = listen or app.settings.listen
+    credentials = server_credentials(app.settings)
+    port = grpc_server.add_secure_port(address, credentials) if credentials else grpc_server.add_insecure_port(address)
     if port == 0:
         raise RuntimeError(f"cannot listen on {listen or app.settings.listen}")
     return Server(grpc_server=grpc_server, health=health_servicer, port=port)
@@ -76,8 +111,14 @@ async def serve(settings: Settings) -> None:
     async with open_app(settings) as app:
         server = create_server(app)
         await server.start()
-        log.info("serving", extra={"listen": settings.listen, "port": server.port})
+        log.info("serving", extra={"listen": settings.listen, "port": server.port, "tls": bool(settings.tls_cert_file)})
         print(f"billing-grpc listening on {settings.listen}", flush=True)
+        if app.bootstrap is not None and app.bootstrap.token is not None:
+            # Printed, never logged: this is the only time the key exists outside its holder.
+            print(
+                f"First start: platform admin API key (shown once, store it now):\n  {app.bootstrap.token}",
+                flush=True,
+            )
         await stopping.wait()
         log.info("shutting down", extra={"grace_seconds": settings.shutdown_grace_seconds})
         await server.stop(settings.shutdown_grace_seconds)

@@ -52,6 +52,9 @@ class NewEvent:
     schema_version: int = 1
     metadata: EventMetadata = field(default_factory=EventMetadata)
     event_id: UUID = field(default_factory=uuid4)
+    # The tenant the fact belongs to ("" for platform-wide facts such as the plan catalogue):
+    # it is what lets an organization-scoped auditor read only its own part of the log.
+    organization_id: str = ""
 
     def __post_init__(self) -> None:
         if not self.type:
@@ -75,6 +78,7 @@ class RecordedEvent:
     metadata: EventMetadata
     occurred_at: datetime
     recorded_at: datetime
+    organization_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -104,10 +108,14 @@ class EventFilter:
 
     stream_id: str | None = None
     types: frozenset[str] = frozenset()
+    # None: every tenant. Otherwise only events of these organizations.
+    organization_ids: frozenset[str] | None = None
 
     def matches(self, event: RecordedEvent) -> bool:
         """True if `event` passes this filter."""
         if self.stream_id is not None and event.stream_id != self.stream_id:
+            return False
+        if self.organization_ids is not None and event.organization_id not in self.organization_ids:
             return False
         return not self.types or event.type in self.types
 

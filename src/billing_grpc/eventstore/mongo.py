@@ -112,6 +112,9 @@ class MongoEventStore:
         )
         await self._events.create_index("event_id", unique=True, name="event_id")
         await self._events.create_index([("type", ASCENDING), ("_id", ASCENDING)], name="type_position")
+        await self._events.create_index(
+            [("organization_id", ASCENDING), ("_id", ASCENDING)], name="organization_position"
+        )
         if self._writer is None:
             self._writer = asyncio.create_task(self._run_writer(), name="eventstore-writer")
 
@@ -147,6 +150,8 @@ class MongoEventStore:
             query["stream_id"] = event_filter.stream_id
         if event_filter.types:
             query["type"] = {"$in": sorted(event_filter.types)}
+        if event_filter.organization_ids is not None:
+            query["organization_id"] = {"$in": sorted(event_filter.organization_ids)}
         async with _unavailable_on_connection_loss():
             docs = await self._events.find(query).sort("_id", ASCENDING).limit(limit).to_list()
         return [self._decode(doc) for doc in docs]
@@ -311,6 +316,7 @@ class MongoEventStore:
                 metadata=EventMetadata.from_dict(doc.get("metadata", {})),
                 occurred_at=doc["occurred_at"],
                 recorded_at=doc["recorded_at"],
+                organization_id=doc.get("organization_id", ""),
             )
         )
 
@@ -327,6 +333,7 @@ def _encode(event: RecordedEvent) -> Document:
         "metadata": event.metadata.to_dict(),
         "occurred_at": event.occurred_at,
         "recorded_at": event.recorded_at,
+        "organization_id": event.organization_id,
     }
 
 

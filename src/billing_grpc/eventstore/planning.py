@@ -36,6 +36,7 @@ class Row:
             metadata=self.event.metadata,
             occurred_at=self.event.occurred_at,
             recorded_at=recorded_at,
+            organization_id=self.event.organization_id,
         )
 
 

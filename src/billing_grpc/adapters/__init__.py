@@ -1,0 +1,1 @@
+"""Small MongoDB adapters for operational data that is not part of the event log."""

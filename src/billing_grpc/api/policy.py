@@ -1,0 +1,39 @@
+"""Which action each RPC needs: one line per RPC, and a test that no RPC is missing (default deny)."""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from billing.v1 import event_log_pb2, identity_pb2, organizations_pb2
+from billing_grpc.domain.access import Action
+
+# Health and reflection answer without credentials so probes and tooling (grpcurl, buf curl) work.
+PUBLIC_SERVICES = frozenset(
+    {"grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection", "grpc.reflection.v1.ServerReflection"}
+)
+
+
+def method(module: ModuleType, service: str, rpc: str) -> str:
+    """The full method path of an RPC, checked against the proto descriptors (typos fail at import)."""
+    descriptor = module.DESCRIPTOR.services_by_name[service]
+    return f"/{descriptor.full_name}/{descriptor.methods_by_name[rpc].name}"
+
+
+POLICY: dict[str, Action] = {
+    method(event_log_pb2, "EventLogService", "ReadEvents"): Action.EVENTS_READ,
+    method(organizations_pb2, "OrganizationService", "CreateOrganization"): Action.ORGANIZATIONS_CREATE,
+    method(organizations_pb2, "OrganizationService", "GetOrganization"): Action.ORGANIZATIONS_READ,
+    method(identity_pb2, "UserService", "CreateUser"): Action.USERS_MANAGE,
+    method(identity_pb2, "UserService", "GetUser"): Action.USERS_MANAGE,
+    method(identity_pb2, "UserService", "DisableUser"): Action.USERS_MANAGE,
+    method(identity_pb2, "UserService", "GrantRole"): Action.USERS_MANAGE,
+    method(identity_pb2, "UserService", "RevokeRole"): Action.USERS_MANAGE,
+    method(identity_pb2, "ApiKeyService", "IssueApiKey"): Action.KEYS_MANAGE,
+    method(identity_pb2, "ApiKeyService", "RevokeApiKey"): Action.KEYS_MANAGE,
+    method(identity_pb2, "ApiKeyService", "ListApiKeys"): Action.KEYS_MANAGE,
+}
+
+
+def is_public(method_path: str) -> bool:
+    """True for RPCs that need no credentials."""
+    return method_path.split("/")[1] in PUBLIC_SERVICES

@@ -1,0 +1,70 @@
+"""Loading domain events from streams and appending decided events with their metadata."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from billing_grpc.application.context import CommandContext
+from billing_grpc.domain.clock import Clock
+from billing_grpc.domain.events import DomainEvent, decode_event
+from billing_grpc.eventstore import EventMetadata, EventStore, NewEvent, StreamAppend
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A stream's domain events and the version they bring it to."""
+
+    events: list[DomainEvent]
+    version: int
+
+
+async def load(store: EventStore, stream_id: str) -> Loaded:
+    """Every event of a stream, decoded."""
+    recorded = await store.read_stream(stream_id)
+    return Loaded([decode_event(e.type, e.payload) for e in recorded], len(recorded))
+
+
+@dataclass(frozen=True)
+class Writer:
+    """Turns decided domain events into appends stamped with time, tenant and causation."""
+
+    store: EventStore
+    clock: Clock
+
+    def append_of(
+        self,
+        stream_id: str,
+        expected_version: int | None,
+        events: Sequence[DomainEvent],
+        context: CommandContext,
+        organization_id: str | None,
+    ) -> StreamAppend:
+        """One stream's part of an atomic append."""
+        metadata = EventMetadata(
+            correlation_id=context.correlation_id, causation_id=context.command_id, actor=context.principal.actor
+        )
+        now = self.clock.now()
+        return StreamAppend(
+            stream_id,
+            expected_version,
+            tuple(
+                NewEvent(
+                    type=event.TYPE,
+                    schema_version=event.VERSION,
+                    payload=event.payload(),
+                    occurred_at=now,
+                    metadata=metadata,
+                    organization_id=organization_id or "",
+                )
+                for event in events
+            ),
+        )
+
+    async def append(self, *appends: StreamAppend) -> int:
+        """Append atomically; return the position of the last event (0 if nothing to write)."""
+        appends = tuple(a for a in appends if a.events)
+        if not appends:
+            return 0
+        recorded = await self.store.append(*appends)
+        return recorded[-1].position
