@@ -39,8 +39,10 @@ class Writer:
         events: Sequence[DomainEvent],
         context: CommandContext,
         organization_id: str | None,
-    ) -> StreamAppend:
-        """One stream's part of an atomic append."""
+    ) -> StreamAppend | None:
+        """One stream's part of an atomic append; None when the decision was to change nothing."""
+        if not events:
+            return None
         metadata = EventMetadata(
             correlation_id=context.correlation_id, causation_id=context.command_id, actor=context.principal.actor
         )
@@ -61,10 +63,10 @@ class Writer:
             ),
         )
 
-    async def append(self, *appends: StreamAppend) -> int:
+    async def append(self, *appends: StreamAppend | None) -> int:
         """Append atomically; return the position of the last event (0 if nothing to write)."""
-        appends = tuple(a for a in appends if a.events)
-        if not appends:
+        present = [a for a in appends if a is not None]
+        if not present:
             return 0
-        recorded = await self.store.append(*appends)
+        recorded = await self.store.append(*present)
         return recorded[-1].position
