@@ -1,4 +1,4 @@
-"""Read models of the identity side: organizations, users with their roles, and API keys."""
+"""Read models of the identity side: users with their roles, and API keys."""
 
 from __future__ import annotations
 
@@ -6,28 +6,12 @@ from collections.abc import Mapping, Sequence
 
 from billing_grpc.domain.api_key import ApiKeyIssued, ApiKeyRevoked
 from billing_grpc.domain.events import decode_event
-from billing_grpc.domain.organization import OrganizationCreated
 from billing_grpc.domain.user import RoleGranted, RoleRevoked, UserCreated, UserDisabled
 from billing_grpc.eventstore import RecordedEvent
 from projections.model import Index, View
 
-ORGANIZATIONS = "organizations"
 USERS = "users"
 API_KEYS = "api_keys"
-
-
-class OrganizationsProjection:
-    """One document per organization."""
-
-    name = "organizations"
-    handles = frozenset({OrganizationCreated.TYPE})
-    collections: Mapping[str, Sequence[Index]] = {ORGANIZATIONS: [Index((("created_at", 1),))]}
-
-    async def apply(self, event: RecordedEvent, view: View) -> None:
-        """Record a created organization."""
-        created = decode_event(event.type, event.payload)
-        assert isinstance(created, OrganizationCreated)
-        view.put(ORGANIZATIONS, created.organization_id, created.model_dump(mode="python"))
 
 
 class UsersProjection:

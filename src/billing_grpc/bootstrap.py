@@ -15,27 +15,40 @@ from pymongo import AsyncMongoClient
 from billing_grpc.adapters.mongo_key_activity import MongoKeyActivity
 from billing_grpc.application.authentication import Authenticator, InMemoryKeyActivity, KeyActivity
 from billing_grpc.application.credentials import KeyHasher
+from billing_grpc.application.catalogue import CatalogueHandlers
 from billing_grpc.application.identity import IdentityHandlers
+from billing_grpc.application.organizations import OrganizationHandlers
 from billing_grpc.application.platform_bootstrap import BootstrapResult, ensure_platform_admin
 from billing_grpc.application.streams import Writer
+from billing_grpc.application.subscriptions import SubscriptionHandlers
 from billing_grpc.domain.clock import Clock, SystemClock
 from billing_grpc.embedded import EmbeddedMongo
 from billing_grpc.eventstore import EventStore
 from billing_grpc.eventstore.memory import InMemoryEventStore
 from billing_grpc.eventstore.mongo import MongoEventStore
 from billing_grpc.settings import Settings, key_hash_secret
-from projections.identity import ApiKeysProjection, OrganizationsProjection, UsersProjection
+from projections.catalogue import MetersProjection, PlansProjection
+from projections.identity import ApiKeysProjection, UsersProjection
 from projections.model import Projection
 from projections.mongo_store import MongoReadModels
+from projections.organizations import OrganizationsProjection
 from projections.runner import ProjectionRunner
 from projections.store import InMemoryReadModels, ReadModelStore
+from projections.subscriptions import SubscriptionsProjection
 
 log = logging.getLogger(__name__)
 
 
 def all_projections() -> list[Projection]:
     """Every read model the product maintains."""
-    return [OrganizationsProjection(), UsersProjection(), ApiKeysProjection()]
+    return [
+        OrganizationsProjection(),
+        UsersProjection(),
+        ApiKeysProjection(),
+        MetersProjection(),
+        PlansProjection(),
+        SubscriptionsProjection(),
+    ]
 
 
 @dataclass
@@ -51,6 +64,9 @@ class App:
     authenticator: Authenticator
     key_activity: KeyActivity
     identity: IdentityHandlers
+    organizations: OrganizationHandlers
+    catalogue: CatalogueHandlers
+    subscriptions: SubscriptionHandlers
     bootstrap: BootstrapResult | None
 
 
@@ -124,5 +140,8 @@ async def _wire(
         authenticator=Authenticator(read_models, hasher, clock, activity),
         key_activity=activity,
         identity=IdentityHandlers(store, writer, hasher),
+        organizations=OrganizationHandlers(writer),
+        catalogue=CatalogueHandlers(writer),
+        subscriptions=SubscriptionHandlers(writer),
         bootstrap=bootstrap,
     )

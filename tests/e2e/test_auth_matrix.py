@@ -22,12 +22,27 @@ from tests.rpc_errors import details_of
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 EVERYTHING = frozenset(RPCS)
+CATALOGUE_READ = frozenset(
+    {
+        "CatalogueService/GetMeter",
+        "CatalogueService/ListMeters",
+        "CatalogueService/GetPlan",
+        "CatalogueService/ListPlans",
+    }
+)
 # What each caller may do to its own organization (or, for platform roles, to any).
 ALLOWED: dict[str, frozenset[str]] = {
     "platform_admin": EVERYTHING,
-    "org_admin": frozenset(
+    "org_admin": CATALOGUE_READ
+    | frozenset(
         {
             "OrganizationService/GetOrganization",
+            "OrganizationService/ListOrganizations",
+            "OrganizationService/UpdateOrganization",
+            "SubscriptionService/StartSubscription",
+            "SubscriptionService/CancelSubscription",
+            "SubscriptionService/GetSubscription",
+            "SubscriptionService/ListSubscriptions",
             "UserService/CreateUser",
             "UserService/GetUser",
             "UserService/DisableUser",
@@ -38,11 +53,21 @@ ALLOWED: dict[str, frozenset[str]] = {
             "ApiKeyService/ListApiKeys",
         }
     ),
-    "billing_viewer": frozenset({"OrganizationService/GetOrganization"}),
-    "usage_emitter": frozenset(),
-    "auditor": frozenset({"EventLogService/ReadEvents", "OrganizationService/GetOrganization"}),
-    "platform_usage_emitter": frozenset(),
-    "platform_auditor": frozenset({"EventLogService/ReadEvents", "OrganizationService/GetOrganization"}),
+    "billing_viewer": CATALOGUE_READ
+    | frozenset(
+        {
+            "OrganizationService/GetOrganization",
+            "OrganizationService/ListOrganizations",
+            "SubscriptionService/GetSubscription",
+            "SubscriptionService/ListSubscriptions",
+        }
+    ),
+    "usage_emitter": CATALOGUE_READ,
+    "auditor": CATALOGUE_READ
+    | {"EventLogService/ReadEvents", "OrganizationService/GetOrganization", "OrganizationService/ListOrganizations"},
+    "platform_usage_emitter": CATALOGUE_READ,
+    "platform_auditor": CATALOGUE_READ
+    | {"EventLogService/ReadEvents", "OrganizationService/GetOrganization", "OrganizationService/ListOrganizations"},
     "no_roles": frozenset(),
 }
 PLATFORM_SCOPED = {"platform_admin", "platform_usage_emitter", "platform_auditor"}

@@ -13,12 +13,16 @@ from typing import Any
 from grpc import aio
 
 from billing.v1 import (
+    catalogue_pb2,
+    catalogue_pb2_grpc,
     event_log_pb2,
     event_log_pb2_grpc,
     identity_pb2,
     identity_pb2_grpc,
     organizations_pb2,
     organizations_pb2_grpc,
+    subscriptions_pb2,
+    subscriptions_pb2_grpc,
 )
 from tests.e2e.conftest import Running, auth
 
@@ -31,6 +35,8 @@ class Stubs:
     organizations: organizations_pb2_grpc.OrganizationServiceStub
     users: identity_pb2_grpc.UserServiceStub
     keys: identity_pb2_grpc.ApiKeyServiceStub
+    catalogue: catalogue_pb2_grpc.CatalogueServiceStub
+    subscriptions: subscriptions_pb2_grpc.SubscriptionServiceStub
 
     @classmethod
     def on(cls, channel: aio.Channel) -> Stubs:
@@ -39,16 +45,25 @@ class Stubs:
             organizations_pb2_grpc.OrganizationServiceStub(channel),
             identity_pb2_grpc.UserServiceStub(channel),
             identity_pb2_grpc.ApiKeyServiceStub(channel),
+            catalogue_pb2_grpc.CatalogueServiceStub(channel),
+            subscriptions_pb2_grpc.SubscriptionServiceStub(channel),
         )
 
 
 @dataclass
 class Tenant:
-    """An organization with a plain member user and one of that user's keys, as call targets."""
+    """An organization with a member user, one of its keys and a subscription, as call targets.
 
-    organization_id: str
-    member_user_id: str
-    member_key_id: str
+    The catalogue ids are shared by both tenants; they live here so every call has one target.
+    """
+
+    organization_id: str = ""
+    member_user_id: str = ""
+    member_key_id: str = ""
+    subscription_id: str = ""
+    plan_id: str = ""
+    spare_plan_id: str = ""
+    meter_code: str = ""
 
 
 @dataclass
@@ -82,14 +97,33 @@ class World:
 async def build_world(running: Running) -> World:
     """Create both tenants and every caller kind."""
     stubs = Stubs.on(running.channel)
-    world = World(running, stubs, Tenant("", "", ""), Tenant("", "", ""))
+    world = World(running, stubs, Tenant(), Tenant())
+    meter = await stubs.catalogue.CreateMeter(
+        catalogue_pb2.CreateMeterRequest(code="api_calls", name="API calls", aggregation="sum"), metadata=running.admin
+    )
+    plans = [
+        await stubs.catalogue.CreatePlan(
+            catalogue_pb2.CreatePlanRequest(
+                code=code, name="Flat", currency="USD", interval_unit="month", base_fee_minor=1000
+            ),
+            metadata=running.admin,
+        )
+        for code in ("flat", "spare")
+    ]
     for tenant in (world.own, world.other):
         created = await stubs.organizations.CreateOrganization(
-            organizations_pb2.CreateOrganizationRequest(name="Tenant"), metadata=running.admin
+            organizations_pb2.CreateOrganizationRequest(name="Tenant", currency="USD"), metadata=running.admin
         )
         tenant.organization_id = created.organization.organization_id
         tenant.member_user_id, key = await world.user(tenant.organization_id)
         tenant.member_key_id = key[4:20]
+        tenant.meter_code = meter.meter.code
+        tenant.plan_id, tenant.spare_plan_id = plans[0].plan.plan_id, plans[1].plan.plan_id
+        started = await stubs.subscriptions.StartSubscription(
+            subscriptions_pb2.StartSubscriptionRequest(organization_id=tenant.organization_id, plan_id=tenant.plan_id),
+            metadata=running.admin,
+        )
+        tenant.subscription_id = started.subscription.subscription_id
     own = world.own.organization_id
     world.keys["platform_admin"] = running.admin_token
     callers: dict[str, tuple[str | None, tuple[str, str | None]]] = {
@@ -131,7 +165,82 @@ RPCS: dict[str, tuple[bool, Call]] = {
     "OrganizationService/CreateOrganization": (
         False,
         lambda s, t, md: s.organizations.CreateOrganization(
-            organizations_pb2.CreateOrganizationRequest(name="New tenant"), metadata=md
+            organizations_pb2.CreateOrganizationRequest(name="New tenant", currency="EUR"), metadata=md
+        ),
+    ),
+    "OrganizationService/ListOrganizations": (
+        False,
+        lambda s, t, md: s.organizations.ListOrganizations(organizations_pb2.ListOrganizationsRequest(), metadata=md),
+    ),
+    "OrganizationService/UpdateOrganization": (
+        True,
+        lambda s, t, md: s.organizations.UpdateOrganization(
+            organizations_pb2.UpdateOrganizationRequest(organization_id=t.organization_id, billing_email="ap@x.io"),
+            metadata=md,
+        ),
+    ),
+    "CatalogueService/CreateMeter": (
+        False,
+        lambda s, t, md: s.catalogue.CreateMeter(
+            catalogue_pb2.CreateMeterRequest(code=f"m{uuid.uuid4().hex[:8]}", name="M", aggregation="count"),
+            metadata=md,
+        ),
+    ),
+    "CatalogueService/GetMeter": (
+        False,
+        lambda s, t, md: s.catalogue.GetMeter(catalogue_pb2.GetMeterRequest(code=t.meter_code), metadata=md),
+    ),
+    "CatalogueService/ListMeters": (
+        False,
+        lambda s, t, md: s.catalogue.ListMeters(catalogue_pb2.ListMetersRequest(), metadata=md),
+    ),
+    "CatalogueService/CreatePlan": (
+        False,
+        lambda s, t, md: s.catalogue.CreatePlan(
+            catalogue_pb2.CreatePlanRequest(
+                code=f"p{uuid.uuid4().hex[:8]}", name="P", currency="USD", interval_unit="year", base_fee_minor=1
+            ),
+            metadata=md,
+        ),
+    ),
+    "CatalogueService/GetPlan": (
+        False,
+        lambda s, t, md: s.catalogue.GetPlan(catalogue_pb2.GetPlanRequest(plan_id=t.plan_id), metadata=md),
+    ),
+    "CatalogueService/ListPlans": (
+        False,
+        lambda s, t, md: s.catalogue.ListPlans(catalogue_pb2.ListPlansRequest(), metadata=md),
+    ),
+    "CatalogueService/ArchivePlan": (
+        False,
+        lambda s, t, md: s.catalogue.ArchivePlan(
+            catalogue_pb2.ArchivePlanRequest(plan_id=t.spare_plan_id), metadata=md
+        ),
+    ),
+    "SubscriptionService/StartSubscription": (
+        True,
+        lambda s, t, md: s.subscriptions.StartSubscription(
+            subscriptions_pb2.StartSubscriptionRequest(organization_id=t.organization_id, plan_id=t.plan_id),
+            metadata=md,
+        ),
+    ),
+    "SubscriptionService/CancelSubscription": (
+        True,
+        lambda s, t, md: s.subscriptions.CancelSubscription(
+            subscriptions_pb2.CancelSubscriptionRequest(subscription_id=t.subscription_id, at_period_end=True),
+            metadata=md,
+        ),
+    ),
+    "SubscriptionService/GetSubscription": (
+        True,
+        lambda s, t, md: s.subscriptions.GetSubscription(
+            subscriptions_pb2.GetSubscriptionRequest(subscription_id=t.subscription_id), metadata=md
+        ),
+    ),
+    "SubscriptionService/ListSubscriptions": (
+        True,
+        lambda s, t, md: s.subscriptions.ListSubscriptions(
+            subscriptions_pb2.ListSubscriptionsRequest(organization_id=t.organization_id), metadata=md
         ),
     ),
     "OrganizationService/GetOrganization": (

@@ -42,7 +42,7 @@ async def test_only_the_first_start_creates_an_admin_and_a_configured_key_is_use
         await server.start()
         async with aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
             created = await organizations_pb2_grpc.OrganizationServiceStub(channel).CreateOrganization(
-                organizations_pb2.CreateOrganizationRequest(name="Acme"), metadata=auth(configured)
+                organizations_pb2.CreateOrganizationRequest(name="Acme", currency="USD"), metadata=auth(configured)
             )
             assert created.organization.name == "Acme"
         await server.stop(0)

@@ -8,6 +8,7 @@ import pytest
 
 from billing_grpc.application.authentication import Authenticator, InMemoryKeyActivity
 from billing_grpc.application.context import CommandContext
+from billing_grpc.application.organizations import NewOrganization
 from billing_grpc.application.credentials import KeyHasher, parse
 from billing_grpc.bootstrap import open_in_memory_app
 from billing_grpc.domain.access import Action, Grant, Principal, Role
@@ -78,7 +79,7 @@ async def test_authentication_checks_hash_revocation_expiry_and_user_status() ->
         assert admin.grants == {Grant(Role.PLATFORM_ADMIN)}
 
         context = CommandContext(admin)
-        org_id, _ = await app.identity.create_organization(context, "Acme")
+        org_id, _ = await app.organizations.create(context, NewOrganization(name="Acme", currency="USD"))
         user_id, _ = await app.identity.create_user(
             context, "v@acme.io", "V", org_id, [Grant(Role.BILLING_VIEWER, org_id)]
         )

@@ -25,23 +25,31 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x62illing/v1/organizations.proto\x12\nbilling.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"e\n\x0cOrganization\x12\x17\n\x0forganization_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12.\n\ncreated_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\")\n\x19\x43reateOrganizationRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"L\n\x1a\x43reateOrganizationResponse\x12.\n\x0corganization\x18\x01 \x01(\x0b\x32\x18.billing.v1.Organization\"1\n\x16GetOrganizationRequest\x12\x17\n\x0forganization_id\x18\x01 \x01(\t\"I\n\x17GetOrganizationResponse\x12.\n\x0corganization\x18\x01 \x01(\x0b\x32\x18.billing.v1.Organization2\xd6\x01\n\x13OrganizationService\x12\x63\n\x12\x43reateOrganization\x12%.billing.v1.CreateOrganizationRequest\x1a&.billing.v1.CreateOrganizationResponse\x12Z\n\x0fGetOrganization\x12\".billing.v1.GetOrganizationRequest\x1a#.billing.v1.GetOrganizationResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x62illing/v1/organizations.proto\x12\nbilling.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xeb\x01\n\x0cOrganization\x12\x17\n\x0forganization_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12.\n\ncreated_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rbilling_email\x18\x04 \x01(\t\x12\x10\n\x08\x63urrency\x18\x05 \x01(\t\x12\x13\n\x0b\x65xternal_id\x18\x06 \x01(\t\x12\x16\n\x0epayment_method\x18\x07 \x01(\t\x12.\n\nupdated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x7f\n\x19\x43reateOrganizationRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08\x63urrency\x18\x02 \x01(\t\x12\x15\n\rbilling_email\x18\x03 \x01(\t\x12\x13\n\x0b\x65xternal_id\x18\x04 \x01(\t\x12\x16\n\x0epayment_method\x18\x05 \x01(\t\"L\n\x1a\x43reateOrganizationResponse\x12.\n\x0corganization\x18\x01 \x01(\x0b\x32\x18.billing.v1.Organization\"F\n\x16GetOrganizationRequest\x12\x17\n\x0forganization_id\x18\x01 \x01(\t\x12\x13\n\x0b\x65xternal_id\x18\x02 \x01(\t\"I\n\x17GetOrganizationResponse\x12.\n\x0corganization\x18\x01 \x01(\x0b\x32\x18.billing.v1.Organization\"A\n\x18ListOrganizationsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"e\n\x19ListOrganizationsResponse\x12/\n\rorganizations\x18\x01 \x03(\x0b\x32\x18.billing.v1.Organization\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xae\x01\n\x19UpdateOrganizationRequest\x12\x17\n\x0forganization_id\x18\x01 \x01(\t\x12\x11\n\x04name\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x1a\n\rbilling_email\x18\x03 \x01(\tH\x01\x88\x01\x01\x12\x1b\n\x0epayment_method\x18\x04 \x01(\tH\x02\x88\x01\x01\x42\x07\n\x05_nameB\x10\n\x0e_billing_emailB\x11\n\x0f_payment_method\"L\n\x1aUpdateOrganizationResponse\x12.\n\x0corganization\x18\x01 \x01(\x0b\x32\x18.billing.v1.Organization2\x9d\x03\n\x13OrganizationService\x12\x63\n\x12\x43reateOrganization\x12%.billing.v1.CreateOrganizationRequest\x1a&.billing.v1.CreateOrganizationResponse\x12Z\n\x0fGetOrganization\x12\".billing.v1.GetOrganizationRequest\x1a#.billing.v1.GetOrganizationResponse\x12`\n\x11ListOrganizations\x12$.billing.v1.ListOrganizationsRequest\x1a%.billing.v1.ListOrganizationsResponse\x12\x63\n\x12UpdateOrganization\x12%.billing.v1.UpdateOrganizationRequest\x1a&.billing.v1.UpdateOrganizationResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'billing.v1.organizations_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ORGANIZATION']._serialized_start=79
-  _globals['_ORGANIZATION']._serialized_end=180
-  _globals['_CREATEORGANIZATIONREQUEST']._serialized_start=182
-  _globals['_CREATEORGANIZATIONREQUEST']._serialized_end=223
-  _globals['_CREATEORGANIZATIONRESPONSE']._serialized_start=225
-  _globals['_CREATEORGANIZATIONRESPONSE']._serialized_end=301
-  _globals['_GETORGANIZATIONREQUEST']._serialized_start=303
-  _globals['_GETORGANIZATIONREQUEST']._serialized_end=352
-  _globals['_GETORGANIZATIONRESPONSE']._serialized_start=354
-  _globals['_GETORGANIZATIONRESPONSE']._serialized_end=427
-  _globals['_ORGANIZATIONSERVICE']._serialized_start=430
-  _globals['_ORGANIZATIONSERVICE']._serialized_end=644
+  _globals['_ORGANIZATION']._serialized_start=80
+  _globals['_ORGANIZATION']._serialized_end=315
+  _globals['_CREATEORGANIZATIONREQUEST']._serialized_start=317
+  _globals['_CREATEORGANIZATIONREQUEST']._serialized_end=444
+  _globals['_CREATEORGANIZATIONRESPONSE']._serialized_start=446
+  _globals['_CREATEORGANIZATIONRESPONSE']._serialized_end=522
+  _globals['_GETORGANIZATIONREQUEST']._serialized_start=524
+  _globals['_GETORGANIZATIONREQUEST']._serialized_end=594
+  _globals['_GETORGANIZATIONRESPONSE']._serialized_start=596
+  _globals['_GETORGANIZATIONRESPONSE']._serialized_end=669
+  _globals['_LISTORGANIZATIONSREQUEST']._serialized_start=671
+  _globals['_LISTORGANIZATIONSREQUEST']._serialized_end=736
+  _globals['_LISTORGANIZATIONSRESPONSE']._serialized_start=738
+  _globals['_LISTORGANIZATIONSRESPONSE']._serialized_end=839
+  _globals['_UPDATEORGANIZATIONREQUEST']._serialized_start=842
+  _globals['_UPDATEORGANIZATIONREQUEST']._serialized_end=1016
+  _globals['_UPDATEORGANIZATIONRESPONSE']._serialized_start=1018
+  _globals['_UPDATEORGANIZATIONRESPONSE']._serialized_end=1094
+  _globals['_ORGANIZATIONSERVICE']._serialized_start=1097
+  _globals['_ORGANIZATIONSERVICE']._serialized_end=1510
 # @@protoc_insertion_point(module_scope)

@@ -45,6 +45,16 @@ class OrganizationServiceStub:
                 request_serializer=billing_dot_v1_dot_organizations__pb2.GetOrganizationRequest.SerializeToString,
                 response_deserializer=billing_dot_v1_dot_organizations__pb2.GetOrganizationResponse.FromString,
                 _registered_method=True)
+        self.ListOrganizations = channel.unary_unary(
+                '/billing.v1.OrganizationService/ListOrganizations',
+                request_serializer=billing_dot_v1_dot_organizations__pb2.ListOrganizationsRequest.SerializeToString,
+                response_deserializer=billing_dot_v1_dot_organizations__pb2.ListOrganizationsResponse.FromString,
+                _registered_method=True)
+        self.UpdateOrganization = channel.unary_unary(
+                '/billing.v1.OrganizationService/UpdateOrganization',
+                request_serializer=billing_dot_v1_dot_organizations__pb2.UpdateOrganizationRequest.SerializeToString,
+                response_deserializer=billing_dot_v1_dot_organizations__pb2.UpdateOrganizationResponse.FromString,
+                _registered_method=True)
 
 
 class OrganizationServiceServicer:
@@ -59,7 +69,23 @@ class OrganizationServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetOrganization(self, request, context):
-        """GetOrganization returns one organization the caller may see; NOT_FOUND otherwise.
+        """GetOrganization returns one organization the caller may see, by id or by external id;
+        NOT_FOUND otherwise.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListOrganizations(self, request, context):
+        """ListOrganizations pages through the organizations the caller may see, ordered by id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateOrganization(self, request, context):
+        """UpdateOrganization changes the name, billing email or payment method. The currency and the
+        external id never change: invoices already issued depend on them.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -77,6 +103,16 @@ def add_OrganizationServiceServicer_to_server(servicer, server):
                     servicer.GetOrganization,
                     request_deserializer=billing_dot_v1_dot_organizations__pb2.GetOrganizationRequest.FromString,
                     response_serializer=billing_dot_v1_dot_organizations__pb2.GetOrganizationResponse.SerializeToString,
+            ),
+            'ListOrganizations': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListOrganizations,
+                    request_deserializer=billing_dot_v1_dot_organizations__pb2.ListOrganizationsRequest.FromString,
+                    response_serializer=billing_dot_v1_dot_organizations__pb2.ListOrganizationsResponse.SerializeToString,
+            ),
+            'UpdateOrganization': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateOrganization,
+                    request_deserializer=billing_dot_v1_dot_organizations__pb2.UpdateOrganizationRequest.FromString,
+                    response_serializer=billing_dot_v1_dot_organizations__pb2.UpdateOrganizationResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -134,6 +170,60 @@ class OrganizationService:
             '/billing.v1.OrganizationService/GetOrganization',
             billing_dot_v1_dot_organizations__pb2.GetOrganizationRequest.SerializeToString,
             billing_dot_v1_dot_organizations__pb2.GetOrganizationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListOrganizations(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/billing.v1.OrganizationService/ListOrganizations',
+            billing_dot_v1_dot_organizations__pb2.ListOrganizationsRequest.SerializeToString,
+            billing_dot_v1_dot_organizations__pb2.ListOrganizationsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateOrganization(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/billing.v1.OrganizationService/UpdateOrganization',
+            billing_dot_v1_dot_organizations__pb2.UpdateOrganizationRequest.SerializeToString,
+            billing_dot_v1_dot_organizations__pb2.UpdateOrganizationResponse.FromString,
             options,
             channel_credentials,
             insecure,

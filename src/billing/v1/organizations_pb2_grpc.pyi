@@ -36,7 +36,15 @@ class OrganizationServiceStub:
     CreateOrganization: _grpc.UnaryUnaryMultiCallable[_organizations_pb2.CreateOrganizationRequest, _organizations_pb2.CreateOrganizationResponse]
     """CreateOrganization creates a tenant. Platform admins only."""
     GetOrganization: _grpc.UnaryUnaryMultiCallable[_organizations_pb2.GetOrganizationRequest, _organizations_pb2.GetOrganizationResponse]
-    """GetOrganization returns one organization the caller may see; NOT_FOUND otherwise."""
+    """GetOrganization returns one organization the caller may see, by id or by external id;
+    NOT_FOUND otherwise.
+    """
+    ListOrganizations: _grpc.UnaryUnaryMultiCallable[_organizations_pb2.ListOrganizationsRequest, _organizations_pb2.ListOrganizationsResponse]
+    """ListOrganizations pages through the organizations the caller may see, ordered by id."""
+    UpdateOrganization: _grpc.UnaryUnaryMultiCallable[_organizations_pb2.UpdateOrganizationRequest, _organizations_pb2.UpdateOrganizationResponse]
+    """UpdateOrganization changes the name, billing email or payment method. The currency and the
+    external id never change: invoices already issued depend on them.
+    """
 
 @_typing.type_check_only
 class OrganizationServiceAsyncStub(OrganizationServiceStub):
@@ -46,7 +54,15 @@ class OrganizationServiceAsyncStub(OrganizationServiceStub):
     CreateOrganization: _aio.UnaryUnaryMultiCallable[_organizations_pb2.CreateOrganizationRequest, _organizations_pb2.CreateOrganizationResponse]  # type: ignore[assignment]
     """CreateOrganization creates a tenant. Platform admins only."""
     GetOrganization: _aio.UnaryUnaryMultiCallable[_organizations_pb2.GetOrganizationRequest, _organizations_pb2.GetOrganizationResponse]  # type: ignore[assignment]
-    """GetOrganization returns one organization the caller may see; NOT_FOUND otherwise."""
+    """GetOrganization returns one organization the caller may see, by id or by external id;
+    NOT_FOUND otherwise.
+    """
+    ListOrganizations: _aio.UnaryUnaryMultiCallable[_organizations_pb2.ListOrganizationsRequest, _organizations_pb2.ListOrganizationsResponse]  # type: ignore[assignment]
+    """ListOrganizations pages through the organizations the caller may see, ordered by id."""
+    UpdateOrganization: _aio.UnaryUnaryMultiCallable[_organizations_pb2.UpdateOrganizationRequest, _organizations_pb2.UpdateOrganizationResponse]  # type: ignore[assignment]
+    """UpdateOrganization changes the name, billing email or payment method. The currency and the
+    external id never change: invoices already issued depend on them.
+    """
 
 class OrganizationServiceServicer(metaclass=_abc_1.ABCMeta):
     """OrganizationService manages the billed tenants."""
@@ -65,6 +81,26 @@ class OrganizationServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _organizations_pb2.GetOrganizationRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_organizations_pb2.GetOrganizationResponse, _abc.Awaitable[_organizations_pb2.GetOrganizationResponse]]:
-        """GetOrganization returns one organization the caller may see; NOT_FOUND otherwise."""
+        """GetOrganization returns one organization the caller may see, by id or by external id;
+        NOT_FOUND otherwise.
+        """
+
+    @_abc_1.abstractmethod
+    def ListOrganizations(
+        self,
+        request: _organizations_pb2.ListOrganizationsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_organizations_pb2.ListOrganizationsResponse, _abc.Awaitable[_organizations_pb2.ListOrganizationsResponse]]:
+        """ListOrganizations pages through the organizations the caller may see, ordered by id."""
+
+    @_abc_1.abstractmethod
+    def UpdateOrganization(
+        self,
+        request: _organizations_pb2.UpdateOrganizationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_organizations_pb2.UpdateOrganizationResponse, _abc.Awaitable[_organizations_pb2.UpdateOrganizationResponse]]:
+        """UpdateOrganization changes the name, billing email or payment method. The currency and the
+        external id never change: invoices already issued depend on them.
+        """
 
 def add_OrganizationServiceServicer_to_server(servicer: OrganizationServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

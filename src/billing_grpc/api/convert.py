@@ -9,7 +9,8 @@ from typing import Any
 
 from google.protobuf import timestamp_pb2
 
-from billing.v1 import event_log_pb2, identity_pb2, organizations_pb2
+from billing.v1 import catalogue_pb2, event_log_pb2, identity_pb2, organizations_pb2, subscriptions_pb2
+from billing_grpc.api.charges import charge_to_pb
 from billing_grpc.eventstore import RecordedEvent
 
 
@@ -54,7 +55,59 @@ def from_timestamp(message: timestamp_pb2.Timestamp) -> datetime:
 def organization(doc: Mapping[str, Any]) -> organizations_pb2.Organization:
     """The wire form of an organization read model document."""
     return organizations_pb2.Organization(
-        organization_id=doc["_id"], name=doc["name"], created_at=timestamp(doc["created_at"])
+        organization_id=doc["_id"],
+        name=doc["name"],
+        created_at=timestamp(doc["created_at"]),
+        billing_email=doc.get("billing_email", ""),
+        currency=doc.get("currency", ""),
+        external_id=doc.get("external_id", ""),
+        payment_method=doc.get("payment_method", ""),
+        updated_at=optional_timestamp(doc.get("updated_at")),
+    )
+
+
+def meter(doc: Mapping[str, Any]) -> catalogue_pb2.Meter:
+    """The wire form of a meter read model document."""
+    return catalogue_pb2.Meter(
+        code=doc["_id"],
+        name=doc["name"],
+        aggregation=doc["aggregation"],
+        property=doc["property"],
+        created_at=timestamp(doc["created_at"]),
+    )
+
+
+def plan(doc: Mapping[str, Any]) -> catalogue_pb2.Plan:
+    """The wire form of a plan read model document."""
+    return catalogue_pb2.Plan(
+        plan_id=doc["_id"],
+        code=doc["code"],
+        name=doc["name"],
+        currency=doc["currency"],
+        interval_unit=doc["interval_unit"],
+        interval_count=doc["interval_count"],
+        base_fee_minor=doc["base_fee_minor"],
+        trial_days=doc["trial_days"],
+        charges=[charge_to_pb(c) for c in doc["charges"]],
+        created_at=timestamp(doc["created_at"]),
+        archived_at=optional_timestamp(doc.get("archived_at")),
+    )
+
+
+def subscription(doc: Mapping[str, Any]) -> subscriptions_pb2.Subscription:
+    """The wire form of a subscription read model document."""
+    return subscriptions_pb2.Subscription(
+        subscription_id=doc["_id"],
+        organization_id=doc["organization_id"],
+        plan_id=doc["plan_id"],
+        status=doc["status"],
+        started_at=timestamp(doc["started_at"]),
+        cycle_anchor=timestamp(doc["cycle_anchor"]),
+        current_period_start=timestamp(doc["current_period_start"]),
+        current_period_end=timestamp(doc["current_period_end"]),
+        trial_end=optional_timestamp(doc.get("trial_end")),
+        cancel_at=optional_timestamp(doc.get("cancel_at")),
+        canceled_at=optional_timestamp(doc.get("canceled_at")),
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from billing.v1 import event_log_pb2, identity_pb2, organizations_pb2
+from billing.v1 import catalogue_pb2, event_log_pb2, identity_pb2, organizations_pb2, subscriptions_pb2
 from billing_grpc.domain.access import Action
 
 # Health and reflection answer without credentials so probes and tooling (grpcurl, buf curl) work.
@@ -23,6 +23,19 @@ POLICY: dict[str, Action] = {
     method(event_log_pb2, "EventLogService", "ReadEvents"): Action.EVENTS_READ,
     method(organizations_pb2, "OrganizationService", "CreateOrganization"): Action.ORGANIZATIONS_CREATE,
     method(organizations_pb2, "OrganizationService", "GetOrganization"): Action.ORGANIZATIONS_READ,
+    method(organizations_pb2, "OrganizationService", "ListOrganizations"): Action.ORGANIZATIONS_READ,
+    method(organizations_pb2, "OrganizationService", "UpdateOrganization"): Action.ORGANIZATIONS_UPDATE,
+    method(catalogue_pb2, "CatalogueService", "CreateMeter"): Action.CATALOGUE_MANAGE,
+    method(catalogue_pb2, "CatalogueService", "GetMeter"): Action.CATALOGUE_READ,
+    method(catalogue_pb2, "CatalogueService", "ListMeters"): Action.CATALOGUE_READ,
+    method(catalogue_pb2, "CatalogueService", "CreatePlan"): Action.CATALOGUE_MANAGE,
+    method(catalogue_pb2, "CatalogueService", "GetPlan"): Action.CATALOGUE_READ,
+    method(catalogue_pb2, "CatalogueService", "ListPlans"): Action.CATALOGUE_READ,
+    method(catalogue_pb2, "CatalogueService", "ArchivePlan"): Action.CATALOGUE_MANAGE,
+    method(subscriptions_pb2, "SubscriptionService", "StartSubscription"): Action.SUBSCRIPTIONS_MANAGE,
+    method(subscriptions_pb2, "SubscriptionService", "CancelSubscription"): Action.SUBSCRIPTIONS_MANAGE,
+    method(subscriptions_pb2, "SubscriptionService", "GetSubscription"): Action.BILLING_READ,
+    method(subscriptions_pb2, "SubscriptionService", "ListSubscriptions"): Action.BILLING_READ,
     method(identity_pb2, "UserService", "CreateUser"): Action.USERS_MANAGE,
     method(identity_pb2, "UserService", "GetUser"): Action.USERS_MANAGE,
     method(identity_pb2, "UserService", "DisableUser"): Action.USERS_MANAGE,

@@ -9,8 +9,8 @@ from datetime import datetime
 
 from billing_grpc.application.context import CommandContext
 from billing_grpc.application.credentials import KeyHasher, MintedKey
-from billing_grpc.application.streams import Writer, load
-from billing_grpc.domain import api_key, organization, user
+from billing_grpc.application.streams import Writer, load, load_organization
+from billing_grpc.domain import api_key, user
 from billing_grpc.domain.access import Action, Grant, Role
 from billing_grpc.domain.errors import AlreadyExists, NotFound, PermissionDenied
 from billing_grpc.domain.events import DomainEvent
@@ -39,15 +39,6 @@ class IdentityHandlers:
     store: EventStore
     writer: Writer
     hasher: KeyHasher
-
-    async def create_organization(self, context: CommandContext, name: str) -> tuple[str, int]:
-        """Create a tenant; returns its id and the position of the fact."""
-        context.require(Action.ORGANIZATIONS_CREATE, None, "organization")
-        organization_id = new_id("org")
-        created = organization.create_organization(organization_id, name, self.writer.clock.now())
-        stream = organization.stream_of(organization_id)
-        append = self.writer.append_of(stream, 0, [created], context, organization_id)
-        return organization_id, await self.writer.append(append)
 
     async def create_user(
         self, context: CommandContext, email: str, name: str, organization_id: str | None, grants: Sequence[Grant]
@@ -146,9 +137,7 @@ class IdentityHandlers:
         return await self.writer.append(self.writer.append_of(stream, version, events, context, state.organization_id))
 
     async def _existing_organization(self, organization_id: str) -> None:
-        loaded = await load(self.store, organization.stream_of(organization_id))
-        if organization.Organization.replay(loaded.events) is None:
-            raise NotFound("organization_not_found", "organization not found")
+        await load_organization(self.store, organization_id)
 
     @staticmethod
     def _may_grant(context: CommandContext, grant: Grant) -> None:

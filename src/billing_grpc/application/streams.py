@@ -6,7 +6,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from billing_grpc.application.context import CommandContext
+from billing_grpc.domain import organization
 from billing_grpc.domain.clock import Clock
+from billing_grpc.domain.errors import NotFound
 from billing_grpc.domain.events import DomainEvent, decode_event
 from billing_grpc.eventstore import EventMetadata, EventStore, NewEvent, StreamAppend
 
@@ -23,6 +25,15 @@ async def load(store: EventStore, stream_id: str) -> Loaded:
     """Every event of a stream, decoded."""
     recorded = await store.read_stream(stream_id)
     return Loaded([decode_event(e.type, e.payload) for e in recorded], len(recorded))
+
+
+async def load_organization(store: EventStore, organization_id: str) -> tuple[organization.Organization, int]:
+    """An organization's state and stream version, or NOT_FOUND."""
+    loaded = await load(store, organization.stream_of(organization_id)) if organization_id else Loaded([], 0)
+    state = organization.Organization.replay(loaded.events)
+    if state is None:
+        raise NotFound("organization_not_found", "organization not found")
+    return state, loaded.version
 
 
 @dataclass(frozen=True)

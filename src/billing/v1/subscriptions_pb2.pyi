@@ -1,0 +1,92 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class Subscription(_message.Message):
+    __slots__ = ("subscription_id", "organization_id", "plan_id", "status", "started_at", "cycle_anchor", "current_period_start", "current_period_end", "trial_end", "cancel_at", "canceled_at")
+    SUBSCRIPTION_ID_FIELD_NUMBER: _ClassVar[int]
+    ORGANIZATION_ID_FIELD_NUMBER: _ClassVar[int]
+    PLAN_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    STARTED_AT_FIELD_NUMBER: _ClassVar[int]
+    CYCLE_ANCHOR_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_PERIOD_START_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_PERIOD_END_FIELD_NUMBER: _ClassVar[int]
+    TRIAL_END_FIELD_NUMBER: _ClassVar[int]
+    CANCEL_AT_FIELD_NUMBER: _ClassVar[int]
+    CANCELED_AT_FIELD_NUMBER: _ClassVar[int]
+    subscription_id: str
+    organization_id: str
+    plan_id: str
+    status: str
+    started_at: _timestamp_pb2.Timestamp
+    cycle_anchor: _timestamp_pb2.Timestamp
+    current_period_start: _timestamp_pb2.Timestamp
+    current_period_end: _timestamp_pb2.Timestamp
+    trial_end: _timestamp_pb2.Timestamp
+    cancel_at: _timestamp_pb2.Timestamp
+    canceled_at: _timestamp_pb2.Timestamp
+    def __init__(self, subscription_id: _Optional[str] = ..., organization_id: _Optional[str] = ..., plan_id: _Optional[str] = ..., status: _Optional[str] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cycle_anchor: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., current_period_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., current_period_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., trial_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cancel_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., canceled_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class StartSubscriptionRequest(_message.Message):
+    __slots__ = ("organization_id", "plan_id", "start_time", "billing_anchor")
+    ORGANIZATION_ID_FIELD_NUMBER: _ClassVar[int]
+    PLAN_ID_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    BILLING_ANCHOR_FIELD_NUMBER: _ClassVar[int]
+    organization_id: str
+    plan_id: str
+    start_time: _timestamp_pb2.Timestamp
+    billing_anchor: _timestamp_pb2.Timestamp
+    def __init__(self, organization_id: _Optional[str] = ..., plan_id: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., billing_anchor: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class StartSubscriptionResponse(_message.Message):
+    __slots__ = ("subscription",)
+    SUBSCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    subscription: Subscription
+    def __init__(self, subscription: _Optional[_Union[Subscription, _Mapping]] = ...) -> None: ...
+
+class CancelSubscriptionRequest(_message.Message):
+    __slots__ = ("subscription_id", "at_period_end")
+    SUBSCRIPTION_ID_FIELD_NUMBER: _ClassVar[int]
+    AT_PERIOD_END_FIELD_NUMBER: _ClassVar[int]
+    subscription_id: str
+    at_period_end: bool
+    def __init__(self, subscription_id: _Optional[str] = ..., at_period_end: _Optional[bool] = ...) -> None: ...
+
+class CancelSubscriptionResponse(_message.Message):
+    __slots__ = ("subscription",)
+    SUBSCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    subscription: Subscription
+    def __init__(self, subscription: _Optional[_Union[Subscription, _Mapping]] = ...) -> None: ...
+
+class GetSubscriptionRequest(_message.Message):
+    __slots__ = ("subscription_id",)
+    SUBSCRIPTION_ID_FIELD_NUMBER: _ClassVar[int]
+    subscription_id: str
+    def __init__(self, subscription_id: _Optional[str] = ...) -> None: ...
+
+class GetSubscriptionResponse(_message.Message):
+    __slots__ = ("subscription",)
+    SUBSCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    subscription: Subscription
+    def __init__(self, subscription: _Optional[_Union[Subscription, _Mapping]] = ...) -> None: ...
+
+class ListSubscriptionsRequest(_message.Message):
+    __slots__ = ("organization_id",)
+    ORGANIZATION_ID_FIELD_NUMBER: _ClassVar[int]
+    organization_id: str
+    def __init__(self, organization_id: _Optional[str] = ...) -> None: ...
+
+class ListSubscriptionsResponse(_message.Message):
+    __slots__ = ("subscriptions",)
+    SUBSCRIPTIONS_FIELD_NUMBER: _ClassVar[int]
+    subscriptions: _containers.RepeatedCompositeFieldContainer[Subscription]
+    def __init__(self, subscriptions: _Optional[_Iterable[_Union[Subscription, _Mapping]]] = ...) -> None: ...

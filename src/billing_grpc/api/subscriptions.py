@@ -1,0 +1,66 @@
+"""SubscriptionService: thin translation to subscription commands and the subscriptions read model."""
+
+from __future__ import annotations
+
+from grpc import aio
+
+from billing.v1 import subscriptions_pb2, subscriptions_pb2_grpc
+from billing_grpc.api import convert
+from billing_grpc.api.auth import command_context
+from billing_grpc.api.reads import document, settled
+from billing_grpc.bootstrap import App
+from billing_grpc.domain.access import Action
+from projections.subscriptions import SUBSCRIPTIONS
+
+
+class SubscriptionServicer(subscriptions_pb2_grpc.SubscriptionServiceServicer):
+    """Start, cancel and read subscriptions."""
+
+    def __init__(self, app: App) -> None:
+        self._app = app
+
+    async def _read(self, subscription_id: str, position: int = 0) -> subscriptions_pb2.Subscription:
+        await settled(self._app, position)
+        return convert.subscription(await document(self._app, SUBSCRIPTIONS, subscription_id, "subscription"))
+
+    async def StartSubscription(  # noqa: N802 - gRPC method name
+        self, request: subscriptions_pb2.StartSubscriptionRequest, context: aio.ServicerContext
+    ) -> subscriptions_pb2.StartSubscriptionResponse:
+        """Subscribe an organization to a plan."""
+        subscription_id, position = await self._app.subscriptions.start(
+            command_context(),
+            request.organization_id,
+            request.plan_id,
+            convert.from_timestamp(request.start_time) if request.HasField("start_time") else None,
+            convert.from_timestamp(request.billing_anchor) if request.HasField("billing_anchor") else None,
+        )
+        return subscriptions_pb2.StartSubscriptionResponse(subscription=await self._read(subscription_id, position))
+
+    async def CancelSubscription(  # noqa: N802 - gRPC method name
+        self, request: subscriptions_pb2.CancelSubscriptionRequest, context: aio.ServicerContext
+    ) -> subscriptions_pb2.CancelSubscriptionResponse:
+        """Cancel now or at period end."""
+        position = await self._app.subscriptions.cancel(
+            command_context(), request.subscription_id, request.at_period_end
+        )
+        return subscriptions_pb2.CancelSubscriptionResponse(
+            subscription=await self._read(request.subscription_id, position)
+        )
+
+    async def GetSubscription(  # noqa: N802 - gRPC method name
+        self, request: subscriptions_pb2.GetSubscriptionRequest, context: aio.ServicerContext
+    ) -> subscriptions_pb2.GetSubscriptionResponse:
+        """Read one subscription of an organization the caller may read."""
+        doc = await document(self._app, SUBSCRIPTIONS, request.subscription_id, "subscription")
+        command_context().require(Action.BILLING_READ, doc["organization_id"], "subscription")
+        return subscriptions_pb2.GetSubscriptionResponse(subscription=convert.subscription(doc))
+
+    async def ListSubscriptions(  # noqa: N802 - gRPC method name
+        self, request: subscriptions_pb2.ListSubscriptionsRequest, context: aio.ServicerContext
+    ) -> subscriptions_pb2.ListSubscriptionsResponse:
+        """An organization's subscriptions, oldest first."""
+        command_context().require(Action.BILLING_READ, request.organization_id, "organization")
+        found = await self._app.read_models.find(
+            SUBSCRIPTIONS, {"organization_id": request.organization_id}, sort=[("started_at", 1), ("_id", 1)]
+        )
+        return subscriptions_pb2.ListSubscriptionsResponse(subscriptions=[convert.subscription(d) for d in found])

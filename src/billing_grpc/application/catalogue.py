@@ -1,0 +1,100 @@
+"""Commands on the catalogue: meters and plans (created once, never changed; plans can be archived)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from billing_grpc.application.context import CommandContext
+from billing_grpc.application.identity import new_id
+from billing_grpc.application.streams import Writer, load
+from billing_grpc.domain import meter, plan
+from billing_grpc.domain.access import Action
+from billing_grpc.domain.errors import AlreadyExists, FieldViolation, InvalidArgument, NotFound
+from billing_grpc.domain.pricing import Charge
+from billing_grpc.domain.uniqueness import UniqueKeyClaimed, claim_stream, digest
+from billing_grpc.eventstore import WrongExpectedVersion
+
+PLAN_CODE_SCOPE = "plan_code"
+
+
+@dataclass(frozen=True)
+class NewPlan:
+    """The fields of CreatePlan, with charges already parsed."""
+
+    code: str
+    name: str
+    currency: str
+    interval_unit: str
+    interval_count: int
+    base_fee_minor: int
+    trial_days: int
+    charges: Sequence[Charge]
+
+
+@dataclass(frozen=True)
+class CatalogueHandlers:
+    """Catalogue commands; each returns the log position its events reached."""
+
+    writer: Writer
+
+    async def create_meter(self, context: CommandContext, code: str, name: str, aggregation: str, prop: str) -> int:
+        """Create a meter; its code is its identity (the stream must be new)."""
+        context.require(Action.CATALOGUE_MANAGE, None, "meter")
+        created = meter.create_meter(code, name, aggregation, prop, self.writer.clock.now())
+        try:
+            return await self.writer.append(self.writer.append_of(meter.stream_of(code), 0, [created], context, None))
+        except WrongExpectedVersion:
+            raise AlreadyExists("meter_code_taken", f"a meter with code {code!r} exists") from None
+
+    async def create_plan(self, context: CommandContext, new: NewPlan) -> tuple[str, int]:
+        """Create a plan whose charges use existing meters; its code is claimed atomically."""
+        context.require(Action.CATALOGUE_MANAGE, None, "plan")
+        plan_id = new_id("plan")
+        created = plan.create_plan(
+            plan_id,
+            new.code,
+            new.name,
+            new.currency,
+            new.interval_unit,
+            new.interval_count,
+            new.base_fee_minor,
+            new.trial_days,
+            new.charges,
+            self.writer.clock.now(),
+        )
+        await self._require_meters([c.meter_code for c in new.charges])
+        claim = UniqueKeyClaimed(scope=PLAN_CODE_SCOPE, key_digest=digest(new.code), owner_id=plan_id)
+        try:
+            position = await self.writer.append(
+                self.writer.append_of(plan.stream_of(plan_id), 0, [created], context, None),
+                self.writer.append_of(claim_stream(PLAN_CODE_SCOPE, new.code), 0, [claim], context, None),
+            )
+        except WrongExpectedVersion:
+            raise AlreadyExists("plan_code_taken", f"a plan with code {new.code!r} exists") from None
+        return plan_id, position
+
+    async def archive_plan(self, context: CommandContext, plan_id: str) -> int:
+        """Stop a plan from taking new subscriptions; existing ones keep it."""
+        context.require(Action.CATALOGUE_MANAGE, None, "plan")
+        state, version = await load_plan(self.writer, plan_id)
+        events = state.archive(self.writer.clock.now())
+        return await self.writer.append(self.writer.append_of(plan.stream_of(plan_id), version, events, context, None))
+
+    async def _require_meters(self, codes: Sequence[str]) -> None:
+        missing = [
+            FieldViolation(f"charges[{i}].meter_code", f"no meter {code!r}")
+            for i, code in enumerate(codes)
+            if meter.Meter.replay((await load(self.writer.store, meter.stream_of(code))).events) is None
+        ]
+        if missing:
+            raise InvalidArgument.of(*missing, reason="unknown_meter")
+
+
+async def load_plan(writer: Writer, plan_id: str) -> tuple[plan.Plan, int]:
+    """A plan's state and stream version, or NOT_FOUND."""
+    loaded = await load(writer.store, plan.stream_of(plan_id)) if plan_id else None
+    state = plan.Plan.replay(loaded.events) if loaded else None
+    if state is None or loaded is None:
+        raise NotFound("plan_not_found", "plan not found")
+    return state, loaded.version

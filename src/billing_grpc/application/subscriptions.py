@@ -1,0 +1,77 @@
+"""Commands on subscriptions: start and cancel, keeping the organization's meter claims in step."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from billing_grpc.application.catalogue import load_plan
+from billing_grpc.application.context import CommandContext
+from billing_grpc.application.identity import new_id
+from billing_grpc.application.streams import Writer, load, load_organization
+from billing_grpc.domain import organization, subscription
+from billing_grpc.domain.access import Action
+from billing_grpc.domain.errors import NotFound
+
+
+@dataclass(frozen=True)
+class SubscriptionHandlers:
+    """Subscription commands; each returns the log position its events reached."""
+
+    writer: Writer
+
+    async def start(
+        self,
+        context: CommandContext,
+        organization_id: str,
+        plan_id: str,
+        start: datetime | None,
+        billing_anchor: datetime | None,
+    ) -> tuple[str, int]:
+        """Subscribe an organization to a plan, claiming the plan's meters for it.
+
+        The subscription's start and the organization's meter claim are one atomic append that
+        expects the organization stream's version, so concurrent starts cannot both claim a meter.
+        """
+        context.require(Action.SUBSCRIPTIONS_MANAGE, organization_id, "organization")
+        org, org_version = await load_organization(self.writer.store, organization_id)
+        chosen, _ = await load_plan(self.writer, plan_id)
+        now = self.writer.clock.now()
+        subscription_id = new_id("sub")
+        started = subscription.start_subscription(
+            subscription_id, organization_id, chosen, org.currency, start or now, billing_anchor, now
+        )
+        attached = org.attach(subscription_id, chosen.meter_codes)
+        position = await self.writer.append(
+            self.writer.append_of(subscription.stream_of(subscription_id), 0, [started], context, organization_id),
+            self.writer.append_of(
+                organization.stream_of(organization_id), org_version, attached, context, organization_id
+            ),
+        )
+        return subscription_id, position
+
+    async def cancel(self, context: CommandContext, subscription_id: str, at_period_end: bool) -> int:
+        """Cancel now (freeing its meters at once) or at the end of the current period."""
+        state, version = await self._load(context, subscription_id)
+        events = state.cancel(self.writer.clock.now(), at_period_end)
+        detached = []
+        org_version: int | None = None
+        if not at_period_end:
+            org, org_version = await load_organization(self.writer.store, state.organization_id)
+            detached = org.detach(subscription_id)
+        return await self.writer.append(
+            self.writer.append_of(
+                subscription.stream_of(subscription_id), version, events, context, state.organization_id
+            ),
+            self.writer.append_of(
+                organization.stream_of(state.organization_id), org_version, detached, context, state.organization_id
+            ),
+        )
+
+    async def _load(self, context: CommandContext, subscription_id: str) -> tuple[subscription.Subscription, int]:
+        loaded = await load(self.writer.store, subscription.stream_of(subscription_id)) if subscription_id else None
+        state = subscription.Subscription.replay(loaded.events) if loaded else None
+        if state is None or loaded is None:
+            raise NotFound("subscription_not_found", "subscription not found")
+        context.require(Action.SUBSCRIPTIONS_MANAGE, state.organization_id, "subscription")
+        return state, loaded.version
