@@ -14,8 +14,8 @@ from pymongo import AsyncMongoClient
 
 from billing_grpc.adapters.mongo_key_activity import MongoKeyActivity
 from billing_grpc.application.authentication import Authenticator, InMemoryKeyActivity, KeyActivity
-from billing_grpc.application.credentials import KeyHasher
 from billing_grpc.application.catalogue import CatalogueHandlers
+from billing_grpc.application.credentials import KeyHasher
 from billing_grpc.application.identity import IdentityHandlers
 from billing_grpc.application.organizations import OrganizationHandlers
 from billing_grpc.application.platform_bootstrap import BootstrapResult, ensure_platform_admin

@@ -8,8 +8,8 @@ import pytest
 
 from billing_grpc.application.authentication import Authenticator, InMemoryKeyActivity
 from billing_grpc.application.context import CommandContext
-from billing_grpc.application.organizations import NewOrganization
 from billing_grpc.application.credentials import KeyHasher, parse
+from billing_grpc.application.organizations import NewOrganization
 from billing_grpc.bootstrap import open_in_memory_app
 from billing_grpc.domain.access import Action, Grant, Principal, Role
 from billing_grpc.domain.clock import TestClock

@@ -25,7 +25,7 @@ class CatalogueServicer(catalogue_pb2_grpc.CatalogueServiceServicer):
         await settled(self._app, position)
         return convert.plan(await document(self._app, PLANS, plan_id, "plan"))
 
-    async def CreateMeter(  # noqa: N802 - gRPC method name
+    async def CreateMeter(
         self, request: catalogue_pb2.CreateMeterRequest, context: aio.ServicerContext
     ) -> catalogue_pb2.CreateMeterResponse:
         """Define a meter."""
@@ -37,7 +37,7 @@ class CatalogueServicer(catalogue_pb2_grpc.CatalogueServiceServicer):
             meter=convert.meter(await document(self._app, METERS, request.code, "meter"))
         )
 
-    async def GetMeter(  # noqa: N802 - gRPC method name
+    async def GetMeter(
         self, request: catalogue_pb2.GetMeterRequest, context: aio.ServicerContext
     ) -> catalogue_pb2.GetMeterResponse:
         """Read a meter."""
@@ -45,14 +45,14 @@ class CatalogueServicer(catalogue_pb2_grpc.CatalogueServiceServicer):
             meter=convert.meter(await document(self._app, METERS, request.code, "meter"))
         )
 
-    async def ListMeters(  # noqa: N802 - gRPC method name
+    async def ListMeters(
         self, request: catalogue_pb2.ListMetersRequest, context: aio.ServicerContext
     ) -> catalogue_pb2.ListMetersResponse:
         """Every meter, by code."""
         found = await self._app.read_models.find(METERS, {}, sort=[("_id", 1)])
         return catalogue_pb2.ListMetersResponse(meters=[convert.meter(d) for d in found])
 
-    async def CreatePlan(  # noqa: N802 - gRPC method name
+    async def CreatePlan(
         self, request: catalogue_pb2.CreatePlanRequest, context: aio.ServicerContext
     ) -> catalogue_pb2.CreatePlanResponse:
         """Define a plan."""
@@ -69,13 +69,13 @@ class CatalogueServicer(catalogue_pb2_grpc.CatalogueServiceServicer):
         plan_id, position = await self._app.catalogue.create_plan(command_context(), new)
         return catalogue_pb2.CreatePlanResponse(plan=await self._plan(plan_id, position))
 
-    async def GetPlan(  # noqa: N802 - gRPC method name
+    async def GetPlan(
         self, request: catalogue_pb2.GetPlanRequest, context: aio.ServicerContext
     ) -> catalogue_pb2.GetPlanResponse:
         """Read a plan."""
         return catalogue_pb2.GetPlanResponse(plan=await self._plan(request.plan_id))
 
-    async def ListPlans(  # noqa: N802 - gRPC method name
+    async def ListPlans(
         self, request: catalogue_pb2.ListPlansRequest, context: aio.ServicerContext
     ) -> catalogue_pb2.ListPlansResponse:
         """Page through plans."""
@@ -85,7 +85,7 @@ class CatalogueServicer(catalogue_pb2_grpc.CatalogueServiceServicer):
             plans=[convert.plan(d) for d in found.documents], next_page_token=found.next_token
         )
 
-    async def ArchivePlan(  # noqa: N802 - gRPC method name
+    async def ArchivePlan(
         self, request: catalogue_pb2.ArchivePlanRequest, context: aio.ServicerContext
     ) -> catalogue_pb2.ArchivePlanResponse:
         """Archive a plan."""

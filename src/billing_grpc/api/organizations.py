@@ -28,7 +28,7 @@ class OrganizationServicer(organizations_pb2_grpc.OrganizationServiceServicer):
         await settled(self._app, position)
         return convert.organization(await document(self._app, ORGANIZATIONS, organization_id, "organization"))
 
-    async def CreateOrganization(  # noqa: N802 - gRPC method name
+    async def CreateOrganization(
         self, request: organizations_pb2.CreateOrganizationRequest, context: aio.ServicerContext
     ) -> organizations_pb2.CreateOrganizationResponse:
         """Create a tenant."""
@@ -42,7 +42,7 @@ class OrganizationServicer(organizations_pb2_grpc.OrganizationServiceServicer):
         organization_id, position = await self._app.organizations.create(command_context(), new)
         return organizations_pb2.CreateOrganizationResponse(organization=await self._read(organization_id, position))
 
-    async def GetOrganization(  # noqa: N802 - gRPC method name
+    async def GetOrganization(
         self, request: organizations_pb2.GetOrganizationRequest, context: aio.ServicerContext
     ) -> organizations_pb2.GetOrganizationResponse:
         """Read one organization the caller may see, by id or external id."""
@@ -64,7 +64,7 @@ class OrganizationServicer(organizations_pb2_grpc.OrganizationServiceServicer):
             raise NotFound("organization_not_found", "organization not found")
         return found[0]
 
-    async def ListOrganizations(  # noqa: N802 - gRPC method name
+    async def ListOrganizations(
         self, request: organizations_pb2.ListOrganizationsRequest, context: aio.ServicerContext
     ) -> organizations_pb2.ListOrganizationsResponse:
         """Page through the organizations the caller may read."""
@@ -75,7 +75,7 @@ class OrganizationServicer(organizations_pb2_grpc.OrganizationServiceServicer):
             organizations=[convert.organization(d) for d in found.documents], next_page_token=found.next_token
         )
 
-    async def UpdateOrganization(  # noqa: N802 - gRPC method name
+    async def UpdateOrganization(
         self, request: organizations_pb2.UpdateOrganizationRequest, context: aio.ServicerContext
     ) -> organizations_pb2.UpdateOrganizationResponse:
         """Change some details."""

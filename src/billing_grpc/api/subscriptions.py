@@ -23,7 +23,7 @@ class SubscriptionServicer(subscriptions_pb2_grpc.SubscriptionServiceServicer):
         await settled(self._app, position)
         return convert.subscription(await document(self._app, SUBSCRIPTIONS, subscription_id, "subscription"))
 
-    async def StartSubscription(  # noqa: N802 - gRPC method name
+    async def StartSubscription(
         self, request: subscriptions_pb2.StartSubscriptionRequest, context: aio.ServicerContext
     ) -> subscriptions_pb2.StartSubscriptionResponse:
         """Subscribe an organization to a plan."""
@@ -36,7 +36,7 @@ class SubscriptionServicer(subscriptions_pb2_grpc.SubscriptionServiceServicer):
         )
         return subscriptions_pb2.StartSubscriptionResponse(subscription=await self._read(subscription_id, position))
 
-    async def CancelSubscription(  # noqa: N802 - gRPC method name
+    async def CancelSubscription(
         self, request: subscriptions_pb2.CancelSubscriptionRequest, context: aio.ServicerContext
     ) -> subscriptions_pb2.CancelSubscriptionResponse:
         """Cancel now or at period end."""
@@ -47,7 +47,7 @@ class SubscriptionServicer(subscriptions_pb2_grpc.SubscriptionServiceServicer):
             subscription=await self._read(request.subscription_id, position)
         )
 
-    async def GetSubscription(  # noqa: N802 - gRPC method name
+    async def GetSubscription(
         self, request: subscriptions_pb2.GetSubscriptionRequest, context: aio.ServicerContext
     ) -> subscriptions_pb2.GetSubscriptionResponse:
         """Read one subscription of an organization the caller may read."""
@@ -55,7 +55,7 @@ class SubscriptionServicer(subscriptions_pb2_grpc.SubscriptionServiceServicer):
         command_context().require(Action.BILLING_READ, doc["organization_id"], "subscription")
         return subscriptions_pb2.GetSubscriptionResponse(subscription=convert.subscription(doc))
 
-    async def ListSubscriptions(  # noqa: N802 - gRPC method name
+    async def ListSubscriptions(
         self, request: subscriptions_pb2.ListSubscriptionsRequest, context: aio.ServicerContext
     ) -> subscriptions_pb2.ListSubscriptionsResponse:
         """An organization's subscriptions, oldest first."""
