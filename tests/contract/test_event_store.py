@@ -9,11 +9,13 @@ from uuid import uuid4
 import pytest
 
 from billing_grpc.eventstore import (
+    ClaimConflict,
     EventFilter,
     EventIdConflict,
     EventMetadata,
     EventStore,
     NewEvent,
+    RecordedEvent,
     StreamAppend,
     Upcasters,
     WrongExpectedVersion,
@@ -222,3 +224,37 @@ async def test_times_are_utc_and_new_events_refuse_naive_times() -> None:
 def test_event_ids_default_to_fresh_uuids() -> None:
     assert event().event_id != event().event_id
     assert isinstance(event().event_id, type(uuid4()))
+
+
+async def test_claimed_keys_are_recorded_with_the_events_and_never_twice(store: EventStore) -> None:
+    first = await store.append(append("usage-1", 0), claims=["org_a:k1", "org_a:k2"])
+    assert await store.claimed(["org_a:k1", "org_a:k2", "org_a:k3"]) == {"org_a:k1", "org_a:k2"}
+
+    with pytest.raises(ClaimConflict) as raised:
+        await store.append(append("usage-2", 0), claims=["org_a:k3", "org_a:k2"])
+    assert raised.value.keys == {"org_a:k2"}
+    assert await store.head_position() == 1
+    assert await store.claimed(["org_a:k3"]) == set()
+
+    retried = await store.append(append("usage-1", 0, *first_events(first)), claims=["org_a:k1", "org_a:k2"])
+    assert retried == first  # a retry of the same events is answered, not refused
+
+
+def first_events(recorded: list[RecordedEvent]) -> tuple[NewEvent, ...]:
+    return tuple(
+        NewEvent(type=e.type, payload=e.payload, occurred_at=e.occurred_at, event_id=e.event_id) for e in recorded
+    )
+
+
+async def test_concurrent_appends_claiming_one_key_let_exactly_one_win(open_store: StoreFactory) -> None:
+    stores = [await open_store(), await open_store()]
+
+    results = await asyncio.gather(
+        *(stores[i % 2].append(append(f"usage-{i}", 0), claims=["shared", f"own-{i}"]) for i in range(10)),
+        return_exceptions=True,
+    )
+
+    assert sum(1 for r in results if isinstance(r, list)) == 1
+    assert all(isinstance(r, ClaimConflict) for r in results if not isinstance(r, list))
+    assert await stores[0].head_position() == 1
+    assert len(await stores[1].claimed([f"own-{i}" for i in range(10)])) == 1

@@ -8,12 +8,13 @@ from billing_grpc.eventstore.envelope import (
     RecordedEvent,
     StreamAppend,
 )
-from billing_grpc.eventstore.errors import EventIdConflict, StoreUnavailable, WrongExpectedVersion
+from billing_grpc.eventstore.errors import ClaimConflict, EventIdConflict, StoreUnavailable, WrongExpectedVersion
 from billing_grpc.eventstore.port import EventStore, read_pages, subscribe
 from billing_grpc.eventstore.upcasting import Upcasters
 
 __all__ = [
     "EVERYTHING",
+    "ClaimConflict",
     "EventFilter",
     "EventIdConflict",
     "EventMetadata",

@@ -25,6 +25,14 @@ class EventIdConflict(FailedPrecondition):
         super().__init__("event_id_conflict", detail)
 
 
+class ClaimConflict(ConcurrencyConflict):
+    """Some keys an append claims are claimed already; nothing was written."""
+
+    def __init__(self, keys: set[str]) -> None:
+        super().__init__("claim_conflict", f"{len(keys)} claimed keys are taken")
+        self.keys = keys
+
+
 class StoreUnavailable(Unavailable):
     """The store cannot be reached; the outcome of an append in flight is unknown.
 

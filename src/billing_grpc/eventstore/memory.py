@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Sequence
 from uuid import UUID
 
 from billing_grpc.domain.clock import Clock, SystemClock
@@ -22,12 +23,13 @@ class InMemoryEventStore:
         self._log: list[RecordedEvent] = []
         self._streams: dict[str, list[RecordedEvent]] = {}
         self._by_id: dict[UUID, RecordedEvent] = {}
+        self._claims: set[str] = set()
         self._appended = asyncio.Condition()
 
-    async def append(self, *batch: StreamAppend) -> list[RecordedEvent]:
+    async def append(self, *batch: StreamAppend, claims: Sequence[str] = ()) -> list[RecordedEvent]:
         """Append to one or more streams atomically (see EventStore.append)."""
-        versions = {stream: len(events) for stream, events in self._streams.items()}
-        decision = decide(batch, versions, self._by_id)
+        versions = {a.stream_id: len(self._streams.get(a.stream_id, ())) for a in batch}
+        decision = decide(batch, versions, self._by_id, claims, self._claims)
         if not isinstance(decision, Accepted):
             return [self._upcasters.apply(event) for event in decision.events]
         recorded_at = to_log_precision(self._clock.now())
@@ -39,6 +41,10 @@ class InMemoryEventStore:
         async with self._appended:
             self._appended.notify_all()
         return [self._upcasters.apply(event) for event in recorded]
+
+    async def claimed(self, keys: Sequence[str]) -> set[str]:
+        """Which of these keys are claimed."""
+        return self._claims.intersection(keys)
 
     async def read_stream(self, stream_id: str, after_version: int = 0) -> list[RecordedEvent]:
         """Every event of a stream after `after_version`."""

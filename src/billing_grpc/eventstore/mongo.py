@@ -51,6 +51,7 @@ Document = dict[str, Any]
 
 EVENTS = "events"
 COUNTERS = "event_counters"
+CLAIMS = "claims"
 POSITION_COUNTER = "position"
 # How long a commit keeps retrying write conflicts with other processes before giving up.
 CONFLICT_RETRY_SECONDS = 10.0
@@ -63,6 +64,7 @@ class _Pending:
     """One caller's atomic batch waiting for the writer."""
 
     batch: tuple[StreamAppend, ...]
+    claims: tuple[str, ...] = ()
     future: asyncio.Future[list[RecordedEvent]] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -96,6 +98,8 @@ class MongoEventStore:
         )
         self._events: AsyncCollection[Document] = db[EVENTS]
         self._counters: AsyncCollection[Document] = db[COUNTERS]
+        # Claimed unique keys, one document each with only the `_id` index: as cheap as a write gets.
+        self._claims: AsyncCollection[Document] = db[CLAIMS]
         self._clock = clock or SystemClock()
         self._upcasters = upcasters
         self._max_group_events = max_group_events
@@ -126,13 +130,21 @@ class MongoEventStore:
         await self._writer
         self._writer = None
 
-    async def append(self, *batch: StreamAppend) -> list[RecordedEvent]:
+    async def append(self, *batch: StreamAppend, claims: Sequence[str] = ()) -> list[RecordedEvent]:
         """Append to one or more streams atomically (see EventStore.append)."""
         if self._writer is None:
             raise RuntimeError("MongoEventStore.start() was not awaited")
-        pending = _Pending(tuple(batch))
+        pending = _Pending(tuple(batch), tuple(claims))
         await self._queue.put(pending)
         return await pending.future
+
+    async def claimed(self, keys: Sequence[str]) -> set[str]:
+        """Which of these keys are claimed."""
+        if not keys:
+            return set()
+        async with _unavailable_on_connection_loss():
+            docs = await self._claims.find({"_id": {"$in": list(keys)}}, {"_id": 1}).to_list()
+        return {doc["_id"] for doc in docs}
 
     async def read_stream(self, stream_id: str, after_version: int = 0) -> list[RecordedEvent]:
         """Every event of a stream after `after_version`."""
@@ -211,13 +223,14 @@ class MongoEventStore:
         try:
             recorded = await self._recorded(ids)
             versions = await self._versions(streams)
+            taken = await self.claimed([key for p in waiting for key in p.claims])
         except ConnectionFailure as exc:
             _fail(waiting, StoreUnavailable(str(exc)))
             return
         accepted: list[tuple[_Pending, list[Row]]] = []
         for pending in waiting:
             try:
-                decision = decide(pending.batch, versions, recorded)
+                decision = decide(pending.batch, versions, recorded, pending.claims, taken)
             except (BillingError, ValueError) as exc:
                 pending.future.set_exception(exc)
                 continue
@@ -228,7 +241,8 @@ class MongoEventStore:
         if not accepted:
             return
         try:
-            committed = await self._commit_rows([rows for _, rows in accepted])
+            claims = [key for pending, _ in accepted for key in pending.claims]
+            committed = await self._commit_rows([rows for _, rows in accepted], claims)
         except _UniqueIndexViolation:
             if strict == 1:
                 raise ConcurrencyConflict("append_raced", "another writer appended the same stream") from None
@@ -245,14 +259,14 @@ class MongoEventStore:
             if not pending.future.done():
                 pending.future.set_result(events)
 
-    async def _commit_rows(self, groups: Sequence[Sequence[Row]]) -> list[list[RecordedEvent]]:
-        """Give the rows positions and insert them in one transaction; retry write conflicts."""
+    async def _commit_rows(self, groups: Sequence[Sequence[Row]], claims: Sequence[str]) -> list[list[RecordedEvent]]:
+        """Give the rows positions and insert them (and the claims) in one transaction; retry conflicts."""
         total = sum(len(rows) for rows in groups)
         deadline = asyncio.get_running_loop().time() + CONFLICT_RETRY_SECONDS
         attempt = 0
         while True:
             try:
-                return await self._try_commit_rows(groups, total)
+                return await self._try_commit_rows(groups, total, claims)
             except PyMongoError as exc:
                 if _is_duplicate_key(exc):
                     raise _UniqueIndexViolation() from exc
@@ -263,9 +277,13 @@ class MongoEventStore:
                 attempt += 1
                 await asyncio.sleep(random.uniform(0, min(0.2, 0.005 * 2**attempt)))
 
-    async def _try_commit_rows(self, groups: Sequence[Sequence[Row]], total: int) -> list[list[RecordedEvent]]:
+    async def _try_commit_rows(
+        self, groups: Sequence[Sequence[Row]], total: int, claims: Sequence[str]
+    ) -> list[list[RecordedEvent]]:
         recorded_at = to_log_precision(self._clock.now())
         async with self._client.start_session() as session, await session.start_transaction():
+            if claims:
+                await self._claims.insert_many([{"_id": key} for key in claims], ordered=True, session=session)
             counter = await self._counters.find_one_and_update(
                 {"_id": POSITION_COUNTER},
                 {"$inc": {"value": total}},

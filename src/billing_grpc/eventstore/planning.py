@@ -12,7 +12,7 @@ from datetime import datetime
 from uuid import UUID
 
 from billing_grpc.eventstore.envelope import NewEvent, RecordedEvent, StreamAppend
-from billing_grpc.eventstore.errors import EventIdConflict, WrongExpectedVersion
+from billing_grpc.eventstore.errors import ClaimConflict, EventIdConflict, WrongExpectedVersion
 
 
 @dataclass(frozen=True)
@@ -75,13 +75,17 @@ def decide(
     batch: Sequence[StreamAppend],
     versions: MutableMapping[str, int],
     recorded: Mapping[UUID, RecordedEvent],
+    claims: Sequence[str] = (),
+    taken: set[str] | None = None,
 ) -> Decision:
-    """Decide one atomic batch against the known stream versions and recorded event ids.
+    """Decide one atomic batch against the known stream versions, recorded ids and claimed keys.
 
-    `versions` holds the current version of streams (absent means unknown-or-new) and is
-    advanced for an accepted batch, so several batches can be decided in sequence before
-    one commit. Raises WrongExpectedVersion or EventIdConflict; then nothing may be written.
+    `versions` holds the current version of streams (absent means unknown-or-new) and `taken`
+    the keys claimed so far; both advance for an accepted batch, so several batches can be
+    decided in sequence before one commit. Raises WrongExpectedVersion, EventIdConflict or
+    ClaimConflict; then nothing may be written.
     """
+    taken = set() if taken is None else taken
     ids = event_ids(batch)
     if len(set(ids)) != len(ids):
         raise EventIdConflict("an append lists the same event id twice")
@@ -92,6 +96,10 @@ def decide(
         return Replayed(already)
     if len({a.stream_id for a in batch}) != len(batch):
         raise ValueError("an atomic append names the same stream twice")
+    if len(set(claims)) != len(claims):
+        raise ValueError("an append claims the same key twice")
+    if clashes := taken.intersection(claims):
+        raise ClaimConflict(clashes)
     rows: list[Row] = []
     advanced: dict[str, int] = {}
     for append in batch:
@@ -102,4 +110,5 @@ def decide(
             rows.append(Row(append.stream_id, current + offset, event))
         advanced[append.stream_id] = current + len(append.events)
     versions.update(advanced)
+    taken.update(claims)
     return Accepted(rows)

@@ -13,13 +13,20 @@ DEFAULT_PAGE = 1000
 class EventStore(Protocol):
     """An append-only log of events, ordered per stream and globally in commit order."""
 
-    async def append(self, *batch: StreamAppend) -> list[RecordedEvent]:
+    async def append(self, *batch: StreamAppend, claims: Sequence[str] = ()) -> list[RecordedEvent]:
         """Append to one or more streams atomically and return the recorded events.
 
         Each stream must be at its `expected_version`, else WrongExpectedVersion and nothing is
         written. If every event id was recorded before, the original events are returned and
         nothing is written (a safe retry). Positions increase in commit order.
+
+        `claims` are unique keys (e.g. usage idempotency keys) recorded atomically with the
+        events; if any is claimed already, ClaimConflict names them and nothing is written.
         """
+        ...
+
+    async def claimed(self, keys: Sequence[str]) -> set[str]:
+        """Which of these keys are claimed already."""
         ...
 
     async def read_stream(self, stream_id: str, after_version: int = 0) -> list[RecordedEvent]:
