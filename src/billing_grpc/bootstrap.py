@@ -21,6 +21,8 @@ from billing_grpc.application.organizations import OrganizationHandlers
 from billing_grpc.application.platform_bootstrap import BootstrapResult, ensure_platform_admin
 from billing_grpc.application.streams import Writer
 from billing_grpc.application.subscriptions import SubscriptionHandlers
+from billing_grpc.application.usage import UsageIngestor
+from billing_grpc.application.usage_catalog import UsageCatalog
 from billing_grpc.domain.clock import Clock, SystemClock
 from billing_grpc.embedded import EmbeddedMongo
 from billing_grpc.eventstore import EventStore
@@ -35,6 +37,7 @@ from projections.organizations import OrganizationsProjection
 from projections.runner import ProjectionRunner
 from projections.store import InMemoryReadModels, ReadModelStore
 from projections.subscriptions import SubscriptionsProjection
+from projections.usage import UsageProjection
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +51,7 @@ def all_projections() -> list[Projection]:
         MetersProjection(),
         PlansProjection(),
         SubscriptionsProjection(),
+        UsageProjection(),
     ]
 
 
@@ -67,6 +71,7 @@ class App:
     organizations: OrganizationHandlers
     catalogue: CatalogueHandlers
     subscriptions: SubscriptionHandlers
+    usage: UsageIngestor
     bootstrap: BootstrapResult | None
 
 
@@ -143,5 +148,6 @@ async def _wire(
         organizations=OrganizationHandlers(writer),
         catalogue=CatalogueHandlers(writer),
         subscriptions=SubscriptionHandlers(writer),
+        usage=UsageIngestor(writer, UsageCatalog(read_models)),
         bootstrap=bootstrap,
     )

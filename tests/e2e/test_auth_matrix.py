@@ -16,12 +16,21 @@ from grpc import aio
 from billing_grpc.api.policy import POLICY
 from billing_grpc.api.server import SERVICE_NAMES
 from tests.e2e.conftest import auth, start_running
-from tests.e2e.world import RPCS, World, build_world
+from tests.e2e.world import RPCS, Refused, World, build_world
 from tests.rpc_errors import details_of
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 EVERYTHING = frozenset(RPCS)
+USAGE = frozenset({"UsageService/RecordUsage", "UsageService/StreamUsage"})
+BILLING_READ = frozenset(
+    {
+        "SubscriptionService/GetSubscription",
+        "SubscriptionService/ListSubscriptions",
+        "UsageService/GetUsageSummary",
+        "UsageService/PreviewInvoice",
+    }
+)
 CATALOGUE_READ = frozenset(
     {
         "CatalogueService/GetMeter",
@@ -34,6 +43,7 @@ CATALOGUE_READ = frozenset(
 ALLOWED: dict[str, frozenset[str]] = {
     "platform_admin": EVERYTHING,
     "org_admin": CATALOGUE_READ
+    | BILLING_READ
     | frozenset(
         {
             "OrganizationService/GetOrganization",
@@ -41,8 +51,6 @@ ALLOWED: dict[str, frozenset[str]] = {
             "OrganizationService/UpdateOrganization",
             "SubscriptionService/StartSubscription",
             "SubscriptionService/CancelSubscription",
-            "SubscriptionService/GetSubscription",
-            "SubscriptionService/ListSubscriptions",
             "UserService/CreateUser",
             "UserService/GetUser",
             "UserService/DisableUser",
@@ -54,18 +62,12 @@ ALLOWED: dict[str, frozenset[str]] = {
         }
     ),
     "billing_viewer": CATALOGUE_READ
-    | frozenset(
-        {
-            "OrganizationService/GetOrganization",
-            "OrganizationService/ListOrganizations",
-            "SubscriptionService/GetSubscription",
-            "SubscriptionService/ListSubscriptions",
-        }
-    ),
-    "usage_emitter": CATALOGUE_READ,
+    | BILLING_READ
+    | {"OrganizationService/GetOrganization", "OrganizationService/ListOrganizations"},
+    "usage_emitter": CATALOGUE_READ | USAGE,
     "auditor": CATALOGUE_READ
     | {"EventLogService/ReadEvents", "OrganizationService/GetOrganization", "OrganizationService/ListOrganizations"},
-    "platform_usage_emitter": CATALOGUE_READ,
+    "platform_usage_emitter": CATALOGUE_READ | USAGE,
     "platform_auditor": CATALOGUE_READ
     | {"EventLogService/ReadEvents", "OrganizationService/GetOrganization", "OrganizationService/ListOrganizations"},
     "no_roles": frozenset(),
@@ -105,6 +107,8 @@ async def test_matrix(world: World, rpc: str, caller: str, target: str) -> None:
     try:
         await call(world.stubs, tenant, auth(world.keys[caller]))
         outcome = grpc.StatusCode.OK
+    except Refused as refused:
+        outcome = refused.code
     except aio.AioRpcError as error:
         outcome = error.code()
         assert outcome != grpc.StatusCode.INTERNAL, error.details()

@@ -8,8 +8,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
+import grpc
 from grpc import aio
 
 from billing.v1 import (
@@ -23,6 +25,8 @@ from billing.v1 import (
     organizations_pb2_grpc,
     subscriptions_pb2,
     subscriptions_pb2_grpc,
+    usage_pb2,
+    usage_pb2_grpc,
 )
 from tests.e2e.conftest import Running, auth
 
@@ -37,6 +41,7 @@ class Stubs:
     keys: identity_pb2_grpc.ApiKeyServiceStub
     catalogue: catalogue_pb2_grpc.CatalogueServiceStub
     subscriptions: subscriptions_pb2_grpc.SubscriptionServiceStub
+    usage: usage_pb2_grpc.UsageServiceStub
 
     @classmethod
     def on(cls, channel: aio.Channel) -> Stubs:
@@ -47,6 +52,7 @@ class Stubs:
             identity_pb2_grpc.ApiKeyServiceStub(channel),
             catalogue_pb2_grpc.CatalogueServiceStub(channel),
             subscriptions_pb2_grpc.SubscriptionServiceStub(channel),
+            usage_pb2_grpc.UsageServiceStub(channel),
         )
 
 
@@ -64,6 +70,7 @@ class Tenant:
     plan_id: str = ""
     spare_plan_id: str = ""
     meter_code: str = ""
+    usage_time: datetime | None = None  # the server's (test) clock when the world was built
 
 
 @dataclass
@@ -110,6 +117,13 @@ async def build_world(running: Running) -> World:
         )
         for code in ("flat", "spare")
     ]
+    charge = catalogue_pb2.Charge(meter_code="api_calls", per_unit=catalogue_pb2.PerUnit(unit_price="0.1"))
+    metered = await stubs.catalogue.CreatePlan(
+        catalogue_pb2.CreatePlanRequest(
+            code="metered", name="Metered", currency="USD", interval_unit="month", charges=[charge]
+        ),
+        metadata=running.admin,
+    )
     for tenant in (world.own, world.other):
         created = await stubs.organizations.CreateOrganization(
             organizations_pb2.CreateOrganizationRequest(name="Tenant", currency="USD"), metadata=running.admin
@@ -120,10 +134,13 @@ async def build_world(running: Running) -> World:
         tenant.meter_code = meter.meter.code
         tenant.plan_id, tenant.spare_plan_id = plans[0].plan.plan_id, plans[1].plan.plan_id
         started = await stubs.subscriptions.StartSubscription(
-            subscriptions_pb2.StartSubscriptionRequest(organization_id=tenant.organization_id, plan_id=tenant.plan_id),
+            subscriptions_pb2.StartSubscriptionRequest(
+                organization_id=tenant.organization_id, plan_id=metered.plan.plan_id
+            ),
             metadata=running.admin,
         )
         tenant.subscription_id = started.subscription.subscription_id
+        tenant.usage_time = running.clock.now()
     own = world.own.organization_id
     world.keys["platform_admin"] = running.admin_token
     callers: dict[str, tuple[str | None, tuple[str, str | None]]] = {
@@ -141,6 +158,47 @@ async def build_world(running: Running) -> World:
 
 
 Call = Callable[[Stubs, Tenant, tuple[tuple[str, str], ...]], Awaitable[Any]]
+
+
+class Refused(Exception):
+    """A call answered OK whose per-item results say what a status would say for one resource."""
+
+    def __init__(self, code: grpc.StatusCode) -> None:
+        super().__init__(code.name)
+        self.code = code
+
+
+def _usage_event(tenant: Tenant) -> usage_pb2.UsageEvent:
+    event = usage_pb2.UsageEvent(
+        organization_id=tenant.organization_id,
+        meter_code=tenant.meter_code,
+        quantity="1",
+        idempotency_key=uuid.uuid4().hex,
+    )
+    assert tenant.usage_time is not None
+    event.timestamp.FromDatetime(tenant.usage_time)
+    return event
+
+
+def _usage_verdict(results: Any) -> None:
+    """Another tenant's usage is refused per event, exactly as an unknown organization is."""
+    [result] = results
+    if result.reason == "unknown_organization":
+        raise Refused(grpc.StatusCode.NOT_FOUND)
+    assert result.outcome == usage_pb2.UsageResult.OUTCOME_ACCEPTED, result
+
+
+async def _record_usage(s: Stubs, t: Tenant, md: tuple[tuple[str, str], ...]) -> None:
+    response = await s.usage.RecordUsage(usage_pb2.RecordUsageRequest(events=[_usage_event(t)]), metadata=md)
+    _usage_verdict(response.results)
+
+
+async def _stream_usage(s: Stubs, t: Tenant, md: tuple[tuple[str, str], ...]) -> None:
+    async def one_batch() -> Any:
+        yield usage_pb2.StreamUsageRequest(batch_id=1, events=[_usage_event(t)])
+
+    acks = [ack async for ack in s.usage.StreamUsage(one_batch(), metadata=md)]
+    _usage_verdict(acks[0].results)
 
 
 async def _drain(call: Any) -> list[Any]:
@@ -235,6 +293,20 @@ RPCS: dict[str, tuple[bool, Call]] = {
         True,
         lambda s, t, md: s.subscriptions.GetSubscription(
             subscriptions_pb2.GetSubscriptionRequest(subscription_id=t.subscription_id), metadata=md
+        ),
+    ),
+    "UsageService/RecordUsage": (True, _record_usage),
+    "UsageService/StreamUsage": (True, _stream_usage),
+    "UsageService/GetUsageSummary": (
+        True,
+        lambda s, t, md: s.usage.GetUsageSummary(
+            usage_pb2.GetUsageSummaryRequest(subscription_id=t.subscription_id), metadata=md
+        ),
+    ),
+    "UsageService/PreviewInvoice": (
+        True,
+        lambda s, t, md: s.usage.PreviewInvoice(
+            usage_pb2.PreviewInvoiceRequest(subscription_id=t.subscription_id), metadata=md
         ),
     ),
     "SubscriptionService/ListSubscriptions": (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from billing.v1 import catalogue_pb2, event_log_pb2, identity_pb2, organizations_pb2, subscriptions_pb2
+from billing.v1 import catalogue_pb2, event_log_pb2, identity_pb2, organizations_pb2, subscriptions_pb2, usage_pb2
 from billing_grpc.domain.access import Action
 
 # Health and reflection answer without credentials so probes and tooling (grpcurl, buf curl) work.
@@ -44,6 +44,10 @@ POLICY: dict[str, Action] = {
     method(identity_pb2, "ApiKeyService", "IssueApiKey"): Action.KEYS_MANAGE,
     method(identity_pb2, "ApiKeyService", "RevokeApiKey"): Action.KEYS_MANAGE,
     method(identity_pb2, "ApiKeyService", "ListApiKeys"): Action.KEYS_MANAGE,
+    method(usage_pb2, "UsageService", "RecordUsage"): Action.USAGE_RECORD,
+    method(usage_pb2, "UsageService", "StreamUsage"): Action.USAGE_RECORD,
+    method(usage_pb2, "UsageService", "GetUsageSummary"): Action.BILLING_READ,
+    method(usage_pb2, "UsageService", "PreviewInvoice"): Action.BILLING_READ,
 }
 
 

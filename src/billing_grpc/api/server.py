@@ -23,6 +23,8 @@ from billing.v1 import (
     organizations_pb2_grpc,
     subscriptions_pb2,
     subscriptions_pb2_grpc,
+    usage_pb2,
+    usage_pb2_grpc,
 )
 from billing_grpc.api.auth import AuthInterceptor
 from billing_grpc.api.catalogue import CatalogueServicer
@@ -31,6 +33,7 @@ from billing_grpc.api.identity import ApiKeyServicer, UserServicer
 from billing_grpc.api.interceptors import RequestInterceptor
 from billing_grpc.api.organizations import OrganizationServicer
 from billing_grpc.api.subscriptions import SubscriptionServicer
+from billing_grpc.api.usage import UsageServicer
 from billing_grpc.bootstrap import App, open_app
 from billing_grpc.settings import Settings
 
@@ -38,7 +41,7 @@ log = logging.getLogger(__name__)
 
 SERVICE_NAMES = tuple(
     service.full_name
-    for module in (event_log_pb2, organizations_pb2, identity_pb2, catalogue_pb2, subscriptions_pb2)
+    for module in (event_log_pb2, organizations_pb2, identity_pb2, catalogue_pb2, subscriptions_pb2, usage_pb2)
     for service in module.DESCRIPTOR.services_by_name.values()
 )
 
@@ -99,6 +102,7 @@ def create_server(app: App, listen: str | None = None) -> Server:
     identity_pb2_grpc.add_ApiKeyServiceServicer_to_server(ApiKeyServicer(app), grpc_server)
     catalogue_pb2_grpc.add_CatalogueServiceServicer_to_server(CatalogueServicer(app), grpc_server)
     subscriptions_pb2_grpc.add_SubscriptionServiceServicer_to_server(SubscriptionServicer(app), grpc_server)
+    usage_pb2_grpc.add_UsageServiceServicer_to_server(UsageServicer(app), grpc_server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, grpc_server)
     reflection.enable_server_reflection((*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), grpc_server)

@@ -74,10 +74,10 @@ class Writer:
             ),
         )
 
-    async def append(self, *appends: StreamAppend | None) -> int:
-        """Append atomically; return the position of the last event (0 if nothing to write)."""
+    async def append(self, *appends: StreamAppend | None, claims: Sequence[str] = ()) -> int:
+        """Append atomically (with any claims); return the last event's position (0: nothing written)."""
         present = [a for a in appends if a is not None]
         if not present:
             return 0
-        recorded = await self.store.append(*present)
+        recorded = await self.store.append(*present, claims=claims)
         return recorded[-1].position

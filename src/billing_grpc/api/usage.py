@@ -1,0 +1,140 @@
+"""UsageService: batches of usage events in, one result per event out; usage and previews read back."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC
+from decimal import Decimal
+
+from grpc import aio
+
+from billing.v1 import usage_pb2, usage_pb2_grpc
+from billing_grpc.api import convert
+from billing_grpc.api.auth import command_context
+from billing_grpc.api.reads import document
+from billing_grpc.application.usage import Outcome, RawUsage, UsageResult
+from billing_grpc.application.usage_queries import preview_lines, usage_summary
+from billing_grpc.bootstrap import App
+from billing_grpc.domain.access import Action
+from billing_grpc.domain.errors import FieldViolation, InvalidArgument, ResourceExhausted
+from billing_grpc.domain.invoicing import total_minor
+from billing_grpc.domain.money import format_decimal
+from billing_grpc.domain.usage import UsageInput
+from projections.subscriptions import SUBSCRIPTIONS
+
+MAX_BATCH_EVENTS = 5000
+_OUTCOMES = {
+    Outcome.ACCEPTED: usage_pb2.UsageResult.OUTCOME_ACCEPTED,
+    Outcome.DUPLICATE: usage_pb2.UsageResult.OUTCOME_DUPLICATE,
+    Outcome.REJECTED: usage_pb2.UsageResult.OUTCOME_REJECTED,
+}
+# Exact unit amounts can have long expansions (a tier total divided by a quantity); show 12 places.
+_UNIT_AMOUNT_PLACES = Decimal("1e-12")
+
+
+def _checked_size(events: Sequence[usage_pb2.UsageEvent]) -> None:
+    if len(events) > MAX_BATCH_EVENTS:
+        raise ResourceExhausted("batch_too_large", f"a batch holds at most {MAX_BATCH_EVENTS} events")
+    if not events:
+        raise InvalidArgument.of(FieldViolation("events", "a batch holds at least one event"))
+
+
+def _raw(event: usage_pb2.UsageEvent) -> RawUsage:
+    timestamp = event.timestamp.ToDatetime(tzinfo=UTC) if event.HasField("timestamp") else None
+    usage = UsageInput(
+        event.organization_id,
+        event.meter_code,
+        event.quantity,
+        timestamp,
+        event.idempotency_key,
+        dict(event.properties),
+    )
+    return RawUsage(event.organization_id, event.external_id, usage)
+
+
+def _fill(results: Sequence[UsageResult], out: object) -> tuple[int, int, int]:
+    """Append the results to a repeated field; return the accepted, duplicate and rejected counts."""
+    counts = {Outcome.ACCEPTED: 0, Outcome.DUPLICATE: 0, Outcome.REJECTED: 0}
+    for result in results:
+        counts[result.outcome] += 1
+        out.add(outcome=_OUTCOMES[result.outcome], reason=result.reason, message=result.message)  # type: ignore[attr-defined]
+    return counts[Outcome.ACCEPTED], counts[Outcome.DUPLICATE], counts[Outcome.REJECTED]
+
+
+class UsageServicer(usage_pb2_grpc.UsageServiceServicer):
+    """Usage ingestion and usage reads."""
+
+    def __init__(self, app: App) -> None:
+        self._app = app
+
+    async def RecordUsage(
+        self, request: usage_pb2.RecordUsageRequest, context: aio.ServicerContext
+    ) -> usage_pb2.RecordUsageResponse:
+        """Record one batch."""
+        _checked_size(request.events)
+        results = await self._app.usage.ingest(command_context(), [_raw(e) for e in request.events])
+        response = usage_pb2.RecordUsageResponse()
+        response.accepted, response.duplicates, response.rejected = _fill(results, response.results)
+        return response
+
+    async def StreamUsage(
+        self, request_iterator: AsyncIterator[usage_pb2.StreamUsageRequest], context: aio.ServicerContext
+    ) -> AsyncIterator[usage_pb2.StreamUsageResponse]:
+        """Record batches one after another; each is acknowledged once durable."""
+        command = command_context()
+        async for batch in request_iterator:
+            _checked_size(batch.events)
+            results = await self._app.usage.ingest(command, [_raw(e) for e in batch.events])
+            ack = usage_pb2.StreamUsageResponse(batch_id=batch.batch_id)
+            ack.accepted, ack.duplicates, ack.rejected = _fill(results, ack.results)
+            yield ack
+
+    async def _subscription(self, subscription_id: str) -> dict[str, object]:
+        doc = await document(self._app, SUBSCRIPTIONS, subscription_id, "subscription")
+        command_context().require(Action.BILLING_READ, str(doc["organization_id"]), "subscription")
+        return doc
+
+    async def GetUsageSummary(
+        self, request: usage_pb2.GetUsageSummaryRequest, context: aio.ServicerContext
+    ) -> usage_pb2.GetUsageSummaryResponse:
+        """A period's aggregated usage per charged meter."""
+        subscription = await self._subscription(request.subscription_id)
+        at = convert.from_timestamp(request.at) if request.HasField("at") else None
+        summary = await usage_summary(self._app.read_models, self._app.usage.catalog, subscription, at)
+        return usage_pb2.GetUsageSummaryResponse(
+            period_start=convert.timestamp(summary.period.start),
+            period_end=convert.timestamp(summary.period.end),
+            meters=[
+                usage_pb2.MeterUsage(
+                    meter_code=code,
+                    aggregation=usage.aggregation.value,
+                    quantity=format_decimal(usage.quantity),
+                    event_count=usage.event_count,
+                )
+                for code, usage in summary.meters.items()
+            ],
+        )
+
+    async def PreviewInvoice(
+        self, request: usage_pb2.PreviewInvoiceRequest, context: aio.ServicerContext
+    ) -> usage_pb2.PreviewInvoiceResponse:
+        """The invoice the open period would produce now."""
+        subscription = await self._subscription(request.subscription_id)
+        currency, lines = await preview_lines(self._app.read_models, self._app.usage.catalog, subscription)
+        return usage_pb2.PreviewInvoiceResponse(
+            currency=currency,
+            lines=[
+                usage_pb2.InvoiceLine(
+                    kind=line.kind,
+                    description=line.description,
+                    meter_code=line.meter_code,
+                    quantity=format_decimal(line.quantity),
+                    unit_amount=format_decimal(line.unit_amount.quantize(_UNIT_AMOUNT_PLACES).normalize()),
+                    amount_minor=line.amount_minor,
+                    period_start=convert.timestamp(line.period.start),
+                    period_end=convert.timestamp(line.period.end),
+                )
+                for line in lines
+            ],
+            total_minor=total_minor(lines),
+        )

@@ -1,0 +1,139 @@
+"""Usage ingestion: judge every event, count each (organization, idempotency key) once, ever.
+
+A batch becomes one `usage.recorded` event per organization, appended atomically together with
+one claim per accepted idempotency key. The store refuses a claim that exists (another stream,
+another instance, an earlier retry got there first); those events are answered `duplicate`
+and the rest of the batch is appended again. An answer is only given once the append is
+committed: acknowledged means durable.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from billing_grpc.application.context import CommandContext
+from billing_grpc.application.streams import Writer
+from billing_grpc.application.usage_catalog import UsageCatalog
+from billing_grpc.domain.access import Action
+from billing_grpc.domain.errors import ConcurrencyConflict
+from billing_grpc.domain.usage import Rejection, RejectReason, UsageInput, UsageRecorded, judge
+from billing_grpc.eventstore import ClaimConflict
+
+# How often a batch is re-appended after losing claims to concurrent writers before giving up.
+CLAIM_RETRIES = 5
+
+
+class Outcome(StrEnum):
+    """What happened to one usage event."""
+
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True)
+class UsageResult:
+    """The answer for one usage event, in the order the events came."""
+
+    outcome: Outcome
+    reason: str = ""
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class RawUsage:
+    """A usage event as received: the organization may be named by id or external id."""
+
+    organization_id: str
+    external_id: str
+    usage: UsageInput
+
+
+ACCEPTED = UsageResult(Outcome.ACCEPTED)
+DUPLICATE = UsageResult(Outcome.DUPLICATE)
+
+
+def claim_key(organization_id: str, idempotency_key: str) -> str:
+    """The store-wide unique key of one usage event (organization ids contain no colon)."""
+    return f"usage:{organization_id}:{idempotency_key}"
+
+
+@dataclass(frozen=True)
+class UsageIngestor:
+    """Turns batches of usage events into appended facts and per-event answers."""
+
+    writer: Writer
+    catalog: UsageCatalog
+
+    async def ingest(self, context: CommandContext, batch: Sequence[RawUsage]) -> list[UsageResult]:
+        """Judge, deduplicate and durably record a batch; one result per event, in order."""
+        results: list[UsageResult | None] = [None] * len(batch)
+        pending: dict[str, tuple[int, str, dict[str, Any]]] = {}  # claim → (index, organization, record)
+        now = self.writer.clock.now()
+        for index, raw in enumerate(batch):
+            verdict = await self._judge(context, raw, now)
+            if isinstance(verdict, Rejection):
+                results[index] = UsageResult(Outcome.REJECTED, verdict.reason.value, verdict.message)
+                continue
+            organization_id, record = verdict
+            claim = claim_key(organization_id, record["idempotency_key"])
+            if claim in pending:  # the same key twice in one batch: the first one counts
+                results[index] = DUPLICATE
+                continue
+            pending[claim] = (index, organization_id, record)
+        for claim in await self.writer.store.claimed(list(pending)):
+            results[pending.pop(claim)[0]] = DUPLICATE
+        await self._record(context, pending, results)
+        return [result or ACCEPTED for result in results]
+
+    async def _judge(self, context: CommandContext, raw: RawUsage, now: Any) -> Rejection | tuple[str, dict[str, Any]]:
+        organization_id = await self.catalog.organization_id(raw.organization_id, raw.external_id)
+        # Another tenant's organization is answered exactly like one that does not exist.
+        if organization_id is None or not context.principal.may(Action.USAGE_RECORD, organization_id):
+            return Rejection(RejectReason.UNKNOWN_ORGANIZATION, "no such organization")
+        usage = raw.usage if raw.usage.organization_id == organization_id else _with_org(raw.usage, organization_id)
+        meter = await self.catalog.meter(usage.meter_code)
+        subscriptions = await self.catalog.live_subscriptions(organization_id) if meter else []
+        verdict = judge(usage, meter, subscriptions, now)
+        return verdict if isinstance(verdict, Rejection) else (organization_id, verdict)
+
+    async def _record(
+        self,
+        context: CommandContext,
+        pending: dict[str, tuple[int, str, dict[str, Any]]],
+        results: list[UsageResult | None],
+    ) -> None:
+        for _ in range(CLAIM_RETRIES):
+            if not pending:
+                return
+            by_organization: dict[str, list[dict[str, Any]]] = defaultdict(list)
+            for _, organization_id, record in pending.values():
+                by_organization[organization_id].append(record)
+            appends = [
+                self.writer.append_of(
+                    f"usage-{organization_id}-{uuid.uuid4().hex}",
+                    0,
+                    [UsageRecorded(organization_id=organization_id, records=records)],
+                    context,
+                    organization_id,
+                )
+                for organization_id, records in by_organization.items()
+            ]
+            try:
+                await self.writer.append(*appends, claims=list(pending))
+                return
+            except ClaimConflict as conflict:  # someone recorded some of these keys meanwhile
+                for claim in conflict.keys:
+                    results[pending.pop(claim)[0]] = DUPLICATE
+        raise ConcurrencyConflict("usage_contended", "usage keys are contended; resend the batch")
+
+
+def _with_org(usage: UsageInput, organization_id: str) -> UsageInput:
+    return UsageInput(
+        organization_id, usage.meter_code, usage.quantity, usage.timestamp, usage.idempotency_key, usage.properties
+    )

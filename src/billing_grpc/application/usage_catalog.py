@@ -1,0 +1,102 @@
+"""What usage ingestion looks up for every event, cached: organizations, meters, live subscriptions.
+
+Meters and plans never change, so they are cached for good once found. Which subscriptions of
+an organization are live changes rarely; it is cached for `ttl` seconds, so a cancellation is
+seen by ingestion within that time (usage stamped after a cancellation is refused from then on).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from billing_grpc.domain.meter import Aggregation, Meter
+from billing_grpc.domain.periods import Interval, IntervalUnit
+from billing_grpc.domain.subscription import LIVE_STATUSES
+from billing_grpc.domain.usage import LiveSubscription
+from projections.catalogue import METERS, PLANS
+from projections.model import ReadModelReader
+from projections.organizations import ORGANIZATIONS
+from projections.subscriptions import SUBSCRIPTIONS
+
+LIVE = sorted(status.value for status in LIVE_STATUSES)
+
+
+@dataclass
+class UsageCatalog:
+    """Cached read-model lookups for the ingestion hot path."""
+
+    read_models: ReadModelReader
+    ttl: float = 1.0
+    monotonic: Callable[[], float] = time.monotonic
+    _meters: dict[str, tuple[float, Meter | None]] = field(default_factory=dict)
+    _plans: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _external_ids: dict[str, tuple[float, str | None]] = field(default_factory=dict)
+    _known_organizations: dict[str, float] = field(default_factory=dict)
+    _subscriptions: dict[str, tuple[float, list[LiveSubscription]]] = field(default_factory=dict)
+
+    def _fresh(self, stamp: float) -> bool:
+        return self.monotonic() - stamp < self.ttl
+
+    async def organization_id(self, organization_id: str, external_id: str) -> str | None:
+        """The id of the organization named by id or external id, or None if there is none."""
+        if external_id:
+            cached = self._external_ids.get(external_id)
+            if cached is None or (cached[1] is None and not self._fresh(cached[0])):
+                found = await self.read_models.find(ORGANIZATIONS, {"external_id": external_id}, limit=1)
+                cached = (self.monotonic(), found[0]["_id"] if found else None)
+                self._external_ids[external_id] = cached
+            return cached[1]
+        if not organization_id:
+            return None
+        if organization_id in self._known_organizations:
+            return organization_id
+        if await self.read_models.get(ORGANIZATIONS, organization_id) is None:
+            return None
+        self._known_organizations[organization_id] = self.monotonic()
+        return organization_id
+
+    async def meter(self, code: str) -> Meter | None:
+        """The meter with this code (absent ones are looked up again after `ttl`)."""
+        cached = self._meters.get(code)
+        if cached is not None and (cached[1] is not None or self._fresh(cached[0])):
+            return cached[1]
+        doc = await self.read_models.get(METERS, code) if code else None
+        meter = Meter(doc["_id"], doc["name"], Aggregation(doc["aggregation"]), doc["property"]) if doc else None
+        self._meters[code] = (self.monotonic(), meter)
+        return meter
+
+    async def live_subscriptions(self, organization_id: str) -> list[LiveSubscription]:
+        """The organization's live subscriptions with the meters their plans charge."""
+        cached = self._subscriptions.get(organization_id)
+        if cached is not None and self._fresh(cached[0]):
+            return cached[1]
+        docs = await self.read_models.find(SUBSCRIPTIONS, {"organization_id": organization_id, "status": {"$in": LIVE}})
+        live = [await self.live_from(doc) for doc in docs]
+        self._subscriptions[organization_id] = (self.monotonic(), live)
+        return live
+
+    async def live_from(self, doc: dict[str, Any]) -> LiveSubscription:
+        """The ingestion view of a subscriptions read-model document."""
+        plan = await self.plan_document(doc["plan_id"])
+        return LiveSubscription(
+            subscription_id=doc["_id"],
+            meter_codes=frozenset(charge["meter_code"] for charge in plan["charges"]),
+            started_at=doc["started_at"],
+            trial_end=doc.get("trial_end"),
+            cycle_anchor=doc["cycle_anchor"],
+            interval=Interval(IntervalUnit(plan["interval_unit"]), plan["interval_count"]),
+            open_from=doc.get("usage_open_from") or doc["started_at"],
+            ends_at=doc.get("canceled_at") or doc.get("cancel_at"),
+        )
+
+    async def plan_document(self, plan_id: str) -> dict[str, Any]:
+        """A plan read-model document (plans never change, so it is cached for good)."""
+        if plan_id not in self._plans:
+            doc = await self.read_models.get(PLANS, plan_id)
+            if doc is None:
+                raise LookupError(f"subscription refers to unknown plan {plan_id}")
+            self._plans[plan_id] = doc
+        return self._plans[plan_id]

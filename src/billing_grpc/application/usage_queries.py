@@ -1,0 +1,83 @@
+"""Reading usage back: a period's aggregated usage, and the invoice an open period would produce."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from billing_grpc.application.usage_catalog import UsageCatalog
+from billing_grpc.domain import plan as plans
+from billing_grpc.domain.invoicing import InvoiceLine, MeterUsage, base_fee_line, usage_lines
+from billing_grpc.domain.meter import Aggregation
+from billing_grpc.domain.periods import Period
+from billing_grpc.domain.usage import stamp
+from projections.model import ReadModelReader
+from projections.usage import USAGE_TOTALS
+
+
+@dataclass(frozen=True)
+class UsageSummary:
+    """A subscription period and its usage per charged meter."""
+
+    period: Period
+    meters: dict[str, MeterUsage]
+
+
+def plan_from_document(doc: dict[str, Any]) -> plans.Plan:
+    """The domain plan a plans read-model document describes."""
+    state = plans.Plan.replay([plans.PlanCreated.model_validate(doc)])
+    assert state is not None
+    return state
+
+
+async def usage_summary(
+    read_models: ReadModelReader, catalog: UsageCatalog, subscription: dict[str, Any], at: datetime | None
+) -> UsageSummary:
+    """The usage of the period containing `at` (default: the current period)."""
+    live = await catalog.live_from(subscription)
+    period = (
+        Period(subscription["current_period_start"], subscription["current_period_end"])
+        if at is None
+        else live.period_at(max(at, live.started_at))
+    )
+    docs = await read_models.find(
+        USAGE_TOTALS, {"subscription_id": subscription["_id"], "period_start": stamp(period.start)}
+    )
+    meters: dict[str, MeterUsage] = {}
+    plan = await catalog.plan_document(subscription["plan_id"])
+    by_meter = {doc["meter_code"]: doc for doc in docs}
+    for charge in plan["charges"]:
+        meter = await catalog.meter(charge["meter_code"])
+        if meter is None:
+            continue
+        meters[meter.code] = _meter_usage(meter.aggregation, by_meter.get(meter.code))
+    return UsageSummary(period, meters)
+
+
+async def preview_lines(
+    read_models: ReadModelReader, catalog: UsageCatalog, subscription: dict[str, Any]
+) -> tuple[str, list[InvoiceLine]]:
+    """The lines the current period would be invoiced with if it closed now."""
+    summary = await usage_summary(read_models, catalog, subscription, None)
+    plan = plan_from_document(await catalog.plan_document(subscription["plan_id"]))
+    live = await catalog.live_from(subscription)
+    lines = usage_lines(plan, summary.meters, summary.period)
+    ends = subscription.get("cancel_at") or subscription.get("canceled_at")
+    if ends is None or ends > summary.period.end:  # no base fee in advance for a period that will not come
+        lines.append(base_fee_line(plan, live.period_at(summary.period.end)))
+    return plan.currency, lines
+
+
+def _meter_usage(aggregation: Aggregation, doc: dict[str, Any] | None) -> MeterUsage:
+    if doc is None:
+        return MeterUsage(aggregation, 0, Decimal(0), None, None, 0)
+    return MeterUsage(
+        aggregation=aggregation,
+        event_count=doc["event_count"],
+        total=Decimal(doc["sum"]),
+        maximum=Decimal(doc["max"]) if doc["max"] is not None else None,
+        latest=Decimal(doc["latest"]) if doc["latest"] is not None else None,
+        unique_count=doc["unique_count"],
+    )

@@ -1,0 +1,177 @@
+"""Usage metering: judging each incoming usage event, and the fact that accepted ones were recorded.
+
+Each event is judged on its own: accepted (and assigned to the subscription period its timestamp
+falls in), or rejected with a stable reason. Duplicates are not judged here: an idempotency key
+is counted once, ever, by the event store's claims.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any, ClassVar
+
+from billing_grpc.domain import periods
+from billing_grpc.domain.errors import InvalidArgument
+from billing_grpc.domain.events import DomainEvent
+from billing_grpc.domain.meter import Aggregation, Meter, allows_negative
+from billing_grpc.domain.money import format_decimal, parse_decimal
+from billing_grpc.domain.periods import Interval, Period
+
+# Usage may arrive a little ahead of our clock (emitters' clocks drift), not more.
+MAX_FUTURE_SKEW = timedelta(minutes=5)
+MAX_KEY_LENGTH = 256
+MAX_PROPERTIES = 32
+MAX_PROPERTY_LENGTH = 256
+
+
+class RejectReason(StrEnum):
+    """Why a usage event was not accepted. Stable: emitters branch on these."""
+
+    MISSING_IDEMPOTENCY_KEY = "missing_idempotency_key"
+    INVALID_IDEMPOTENCY_KEY = "invalid_idempotency_key"
+    UNKNOWN_ORGANIZATION = "unknown_organization"
+    UNKNOWN_METER = "unknown_meter"
+    NO_ACTIVE_SUBSCRIPTION = "no_active_subscription"
+    INVALID_QUANTITY = "invalid_quantity"
+    NEGATIVE_QUANTITY = "negative_quantity_not_allowed"
+    MISSING_TIMESTAMP = "missing_timestamp"
+    TIMESTAMP_IN_FUTURE = "timestamp_in_future"
+    PERIOD_CLOSED = "period_closed"
+    INVALID_PROPERTIES = "invalid_properties"
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A usage event that was refused, and why."""
+
+    reason: RejectReason
+    message: str
+
+
+@dataclass(frozen=True)
+class UsageInput:
+    """One usage event as an emitter sent it (organization already resolved to its id)."""
+
+    organization_id: str
+    meter_code: str
+    quantity: str
+    timestamp: datetime | None
+    idempotency_key: str
+    properties: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class LiveSubscription:
+    """What ingestion needs to know of one live subscription."""
+
+    subscription_id: str
+    meter_codes: frozenset[str]
+    started_at: datetime
+    trial_end: datetime | None
+    cycle_anchor: datetime
+    interval: Interval
+    # Usage before this moment belongs to a period that is invoiced already.
+    open_from: datetime
+    # A scheduled or effective end; usage at or after it belongs to no period of this subscription.
+    ends_at: datetime | None
+
+    def period_at(self, moment: datetime) -> Period:
+        """The period of this subscription that contains `moment` (at or after its start)."""
+        if self.trial_end is not None and moment < self.trial_end:
+            return Period(self.started_at, self.trial_end)
+        paid_start = self.trial_end or self.started_at
+        if moment < self.cycle_anchor:  # the stub before a billing anchor
+            return Period(paid_start, self.cycle_anchor)
+        return periods.period_containing(self.cycle_anchor, self.interval, moment)
+
+
+class UsageRecorded(DomainEvent):
+    """Usage events of one organization were accepted (one fact per ingested batch).
+
+    Each record: idempotency_key, meter_code, quantity (canonical decimal string), timestamp,
+    properties, subscription_id, period_start, period_end. Records are plain objects so a batch
+    of thousands is cheap to write and to project.
+    """
+
+    TYPE: ClassVar[str] = "usage.recorded"
+
+    organization_id: str
+    records: list[dict[str, Any]]
+
+
+def judge(
+    usage: UsageInput, meter: Meter | None, subscriptions: Sequence[LiveSubscription], now: datetime
+) -> dict[str, Any] | Rejection:
+    """The record to store for an acceptable usage event, or why it is refused."""
+    if not usage.idempotency_key:
+        return Rejection(RejectReason.MISSING_IDEMPOTENCY_KEY, "every usage event needs an idempotency key")
+    if len(usage.idempotency_key) > MAX_KEY_LENGTH or not usage.idempotency_key.isprintable():
+        return Rejection(RejectReason.INVALID_IDEMPOTENCY_KEY, f"at most {MAX_KEY_LENGTH} printable characters")
+    if meter is None:
+        return Rejection(RejectReason.UNKNOWN_METER, f"no meter {usage.meter_code!r}")
+    quantity = _quantity(usage.quantity, meter)
+    if isinstance(quantity, Rejection):
+        return quantity
+    if problem := _properties_problem(usage.properties, meter):
+        return Rejection(RejectReason.INVALID_PROPERTIES, problem)
+    if usage.timestamp is None:
+        return Rejection(RejectReason.MISSING_TIMESTAMP, "every usage event needs a timestamp")
+    if usage.timestamp > now + MAX_FUTURE_SKEW:
+        return Rejection(RejectReason.TIMESTAMP_IN_FUTURE, "timestamps may be at most 5 minutes ahead")
+    charging = [s for s in subscriptions if usage.meter_code in s.meter_codes]
+    covering = [
+        s for s in charging if s.started_at <= usage.timestamp and (s.ends_at is None or usage.timestamp < s.ends_at)
+    ]
+    if not covering:
+        return Rejection(
+            RejectReason.NO_ACTIVE_SUBSCRIPTION,
+            f"no live subscription of the organization charges {usage.meter_code!r} at that time",
+        )
+    subscription = covering[0]  # at most one live subscription charges a meter
+    if usage.timestamp < subscription.open_from:
+        return Rejection(RejectReason.PERIOD_CLOSED, "that period is invoiced already")
+    period = subscription.period_at(usage.timestamp)
+    record = {
+        "idempotency_key": usage.idempotency_key,
+        "meter_code": usage.meter_code,
+        "quantity": quantity,
+        "timestamp": stamp(usage.timestamp),
+        "properties": dict(usage.properties),
+        "subscription_id": subscription.subscription_id,
+        "period_start": stamp(period.start),
+        "period_end": stamp(period.end),
+    }
+    if meter.aggregation is Aggregation.UNIQUE_COUNT:
+        # Self-contained records: the projection counts distinct values without knowing meters.
+        record["unique_value"] = usage.properties[meter.property]
+    return record
+
+
+def stamp(moment: datetime) -> str:
+    """A fixed-width UTC timestamp, so stored timestamps order correctly as text."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _quantity(text: str, meter: Meter) -> str | Rejection:
+    if meter.aggregation is Aggregation.COUNT and not text:
+        return "1"  # a count meter counts events; a quantity is optional
+    try:
+        value = parse_decimal(text, "quantity")  # the same strict rule as every decimal of the API
+    except InvalidArgument as error:
+        return Rejection(RejectReason.INVALID_QUANTITY, f"quantity {error.violations[0].description}")
+    if value < 0 and not allows_negative(meter.aggregation):
+        return Rejection(RejectReason.NEGATIVE_QUANTITY, f"a {meter.aggregation} meter takes no negative quantity")
+    return format_decimal(value)
+
+
+def _properties_problem(properties: Mapping[str, str], meter: Meter) -> str | None:
+    if len(properties) > MAX_PROPERTIES:
+        return f"at most {MAX_PROPERTIES} properties"
+    if any(len(k) > MAX_PROPERTY_LENGTH or len(v) > MAX_PROPERTY_LENGTH for k, v in properties.items()):
+        return f"property names and values are at most {MAX_PROPERTY_LENGTH} characters"
+    if meter.aggregation is Aggregation.UNIQUE_COUNT and not properties.get(meter.property):
+        return f"a {meter.code!r} event needs the property {meter.property!r}"
+    return None
