@@ -131,8 +131,8 @@ async def test_every_aggregation_is_counted_and_priced(metered: Metered) -> None
         usage_pb2.PreviewInvoiceRequest(subscription_id=metered.subscription_id), metadata=metered.running.admin
     )
     amounts = {line.meter_code or line.kind: line.amount_minor for line in preview.lines}
-    # 6.5 × 0.5 = 3.25 → 3; 2 × 0.5 = 1; 7 × 0.5 = 3.5 → 4 (half-up); -2 × 0.5 → a negative
-    # latest prices at zero; 2 × 0.5 = 1; the base fee of the next period in advance.
+    # 6.5 x 0.5 = 3.25 → 3; 2 x 0.5 = 1; 7 x 0.5 = 3.5 → 4 (half-up); -2 x 0.5 → a negative
+    # latest prices at zero; 2 x 0.5 = 1; the base fee of the next period in advance.
     assert amounts == {"calls": 3, "users": 1, "seats": 4, "logins": 1, "base_fee": 1000}
     assert preview.total_minor == 1009 and preview.currency == "USD"
 
@@ -152,7 +152,7 @@ async def test_a_key_counts_once_across_retries_batches_and_concurrent_streams(m
         call = metered.usage.StreamUsage(batches(), metadata=metered.emitter)
         return [r.outcome async for ack in call for r in ack.results]
 
-    outcomes = sum(await asyncio.gather(*(stream(o) for o in (0, 7, 13, 29))), [])
+    outcomes = [o for per_stream in await asyncio.gather(*(stream(o) for o in (0, 7, 13, 29))) for o in per_stream]
     assert outcomes.count(ACCEPTED) == 60  # 60 distinct keys among 400 overlapping events
     assert outcomes.count(DUPLICATE) == 340
     assert (await metered.summary())["calls"] == ("61", 61)
