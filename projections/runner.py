@@ -84,14 +84,11 @@ class ProjectionRunner:
 
     async def wait_until(self, position: int, timeout: float = 5.0) -> bool:
         """Wait until every projection reflects `position` (read-your-writes); False on timeout."""
-        async with self._progress:
-            try:
-                await asyncio.wait_for(
-                    self._progress.wait_for(lambda: min(self._reached.values(), default=position) >= position),
-                    timeout,
-                )
-            except TimeoutError:
-                return False
+        try:
+            async with asyncio.timeout(timeout), self._progress:
+                await self._progress.wait_for(lambda: min(self._reached.values(), default=position) >= position)
+        except TimeoutError:
+            return False
         return True
 
     async def _catch_up(self, projection: Projection, head: int) -> None:
@@ -109,6 +106,12 @@ class ProjectionRunner:
                 position = await self._read_models.checkpoint(projection.name)
                 while True:
                     head = await self._store.head_position()
+                    # Nothing of ours since `position`: no need to read (and scan) the log.
+                    if await self._store.latest_of(projection.handles) <= position:
+                        position = max(position, head)
+                        await self._mark(projection.name, position)
+                        await self._store.wait_for_append(position, self._poll_interval)
+                        continue
                     applied = await self._apply_next_batch(projection, position)
                     if applied is not None:
                         position = applied

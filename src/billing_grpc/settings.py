@@ -24,6 +24,11 @@ class Settings(BaseModel):
     mongo_uri: str | None = Field(
         None, description="MongoDB connection string (a replica set). Unset: start the embedded store."
     )
+    store: Literal["mongodb", "memory"] = Field(
+        "mongodb",
+        description="`mongodb` (MONGO_URI, or the embedded store) or `memory` "
+        "(nothing persists: demos and benchmarks).",
+    )
     database: str = Field("billing", min_length=1, description="MongoDB database name.")
     listen: str = Field("127.0.0.1:50051", description="gRPC listen address, host:port.")
     data_dir: Path = Field(Path(".data"), description="Folder for the embedded store's data and logs.")

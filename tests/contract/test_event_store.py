@@ -258,3 +258,14 @@ async def test_concurrent_appends_claiming_one_key_let_exactly_one_win(open_stor
     assert all(isinstance(r, ClaimConflict) for r in results if not isinstance(r, list))
     assert await stores[0].head_position() == 1
     assert len(await stores[1].claimed([f"own-{i}" for i in range(10)])) == 1
+
+
+async def test_the_latest_position_of_some_types_is_known_without_reading(store: EventStore) -> None:
+    assert await store.latest_of(frozenset({"a.x"})) == 0
+    await store.append(append("s", 0, event("a.x"), event("b.x")))
+    await store.append(append("s", 2, event("c.x")))
+
+    assert await store.latest_of(frozenset({"a.x"})) == 1
+    assert await store.latest_of(frozenset({"a.x", "b.x"})) == 2
+    assert await store.latest_of(frozenset({"c.x", "zzz"})) == 3
+    assert await store.latest_of(frozenset({"zzz"})) == 0

@@ -249,3 +249,39 @@ async def test_oversized_and_empty_batches_are_refused_whole(metered: Metered) -
         await metered.record()
     assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert (await metered.summary())["calls"] == ("0", 0)
+
+
+async def test_a_stream_is_read_one_batch_at_a_time_so_a_slow_store_slows_the_acks(metered: Metered) -> None:
+    app = metered.running.app
+    real = app.usage
+    in_flight, peak = 0, 0
+
+    class SlowStore:
+        """Ingestion as if the store took 50 ms per batch, counting batches in progress."""
+
+        catalog = real.catalog
+
+        async def ingest(self, context: object, batch: list[object]) -> object:
+            nonlocal in_flight, peak
+            in_flight += 1
+            peak = max(peak, in_flight)
+            try:
+                await asyncio.sleep(0.05)
+                return await real.ingest(context, batch)  # type: ignore[arg-type]
+            finally:
+                in_flight -= 1
+
+    app.usage = SlowStore()  # type: ignore[assignment]
+    try:
+
+        async def eager() -> AsyncIterator[usage_pb2.StreamUsageRequest]:
+            for b in range(8):  # the client writes as fast as it can
+                yield usage_pb2.StreamUsageRequest(
+                    batch_id=b, events=[metered.event(f"slow{b}-{i}") for i in range(10)]
+                )
+
+        acks = [ack.batch_id async for ack in metered.usage.StreamUsage(eager(), metadata=metered.emitter)]
+    finally:
+        app.usage = real
+    assert acks == list(range(8))
+    assert peak == 1  # never more than one batch of a stream held by the server

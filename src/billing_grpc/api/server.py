@@ -34,7 +34,7 @@ from billing_grpc.api.interceptors import RequestInterceptor
 from billing_grpc.api.organizations import OrganizationServicer
 from billing_grpc.api.subscriptions import SubscriptionServicer
 from billing_grpc.api.usage import UsageServicer
-from billing_grpc.bootstrap import App, open_app
+from billing_grpc.bootstrap import App, open_app, open_in_memory_app
 from billing_grpc.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -120,7 +120,8 @@ async def serve(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stopping.set)
-    async with open_app(settings) as app:
+    opener = open_in_memory_app if settings.store == "memory" else open_app
+    async with opener(settings) as app:
         server = create_server(app)
         await server.start()
         log.info("serving", extra={"listen": settings.listen, "port": server.port, "tls": bool(settings.tls_cert_file)})

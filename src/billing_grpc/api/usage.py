@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from datetime import UTC
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from grpc import aio
@@ -23,6 +23,7 @@ from billing_grpc.domain.usage import UsageInput
 from projections.subscriptions import SUBSCRIPTIONS
 
 MAX_BATCH_EVENTS = 5000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _OUTCOMES = {
     Outcome.ACCEPTED: usage_pb2.UsageResult.OUTCOME_ACCEPTED,
     Outcome.DUPLICATE: usage_pb2.UsageResult.OUTCOME_DUPLICATE,
@@ -40,14 +41,20 @@ def _checked_size(events: Sequence[usage_pb2.UsageEvent]) -> None:
 
 
 def _raw(event: usage_pb2.UsageEvent) -> RawUsage:
-    timestamp = event.timestamp.ToDatetime(tzinfo=UTC) if event.HasField("timestamp") else None
+    # Timestamp.ToDatetime is general (and slow); usage timestamps are plain UTC instants.
+    stamp = event.timestamp
+    timestamp = (
+        _EPOCH + timedelta(seconds=stamp.seconds, microseconds=stamp.nanos // 1000)
+        if event.HasField("timestamp")
+        else None
+    )
     usage = UsageInput(
         event.organization_id,
         event.meter_code,
         event.quantity,
         timestamp,
         event.idempotency_key,
-        dict(event.properties),
+        dict(event.properties) if event.properties else {},
     )
     return RawUsage(event.organization_id, event.external_id, usage)
 
@@ -55,9 +62,13 @@ def _raw(event: usage_pb2.UsageEvent) -> RawUsage:
 def _fill(results: Sequence[UsageResult], out: object) -> tuple[int, int, int]:
     """Append the results to a repeated field; return the accepted, duplicate and rejected counts."""
     counts = {Outcome.ACCEPTED: 0, Outcome.DUPLICATE: 0, Outcome.REJECTED: 0}
+    add = out.add  # type: ignore[attr-defined]
     for result in results:
         counts[result.outcome] += 1
-        out.add(outcome=_OUTCOMES[result.outcome], reason=result.reason, message=result.message)  # type: ignore[attr-defined]
+        if result.outcome is Outcome.REJECTED:
+            add(outcome=_OUTCOMES[result.outcome], reason=result.reason, message=result.message)
+        else:  # the common case: no strings to copy
+            add(outcome=_OUTCOMES[result.outcome])
     return counts[Outcome.ACCEPTED], counts[Outcome.DUPLICATE], counts[Outcome.REJECTED]
 
 

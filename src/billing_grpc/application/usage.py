@@ -21,7 +21,8 @@ from billing_grpc.application.streams import Writer
 from billing_grpc.application.usage_catalog import UsageCatalog
 from billing_grpc.domain.access import Action
 from billing_grpc.domain.errors import ConcurrencyConflict
-from billing_grpc.domain.usage import Rejection, RejectReason, UsageInput, UsageRecorded, judge
+from billing_grpc.domain.meter import Meter
+from billing_grpc.domain.usage import LiveSubscription, Rejection, RejectReason, UsageInput, UsageRecorded, judge
 from billing_grpc.eventstore import ClaimConflict
 
 # How often a batch is re-appended after losing claims to concurrent writers before giving up.
@@ -56,6 +57,16 @@ class RawUsage:
 
 ACCEPTED = UsageResult(Outcome.ACCEPTED)
 DUPLICATE = UsageResult(Outcome.DUPLICATE)
+UNKNOWN_ORGANIZATION = UsageResult(Outcome.REJECTED, RejectReason.UNKNOWN_ORGANIZATION.value, "no such organization")
+
+
+@dataclass(frozen=True)
+class _Lookups:
+    """A batch's organizations (None: unknown or not the caller's), meters and live subscriptions."""
+
+    organizations: dict[tuple[str, str], str | None]
+    meters: dict[str, Meter | None]
+    subscriptions: dict[str, list[LiveSubscription]]
 
 
 def claim_key(organization_id: str, idempotency_key: str) -> str:
@@ -72,35 +83,45 @@ class UsageIngestor:
 
     async def ingest(self, context: CommandContext, batch: Sequence[RawUsage]) -> list[UsageResult]:
         """Judge, deduplicate and durably record a batch; one result per event, in order."""
+        lookups = await self._lookups(context, batch)
         results: list[UsageResult | None] = [None] * len(batch)
         pending: dict[str, tuple[int, str, dict[str, Any]]] = {}  # claim → (index, organization, record)
         now = self.writer.clock.now()
         for index, raw in enumerate(batch):
-            verdict = await self._judge(context, raw, now)
+            organization_id = lookups.organizations[(raw.organization_id, raw.external_id)]
+            if organization_id is None:
+                results[index] = UNKNOWN_ORGANIZATION
+                continue
+            usage = raw.usage if raw.usage.organization_id == organization_id else _with_org(raw.usage, organization_id)
+            verdict = judge(usage, lookups.meters[usage.meter_code], lookups.subscriptions[organization_id], now)
             if isinstance(verdict, Rejection):
                 results[index] = UsageResult(Outcome.REJECTED, verdict.reason.value, verdict.message)
                 continue
-            organization_id, record = verdict
-            claim = claim_key(organization_id, record["idempotency_key"])
+            claim = claim_key(organization_id, verdict["idempotency_key"])
             if claim in pending:  # the same key twice in one batch: the first one counts
                 results[index] = DUPLICATE
                 continue
-            pending[claim] = (index, organization_id, record)
+            pending[claim] = (index, organization_id, verdict)
         for claim in await self.writer.store.claimed(list(pending)):
             results[pending.pop(claim)[0]] = DUPLICATE
         await self._record(context, pending, results)
         return [result or ACCEPTED for result in results]
 
-    async def _judge(self, context: CommandContext, raw: RawUsage, now: Any) -> Rejection | tuple[str, dict[str, Any]]:
-        organization_id = await self.catalog.organization_id(raw.organization_id, raw.external_id)
-        # Another tenant's organization is answered exactly like one that does not exist.
-        if organization_id is None or not context.principal.may(Action.USAGE_RECORD, organization_id):
-            return Rejection(RejectReason.UNKNOWN_ORGANIZATION, "no such organization")
-        usage = raw.usage if raw.usage.organization_id == organization_id else _with_org(raw.usage, organization_id)
-        meter = await self.catalog.meter(usage.meter_code)
-        subscriptions = await self.catalog.live_subscriptions(organization_id) if meter else []
-        verdict = judge(usage, meter, subscriptions, now)
-        return verdict if isinstance(verdict, Rejection) else (organization_id, verdict)
+    async def _lookups(self, context: CommandContext, batch: Sequence[RawUsage]) -> _Lookups:
+        """Resolve each distinct organization and meter of the batch once, not once per event."""
+        organizations: dict[tuple[str, str], str | None] = {}
+        for reference in {(raw.organization_id, raw.external_id) for raw in batch}:
+            organization_id = await self.catalog.organization_id(*reference)
+            # Another tenant's organization is answered exactly like one that does not exist.
+            allowed = organization_id is not None and context.principal.may(Action.USAGE_RECORD, organization_id)
+            organizations[reference] = organization_id if allowed else None
+        meters = {code: await self.catalog.meter(code) for code in {raw.usage.meter_code for raw in batch}}
+        subscriptions = {
+            organization_id: await self.catalog.live_subscriptions(organization_id)
+            for organization_id in set(organizations.values())
+            if organization_id is not None
+        }
+        return _Lookups(organizations, meters, subscriptions)
 
     async def _record(
         self,

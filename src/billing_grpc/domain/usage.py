@@ -8,9 +8,10 @@ is counted once, ever, by the event store's claims.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any, ClassVar
 
 from billing_grpc.domain import periods
@@ -77,9 +78,19 @@ class LiveSubscription:
     open_from: datetime
     # A scheduled or effective end; usage at or after it belongs to no period of this subscription.
     ends_at: datetime | None
+    # The last period asked for: nearly all usage falls in the current period, and calendar math
+    # per event would dominate ingestion.
+    _recent: list[Period] = field(default_factory=list, compare=False, repr=False)
 
     def period_at(self, moment: datetime) -> Period:
         """The period of this subscription that contains `moment` (at or after its start)."""
+        if self._recent and self._recent[0].start <= moment < self._recent[0].end:
+            return self._recent[0]
+        period = self._period_at(moment)
+        self._recent[:] = [period]
+        return period
+
+    def _period_at(self, moment: datetime) -> Period:
         if self.trial_end is not None and moment < self.trial_end:
             return Period(self.started_at, self.trial_end)
         paid_start = self.trial_end or self.started_at
@@ -133,7 +144,7 @@ def judge(
     subscription = covering[0]  # at most one live subscription charges a meter
     if usage.timestamp < subscription.open_from:
         return Rejection(RejectReason.PERIOD_CLOSED, "that period is invoiced already")
-    period = subscription.period_at(usage.timestamp)
+    period_start, period_end = _period_stamps(subscription.period_at(usage.timestamp))
     record = {
         "idempotency_key": usage.idempotency_key,
         "meter_code": usage.meter_code,
@@ -141,8 +152,8 @@ def judge(
         "timestamp": stamp(usage.timestamp),
         "properties": dict(usage.properties),
         "subscription_id": subscription.subscription_id,
-        "period_start": stamp(period.start),
-        "period_end": stamp(period.end),
+        "period_start": period_start,
+        "period_end": period_end,
     }
     if meter.aggregation is Aggregation.UNIQUE_COUNT:
         # Self-contained records: the projection counts distinct values without knowing meters.
@@ -151,23 +162,41 @@ def judge(
 
 
 def stamp(moment: datetime) -> str:
-    """A fixed-width UTC timestamp, so stored timestamps order correctly as text."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """A fixed-width UTC timestamp (microseconds always shown), so stored stamps order as text."""
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    return moment.isoformat(timespec="microseconds")
+
+
+@lru_cache(maxsize=1024)
+def _period_stamps(period: Period) -> tuple[str, str]:
+    return stamp(period.start), stamp(period.end)
+
+
+@lru_cache(maxsize=4096)
+def _canonical(text: str) -> tuple[str, bool] | Rejection:
+    """The canonical form of a quantity and whether it is negative; emitters repeat a few values."""
+    try:
+        value = parse_decimal(text, "quantity")  # the same strict rule as every decimal of the API
+    except InvalidArgument as error:
+        return Rejection(RejectReason.INVALID_QUANTITY, f"quantity {error.violations[0].description}")
+    return format_decimal(value), value < 0
 
 
 def _quantity(text: str, meter: Meter) -> str | Rejection:
     if meter.aggregation is Aggregation.COUNT and not text:
         return "1"  # a count meter counts events; a quantity is optional
-    try:
-        value = parse_decimal(text, "quantity")  # the same strict rule as every decimal of the API
-    except InvalidArgument as error:
-        return Rejection(RejectReason.INVALID_QUANTITY, f"quantity {error.violations[0].description}")
-    if value < 0 and not allows_negative(meter.aggregation):
+    canonical = _canonical(text)
+    if isinstance(canonical, Rejection):
+        return canonical
+    if canonical[1] and not allows_negative(meter.aggregation):
         return Rejection(RejectReason.NEGATIVE_QUANTITY, f"a {meter.aggregation} meter takes no negative quantity")
-    return format_decimal(value)
+    return canonical[0]
 
 
 def _properties_problem(properties: Mapping[str, str], meter: Meter) -> str | None:
+    if not properties and meter.aggregation is not Aggregation.UNIQUE_COUNT:
+        return None
     if len(properties) > MAX_PROPERTIES:
         return f"at most {MAX_PROPERTIES} properties"
     if any(len(k) > MAX_PROPERTY_LENGTH or len(v) > MAX_PROPERTY_LENGTH for k, v in properties.items()):

@@ -24,6 +24,7 @@ class InMemoryEventStore:
         self._streams: dict[str, list[RecordedEvent]] = {}
         self._by_id: dict[UUID, RecordedEvent] = {}
         self._claims: set[str] = set()
+        self._latest_by_type: dict[str, int] = {}
         self._appended = asyncio.Condition()
 
     async def append(self, *batch: StreamAppend, claims: Sequence[str] = ()) -> list[RecordedEvent]:
@@ -38,6 +39,7 @@ class InMemoryEventStore:
             self._log.append(event)
             self._streams.setdefault(event.stream_id, []).append(event)
             self._by_id[event.event_id] = event
+            self._latest_by_type[event.type] = event.position
         async with self._appended:
             self._appended.notify_all()
         return [self._upcasters.apply(event) for event in recorded]
@@ -66,11 +68,16 @@ class InMemoryEventStore:
         """The position of the last event."""
         return len(self._log)
 
+    async def latest_of(self, types: frozenset[str]) -> int:
+        """The last position of an event of these types."""
+        return max((self._latest_by_type.get(t, 0) for t in types), default=0)
+
     async def wait_for_append(self, after_position: int, timeout: float) -> None:
         """Return once the log is longer than `after_position`, or after `timeout`."""
         async with self._appended:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._appended.wait_for(lambda: len(self._log) > after_position), timeout)
+                async with asyncio.timeout(timeout):
+                    await self._appended.wait_for(lambda: len(self._log) > after_position)
 
     async def close(self) -> None:
         """Nothing to release."""

@@ -23,7 +23,7 @@ from typing import Any
 from uuid import UUID
 
 from bson.codec_options import CodecOptions
-from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, ReturnDocument
+from pymongo import ASCENDING, AsyncMongoClient, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, ConnectionFailure, DuplicateKeyError, PyMongoError
@@ -170,18 +170,31 @@ class MongoEventStore:
 
     async def head_position(self) -> int:
         """The position of the last committed event."""
+        # The counter document moves in the same transaction as the inserts, so it is the head.
+        # A point lookup: sorting the log by position is a collection scan on some servers
+        # (secantusdb sorts in memory), and every projection asks this on every wake-up.
         async with _unavailable_on_connection_loss():
-            doc = await self._events.find_one({}, {"_id": 1}, sort=[("_id", DESCENDING)])
-        head = int(doc["_id"]) if doc else 0
+            doc = await self._counters.find_one({"_id": POSITION_COUNTER})
+        head = int(doc["value"]) if doc else 0
         self._known_head = max(self._known_head, head)
         return head
+
+    async def latest_of(self, types: frozenset[str]) -> int:
+        """The last position of an event of these types, kept on the counter document."""
+        async with _unavailable_on_connection_loss():
+            doc = await self._counters.find_one({"_id": POSITION_COUNTER})
+        latest = (doc or {}).get("types", {})
+        return max((int(latest.get(_field(t), 0)) for t in types), default=0)
 
     async def wait_for_append(self, after_position: int, timeout: float) -> None:
         """Return at once if this process committed past `after_position`, else wait for a commit."""
         if self._known_head > after_position:
             return
+        # asyncio.timeout, not wait_for: a task cancelled inside wait_for on 3.11 was seen to hang
+        # in "cancelling" at shutdown, waiting for an inner task that never finished.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._appended.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._appended.wait()
 
     # -- the writer -------------------------------------------------------------------------
 
@@ -223,7 +236,9 @@ class MongoEventStore:
         try:
             recorded = await self._recorded(ids)
             versions = await self._versions(streams)
-            taken = await self.claimed([key for p in waiting for key in p.claims])
+            # Callers check their claims before appending (usage ingestion does), so the common
+            # path leaves collisions to the unique index; the strict retry names the losers.
+            taken = await self.claimed([key for p in waiting for key in p.claims]) if strict else set()
         except ConnectionFailure as exc:
             _fail(waiting, StoreUnavailable(str(exc)))
             return
@@ -299,6 +314,8 @@ class MongoEventStore:
                 position += len(rows)
             docs = [_encode(event) for events in results for event in events]
             await self._events.insert_many(docs, ordered=True, session=session)
+            latest = {f"types.{_field(doc['type'])}": doc["_id"] for doc in docs}
+            await self._counters.update_one({"_id": POSITION_COUNTER}, {"$max": latest}, session=session)
         self._known_head = max(self._known_head, position)
         self._appended.set()
         self._appended = asyncio.Event()
@@ -337,6 +354,11 @@ class MongoEventStore:
                 organization_id=doc.get("organization_id", ""),
             )
         )
+
+
+def _field(event_type: str) -> str:
+    """A type name usable as a document field name (no dots)."""
+    return event_type.replace(".", ":")
 
 
 def _encode(event: RecordedEvent) -> Document:

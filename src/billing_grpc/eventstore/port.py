@@ -43,6 +43,13 @@ class EventStore(Protocol):
         """The position of the last committed event, 0 for an empty log."""
         ...
 
+    async def latest_of(self, types: frozenset[str]) -> int:
+        """The position of the last committed event of any of these types (0 if none).
+
+        Lets a reader interested in a few types skip reading when only other types arrived.
+        """
+        ...
+
     async def wait_for_append(self, after_position: int, timeout: float) -> None:
         """Return once the log may hold events after `after_position`, or after `timeout` seconds.
 
