@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 from billing_grpc.application.context import CommandContext
 from billing_grpc.application.identity import new_id
-from billing_grpc.application.streams import Writer, load
+from billing_grpc.application.streams import Writer, load, load_existing
 from billing_grpc.domain import meter, plan
 from billing_grpc.domain.access import Action
-from billing_grpc.domain.errors import AlreadyExists, FieldViolation, InvalidArgument, NotFound
+from billing_grpc.domain.errors import AlreadyExists, FieldViolation, InvalidArgument
 from billing_grpc.domain.pricing import Charge
 from billing_grpc.domain.uniqueness import UniqueKeyClaimed, claim_stream, digest
 from billing_grpc.eventstore import WrongExpectedVersion
@@ -93,8 +93,4 @@ class CatalogueHandlers:
 
 async def load_plan(writer: Writer, plan_id: str) -> tuple[plan.Plan, int]:
     """A plan's state and stream version, or NOT_FOUND."""
-    loaded = await load(writer.store, plan.stream_of(plan_id)) if plan_id else None
-    state = plan.Plan.replay(loaded.events) if loaded else None
-    if state is None or loaded is None:
-        raise NotFound("plan_not_found", "plan not found")
-    return state, loaded.version
+    return await load_existing(writer.store, plan.stream_of(plan_id), plan.Plan.replay, "plan")

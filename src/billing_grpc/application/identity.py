@@ -9,10 +9,10 @@ from datetime import datetime
 
 from billing_grpc.application.context import CommandContext
 from billing_grpc.application.credentials import KeyHasher, MintedKey
-from billing_grpc.application.streams import Writer, load, load_organization
+from billing_grpc.application.streams import Writer, load_existing, load_organization
 from billing_grpc.domain import api_key, user
 from billing_grpc.domain.access import Action, Grant, Role
-from billing_grpc.domain.errors import AlreadyExists, NotFound, PermissionDenied
+from billing_grpc.domain.errors import AlreadyExists, PermissionDenied
 from billing_grpc.domain.events import DomainEvent
 from billing_grpc.domain.uniqueness import UniqueKeyClaimed, claim_stream, digest
 from billing_grpc.eventstore import EventStore, WrongExpectedVersion
@@ -94,16 +94,11 @@ class IdentityHandlers:
 
     async def revoke_api_key(self, context: CommandContext, key_id: str) -> int:
         """Revoke a key at once."""
-        loaded = await load(self.store, api_key.stream_of(key_id))
-        state = api_key.ApiKey.replay(loaded.events)
-        if state is None:
-            raise NotFound("api_key_not_found", "api key not found")
+        stream = api_key.stream_of(key_id)
+        state, version = await load_existing(self.store, stream, api_key.ApiKey.replay, "api_key")
         context.require(Action.KEYS_MANAGE, state.organization_id, "api_key")
         events = state.revoke(self.writer.clock.now())
-        stream = api_key.stream_of(key_id)
-        return await self.writer.append(
-            self.writer.append_of(stream, loaded.version, events, context, state.organization_id)
-        )
+        return await self.writer.append(self.writer.append_of(stream, version, events, context, state.organization_id))
 
     async def _record_key(
         self, context: CommandContext, owner: user.User, minted: MintedKey, name: str, expires_at: datetime | None
@@ -123,12 +118,9 @@ class IdentityHandlers:
     async def _user(
         self, context: CommandContext, user_id: str, action: Action = Action.USERS_MANAGE
     ) -> tuple[user.User, int]:
-        loaded = await load(self.store, user.stream_of(user_id))
-        state = user.User.replay(loaded.events)
-        if state is None:
-            raise NotFound("user_not_found", "user not found")
+        state, version = await load_existing(self.store, user.stream_of(user_id), user.User.replay, "user")
         context.require(action, state.organization_id, "user")
-        return state, loaded.version
+        return state, version
 
     async def _append_user(
         self, context: CommandContext, state: user.User, version: int, events: list[DomainEvent]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from billing_grpc.application.context import CommandContext
 from billing_grpc.domain import organization
@@ -11,6 +12,8 @@ from billing_grpc.domain.clock import Clock
 from billing_grpc.domain.errors import NotFound
 from billing_grpc.domain.events import DomainEvent, decode_event
 from billing_grpc.eventstore import EventMetadata, EventStore, NewEvent, StreamAppend
+
+State = TypeVar("State")
 
 
 @dataclass(frozen=True)
@@ -27,13 +30,21 @@ async def load(store: EventStore, stream_id: str) -> Loaded:
     return Loaded([decode_event(e.type, e.payload) for e in recorded], len(recorded))
 
 
+async def load_existing(
+    store: EventStore, stream_id: str, replay: Callable[[list[DomainEvent]], State | None], resource: str
+) -> tuple[State, int]:
+    """An aggregate's state and stream version, or NOT_FOUND `<resource>_not_found`."""
+    loaded = await load(store, stream_id)
+    state = replay(loaded.events)
+    if state is None:
+        raise NotFound(f"{resource}_not_found", f"{resource.replace('_', ' ')} not found")
+    return state, loaded.version
+
+
 async def load_organization(store: EventStore, organization_id: str) -> tuple[organization.Organization, int]:
     """An organization's state and stream version, or NOT_FOUND."""
-    loaded = await load(store, organization.stream_of(organization_id)) if organization_id else Loaded([], 0)
-    state = organization.Organization.replay(loaded.events)
-    if state is None:
-        raise NotFound("organization_not_found", "organization not found")
-    return state, loaded.version
+    stream = organization.stream_of(organization_id)
+    return await load_existing(store, stream, organization.Organization.replay, "organization")
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,9 @@ from datetime import datetime
 from billing_grpc.application.catalogue import load_plan
 from billing_grpc.application.context import CommandContext
 from billing_grpc.application.identity import new_id
-from billing_grpc.application.streams import Writer, load, load_organization
+from billing_grpc.application.streams import Writer, load_existing, load_organization
 from billing_grpc.domain import organization, subscription
 from billing_grpc.domain.access import Action
-from billing_grpc.domain.errors import NotFound
 
 
 @dataclass(frozen=True)
@@ -69,9 +68,9 @@ class SubscriptionHandlers:
         )
 
     async def _load(self, context: CommandContext, subscription_id: str) -> tuple[subscription.Subscription, int]:
-        loaded = await load(self.writer.store, subscription.stream_of(subscription_id)) if subscription_id else None
-        state = subscription.Subscription.replay(loaded.events) if loaded else None
-        if state is None or loaded is None:
-            raise NotFound("subscription_not_found", "subscription not found")
+        stream = subscription.stream_of(subscription_id)
+        state, version = await load_existing(
+            self.writer.store, stream, subscription.Subscription.replay, "subscription"
+        )
         context.require(Action.SUBSCRIPTIONS_MANAGE, state.organization_id, "subscription")
-        return state, loaded.version
+        return state, version
