@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -58,13 +58,27 @@ class View:
 
     reader: ReadModelReader
     changes: dict[tuple[str, Key], Document] = field(default_factory=dict)
+    # What the store held before this batch, for documents read so far (None: absent).
+    read: dict[tuple[str, Key], Document | None] = field(default_factory=dict)
 
     async def get(self, collection: str, key: Key) -> Document | None:
         """The current document, including changes made earlier in the batch."""
         pending = self.changes.get((collection, key))
         if pending is not None:
             return None if pending is _DELETED else dict(pending)
-        return await self.reader.get(collection, key)
+        if (collection, key) not in self.read:
+            self.read[(collection, key)] = await self.reader.get(collection, key)
+        stored = self.read[(collection, key)]
+        return dict(stored) if stored is not None else None
+
+    async def prefetch(self, collection: str, keys: Iterable[Key]) -> None:
+        """Read many documents in one query, so later `get`s of them cost no round trip."""
+        wanted = sorted({k for k in keys if (collection, k) not in self.read and (collection, k) not in self.changes})
+        if not wanted:
+            return
+        found = {doc["_id"]: doc for doc in await self.reader.find(collection, {"_id": {"$in": wanted}})}
+        for key in wanted:
+            self.read[(collection, key)] = found.get(key)
 
     def put(self, collection: str, key: Key, document: Document) -> None:
         """Create or replace a document."""

@@ -59,7 +59,12 @@ class InMemoryReadModels:
         self, collection: str, query: Query, sort: Sort = (), limit: int | None = None, skip: int = 0
     ) -> list[Document]:
         """Matching documents, sorted, paged."""
-        found = [doc for doc in self._collections.get(collection, {}).values() if matches(doc, query)]
+        stored = self._collections.get(collection, {})
+        ids = query.get("_id")
+        if len(query) == 1 and isinstance(ids, dict) and set(ids) == {"$in"}:  # a batch of lookups
+            found = [stored[key] for key in ids["$in"] if key in stored]
+        else:
+            found = [doc for doc in stored.values() if matches(doc, query)]
         page = ordered(found, sort or [("_id", 1)])[skip:]
         return copy.deepcopy(page[:limit] if limit is not None else page)
 

@@ -41,6 +41,12 @@ class UsageProjection:
         """Fold one batch of accepted usage events into the totals."""
         recorded = decode_event(event.type, event.payload)
         assert isinstance(recorded, UsageRecorded)
+        keys = [totals_key(r["subscription_id"], r["period_start"], r["meter_code"]) for r in recorded.records]
+        await view.prefetch(USAGE_TOTALS, keys)
+        await view.prefetch(
+            USAGE_UNIQUE_VALUES,
+            [f"{k}|{r['unique_value']}" for k, r in zip(keys, recorded.records, strict=True) if "unique_value" in r],
+        )
         for record in recorded.records:
             key = totals_key(record["subscription_id"], record["period_start"], record["meter_code"])
             totals = await view.get(USAGE_TOTALS, key) or _empty(recorded.organization_id, record, event.position)

@@ -139,3 +139,18 @@ async def test_two_runners_racing_on_one_projection_never_double_count(
     assert all(r == 100 or isinstance(r, CheckpointMoved) for r in results), results
     await ProjectionRunner(store, read_models, [TallyProjection()]).catch_up()
     assert await tallies(read_models) == {"a": sum(range(1, 101))}
+
+
+async def test_a_view_prefetches_in_one_query_and_its_own_writes_win(read_models: ReadModelStore) -> None:
+    docs = {k: {"_id": k, "total": n} for n, k in enumerate(["a", "b", "c"])}
+    await read_models.commit("tally", {"tallies": docs}, 0, 1)
+    view = View(read_models)
+
+    await view.prefetch("tallies", ["a", "c", "missing"])
+    view.put("tallies", "c", {"total": 99})
+
+    assert await view.get("tallies", "a") == {"_id": "a", "total": 0}
+    assert await view.get("tallies", "c") == {"_id": "c", "total": 99}
+    assert await view.get("tallies", "missing") is None
+    assert await view.get("tallies", "b") == {"_id": "b", "total": 1}  # not prefetched: read on demand
+    assert view.read[("tallies", "missing")] is None
