@@ -6,8 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from billing_grpc.application.context import CommandContext
-from billing_grpc.application.identity import new_id
-from billing_grpc.application.streams import Writer, load, load_existing
+from billing_grpc.application.streams import Writer, load, load_existing, new_id
 from billing_grpc.domain import meter, plan
 from billing_grpc.domain.access import Action
 from billing_grpc.domain.errors import AlreadyExists, FieldViolation, InvalidArgument

@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from billing_grpc.application.context import CommandContext
 from billing_grpc.application.credentials import KeyHasher, MintedKey
-from billing_grpc.application.streams import Writer, load_existing, load_organization
+from billing_grpc.application.streams import Writer, load_existing, load_organization, new_id
 from billing_grpc.domain import api_key, user
 from billing_grpc.domain.access import Action, Grant, Role
 from billing_grpc.domain.errors import AlreadyExists, PermissionDenied
 from billing_grpc.domain.events import DomainEvent
 from billing_grpc.domain.uniqueness import UniqueKeyClaimed, claim_stream, digest
 from billing_grpc.eventstore import EventStore, WrongExpectedVersion
-
-
-def new_id(prefix: str) -> str:
-    """A fresh random id with a readable prefix, e.g. `usr_3f9a…` (96 random bits)."""
-    return f"{prefix}_{uuid.uuid4().hex[:24]}"
 
 
 @dataclass(frozen=True)

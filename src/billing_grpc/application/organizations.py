@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from billing_grpc.application.context import CommandContext
-from billing_grpc.application.identity import new_id
-from billing_grpc.application.streams import Writer, load_organization
+from billing_grpc.application.streams import Writer, load_organization, new_id
 from billing_grpc.domain import organization
 from billing_grpc.domain.access import Action
 from billing_grpc.domain.errors import AlreadyExists

@@ -7,8 +7,7 @@ from typing import ClassVar
 
 from billing_grpc.application.context import system_context
 from billing_grpc.application.credentials import KeyHasher
-from billing_grpc.application.identity import new_id
-from billing_grpc.application.streams import Writer
+from billing_grpc.application.streams import Writer, new_id
 from billing_grpc.domain import api_key, user
 from billing_grpc.domain.access import Role
 from billing_grpc.domain.events import DomainEvent

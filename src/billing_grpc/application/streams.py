@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
@@ -14,6 +15,11 @@ from billing_grpc.domain.events import DomainEvent, decode_event
 from billing_grpc.eventstore import EventMetadata, EventStore, NewEvent, StreamAppend
 
 State = TypeVar("State")
+
+
+def new_id(prefix: str) -> str:
+    """A fresh random id with a readable prefix, e.g. `usr_3f9a…` (96 random bits)."""
+    return f"{prefix}_{uuid.uuid4().hex[:24]}"
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,7 @@ from datetime import datetime
 
 from billing_grpc.application.catalogue import load_plan
 from billing_grpc.application.context import CommandContext
-from billing_grpc.application.identity import new_id
-from billing_grpc.application.streams import Writer, load_existing, load_organization
+from billing_grpc.application.streams import Writer, load_existing, load_organization, new_id
 from billing_grpc.domain import organization, subscription
 from billing_grpc.domain.access import Action
 
