@@ -269,3 +269,46 @@ async def test_the_latest_position_of_some_types_is_known_without_reading(store:
     assert await store.latest_of(frozenset({"a.x", "b.x"})) == 2
     assert await store.latest_of(frozenset({"c.x", "zzz"})) == 3
     assert await store.latest_of(frozenset({"zzz"})) == 0
+
+
+async def test_an_expected_stream_must_be_at_its_version_or_nothing_is_written(store: EventStore) -> None:
+    await store.append(append("period-gate", 0))
+
+    await store.append(append("usage-1", 0), expect={"period-gate": 1, "never-written": 0})
+    with pytest.raises(WrongExpectedVersion) as raised:
+        await store.append(append("usage-2", 0), expect={"period-gate": 0})
+    assert (raised.value.stream_id, raised.value.actual) == ("period-gate", 1)
+    with pytest.raises(WrongExpectedVersion):
+        await store.append(append("usage-3", 0), expect={"never-written": 1})
+
+    assert await store.head_position() == 2
+    assert await store.read_stream("usage-2") == []
+
+
+async def test_an_append_expecting_a_stream_never_commits_after_that_stream_moved(open_store: StoreFactory) -> None:
+    # Usage for a period expects the subscription's version; the period's seal moves it. Whatever
+    # the interleaving across two instances, no usage that expected the old version may land after the seal.
+    stores = [await open_store(), await open_store()]
+    landed_in_all_rounds = 0
+    for round_ in range(6):
+        gate = f"gate-{round_}"
+        await stores[0].append(append(gate, 0))
+
+        async def usage(i: int, gate: str = gate) -> list[RecordedEvent] | BaseException:
+            await asyncio.sleep(0.001 * (i % 6))
+            try:
+                return await stores[i % 2].append(append(f"usage-{gate}-{i}", 0), expect={gate: 1})
+            except WrongExpectedVersion as refused:
+                return refused
+
+        async def seal(gate: str = gate) -> list[RecordedEvent]:
+            await asyncio.sleep(0.003)
+            return await stores[1].append(append(gate, 1))
+
+        *usages, sealed = await asyncio.gather(*(usage(i) for i in range(30)), seal())
+
+        landed = [r[0].position for r in usages if isinstance(r, list)]
+        assert all(position < sealed[0].position for position in landed)
+        assert all(isinstance(r, list | WrongExpectedVersion) for r in usages)
+        landed_in_all_rounds += len(landed) + 2
+    assert await stores[0].head_position() == landed_in_all_rounds

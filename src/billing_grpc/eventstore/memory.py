@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from uuid import UUID
 
 from billing_grpc.domain.clock import Clock, SystemClock
@@ -27,10 +27,13 @@ class InMemoryEventStore:
         self._latest_by_type: dict[str, int] = {}
         self._appended = asyncio.Condition()
 
-    async def append(self, *batch: StreamAppend, claims: Sequence[str] = ()) -> list[RecordedEvent]:
+    async def append(
+        self, *batch: StreamAppend, claims: Sequence[str] = (), expect: Mapping[str, int] | None = None
+    ) -> list[RecordedEvent]:
         """Append to one or more streams atomically (see EventStore.append)."""
-        versions = {a.stream_id: len(self._streams.get(a.stream_id, ())) for a in batch}
-        decision = decide(batch, versions, self._by_id, claims, self._claims)
+        names = {a.stream_id for a in batch}.union(expect or {})
+        versions = {name: len(self._streams.get(name, ())) for name in names}
+        decision = decide(batch, versions, self._by_id, claims, self._claims, expect)
         if not isinstance(decision, Accepted):
             return [self._upcasters.apply(event) for event in decision.events]
         recorded_at = to_log_precision(self._clock.now())

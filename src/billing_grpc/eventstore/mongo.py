@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC
 from typing import Any
@@ -24,6 +24,7 @@ from uuid import UUID
 
 from bson.codec_options import CodecOptions
 from pymongo import ASCENDING, AsyncMongoClient, ReturnDocument
+from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, ConnectionFailure, DuplicateKeyError, PyMongoError
@@ -65,6 +66,7 @@ class _Pending:
 
     batch: tuple[StreamAppend, ...]
     claims: tuple[str, ...] = ()
+    expect: Mapping[str, int] = field(default_factory=dict)
     future: asyncio.Future[list[RecordedEvent]] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -130,11 +132,13 @@ class MongoEventStore:
         await self._writer
         self._writer = None
 
-    async def append(self, *batch: StreamAppend, claims: Sequence[str] = ()) -> list[RecordedEvent]:
+    async def append(
+        self, *batch: StreamAppend, claims: Sequence[str] = (), expect: Mapping[str, int] | None = None
+    ) -> list[RecordedEvent]:
         """Append to one or more streams atomically (see EventStore.append)."""
         if self._writer is None:
             raise RuntimeError("MongoEventStore.start() was not awaited")
-        pending = _Pending(tuple(batch), tuple(claims))
+        pending = _Pending(tuple(batch), tuple(claims), dict(expect or {}))
         await self._queue.put(pending)
         return await pending.future
 
@@ -232,10 +236,13 @@ class MongoEventStore:
             return
         batches = [p.batch for p in waiting]
         ids = [i for batch in batches for i in event_ids(batch)]
-        streams = {a.stream_id for b in batches for a in b} if strict else streams_needing_versions(batches)
+        expectations = [p.expect for p in waiting]
+        appended = {a.stream_id for b in batches for a in b} if strict else set()
+        streams = appended | streams_needing_versions(batches, expectations)
         try:
             recorded = await self._recorded(ids)
             versions = await self._versions(streams)
+            read_versions = dict(versions)  # decide() advances `versions`; validation needs what was read
             # Callers check their claims before appending (usage ingestion does), so the common
             # path leaves collisions to the unique index; the strict retry names the losers.
             taken = await self.claimed([key for p in waiting for key in p.claims]) if strict else set()
@@ -245,7 +252,7 @@ class MongoEventStore:
         accepted: list[tuple[_Pending, list[Row]]] = []
         for pending in waiting:
             try:
-                decision = decide(pending.batch, versions, recorded, pending.claims, taken)
+                decision = decide(pending.batch, versions, recorded, pending.claims, taken, pending.expect)
             except (BillingError, ValueError) as exc:
                 pending.future.set_exception(exc)
                 continue
@@ -257,8 +264,11 @@ class MongoEventStore:
             return
         try:
             claims = [key for pending, _ in accepted for key in pending.claims]
-            committed = await self._commit_rows([rows for _, rows in accepted], claims)
-        except _UniqueIndexViolation:
+            # Only-expected streams are not protected by the unique index: re-read them in the
+            # transaction, which sees exactly the state the commit applies to.
+            validate = {name: read_versions.get(name, 0) for pending, _ in accepted for name in pending.expect}
+            committed = await self._commit_rows([rows for _, rows in accepted], claims, validate)
+        except _DecideAgain:
             if strict == 1:
                 raise ConcurrencyConflict("append_raced", "another writer appended the same stream") from None
             for pending, _ in accepted:
@@ -274,17 +284,19 @@ class MongoEventStore:
             if not pending.future.done():
                 pending.future.set_result(events)
 
-    async def _commit_rows(self, groups: Sequence[Sequence[Row]], claims: Sequence[str]) -> list[list[RecordedEvent]]:
+    async def _commit_rows(
+        self, groups: Sequence[Sequence[Row]], claims: Sequence[str], validate: Mapping[str, int]
+    ) -> list[list[RecordedEvent]]:
         """Give the rows positions and insert them (and the claims) in one transaction; retry conflicts."""
         total = sum(len(rows) for rows in groups)
         deadline = asyncio.get_running_loop().time() + CONFLICT_RETRY_SECONDS
         attempt = 0
         while True:
             try:
-                return await self._try_commit_rows(groups, total, claims)
+                return await self._try_commit_rows(groups, total, claims, validate)
             except PyMongoError as exc:
                 if _is_duplicate_key(exc):
-                    raise _UniqueIndexViolation() from exc
+                    raise _DecideAgain() from exc
                 if not exc.has_error_label("TransientTransactionError"):
                     raise
                 if asyncio.get_running_loop().time() > deadline:
@@ -293,7 +305,7 @@ class MongoEventStore:
                 await asyncio.sleep(random.uniform(0, min(0.2, 0.005 * 2**attempt)))
 
     async def _try_commit_rows(
-        self, groups: Sequence[Sequence[Row]], total: int, claims: Sequence[str]
+        self, groups: Sequence[Sequence[Row]], total: int, claims: Sequence[str], validate: Mapping[str, int]
     ) -> list[list[RecordedEvent]]:
         recorded_at = to_log_precision(self._clock.now())
         async with self._client.start_session() as session, await session.start_transaction():
@@ -307,6 +319,11 @@ class MongoEventStore:
                 session=session,
             )
             assert counter is not None  # upsert with ReturnDocument.AFTER always returns it
+            # Every transaction writes the counter, so a transaction whose snapshot is older than
+            # another's commit aborts with a write conflict: what it reads here is still current
+            # when it commits. Read before inserting, so the group's own rows are not counted.
+            if validate and await self._versions(validate, session) != {k: v for k, v in validate.items() if v}:
+                raise _DecideAgain()  # decided on versions that moved: decide again, strictly
             position = int(counter["value"]) - total
             results: list[list[RecordedEvent]] = []
             for rows in groups:
@@ -326,7 +343,7 @@ class MongoEventStore:
         docs = await self._events.find({"event_id": {"$in": keys}}).to_list()
         return {event.event_id: event for event in map(self._decode, docs)}
 
-    async def _versions(self, streams: Iterable[str]) -> dict[str, int]:
+    async def _versions(self, streams: Iterable[str], session: AsyncClientSession | None = None) -> dict[str, int]:
         wanted = sorted(streams)
         if not wanted:
             return {}
@@ -334,7 +351,8 @@ class MongoEventStore:
             [
                 {"$match": {"stream_id": {"$in": wanted}}},
                 {"$group": {"_id": "$stream_id", "version": {"$max": "$stream_version"}}},
-            ]
+            ],
+            session=session,
         )
         return {doc["_id"]: int(doc["version"]) async for doc in cursor}
 
@@ -377,8 +395,9 @@ def _encode(event: RecordedEvent) -> Document:
     }
 
 
-class _UniqueIndexViolation(Exception):
-    """The commit broke a unique index: a stream version or an event id was taken meanwhile."""
+class _DecideAgain(Exception):
+    """The commit broke a unique index (a stream version or an event id was taken meanwhile), or a
+    stream the decision expected moved: either way the group must be decided again."""
 
 
 def _is_duplicate_key(exc: PyMongoError) -> bool:

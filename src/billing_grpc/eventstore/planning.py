@@ -62,13 +62,17 @@ def event_ids(batch: Sequence[StreamAppend]) -> list[UUID]:
     return [event.event_id for append in batch for event in append.events]
 
 
-def streams_needing_versions(batches: Iterable[Sequence[StreamAppend]]) -> set[str]:
+def streams_needing_versions(
+    batches: Iterable[Sequence[StreamAppend]], expectations: Iterable[Mapping[str, int]] = ()
+) -> set[str]:
     """Streams whose current version must be read before deciding.
 
     An append that expects a new stream (version 0) needs no read: the unique
-    (stream, version) index rejects it if the stream already exists.
+    (stream, version) index rejects it if the stream already exists. Streams that are only
+    expected (not appended to) always need one: nothing else would notice them move.
     """
-    return {a.stream_id for batch in batches for a in batch if a.expected_version != 0}
+    appended = {a.stream_id for batch in batches for a in batch if a.expected_version != 0}
+    return appended.union(*(expect.keys() for expect in expectations))
 
 
 def decide(
@@ -77,12 +81,14 @@ def decide(
     recorded: Mapping[UUID, RecordedEvent],
     claims: Sequence[str] = (),
     taken: set[str] | None = None,
+    expect: Mapping[str, int] | None = None,
 ) -> Decision:
     """Decide one atomic batch against the known stream versions, recorded ids and claimed keys.
 
     `versions` holds the current version of streams (absent means unknown-or-new) and `taken`
     the keys claimed so far; both advance for an accepted batch, so several batches can be
-    decided in sequence before one commit. Raises WrongExpectedVersion, EventIdConflict or
+    decided in sequence before one commit. `expect` names streams the batch does not append
+    to but whose version it was decided on. Raises WrongExpectedVersion, EventIdConflict or
     ClaimConflict; then nothing may be written.
     """
     taken = set() if taken is None else taken
@@ -100,6 +106,9 @@ def decide(
         raise ValueError("an append claims the same key twice")
     if clashes := taken.intersection(claims):
         raise ClaimConflict(clashes)
+    for stream_id, expected in (expect or {}).items():
+        if versions.get(stream_id, 0) != expected:
+            raise WrongExpectedVersion(stream_id, expected, versions.get(stream_id, 0))
     rows: list[Row] = []
     advanced: dict[str, int] = {}
     for append in batch:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Protocol
 
 from billing_grpc.eventstore.envelope import EVERYTHING, EventFilter, RecordedEvent, StreamAppend
@@ -13,7 +13,9 @@ DEFAULT_PAGE = 1000
 class EventStore(Protocol):
     """An append-only log of events, ordered per stream and globally in commit order."""
 
-    async def append(self, *batch: StreamAppend, claims: Sequence[str] = ()) -> list[RecordedEvent]:
+    async def append(
+        self, *batch: StreamAppend, claims: Sequence[str] = (), expect: Mapping[str, int] | None = None
+    ) -> list[RecordedEvent]:
         """Append to one or more streams atomically and return the recorded events.
 
         Each stream must be at its `expected_version`, else WrongExpectedVersion and nothing is
@@ -22,6 +24,12 @@ class EventStore(Protocol):
 
         `claims` are unique keys (e.g. usage idempotency keys) recorded atomically with the
         events; if any is claimed already, ClaimConflict names them and nothing is written.
+
+        `expect` maps streams the batch does not append to onto the version the decision was
+        made on (0: the stream does not exist); if any moved, WrongExpectedVersion and nothing
+        is written. It is checked atomically with the commit, even against other instances, so
+        a decision that read one stream and writes another cannot interleave with a change of
+        the stream it read (e.g. usage for a period racing that period's seal).
         """
         ...
 
