@@ -1,0 +1,1 @@
+"""Payments: the gateway port, the charge ledger, and a simulated gateway with scripted outcomes."""
