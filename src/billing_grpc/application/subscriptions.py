@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from billing_grpc.application.billing import opening_invoice
 from billing_grpc.application.catalogue import load_plan
 from billing_grpc.application.context import CommandContext
 from billing_grpc.application.streams import Writer, load_existing, load_organization, new_id
-from billing_grpc.domain import organization, subscription
+from billing_grpc.domain import invoice, organization, subscription
 from billing_grpc.domain.access import Action
 
 
@@ -40,11 +41,17 @@ class SubscriptionHandlers:
             subscription_id, organization_id, chosen, org.currency, start or now, billing_anchor, now
         )
         attached = org.attach(subscription_id, chosen.meter_codes)
+        # The first period's base fee is invoiced at once, in the same atomic append (Stripe does
+        # the same): a subscription never exists without the invoice of its first period.
+        opening = opening_invoice(new_id("in"), started, chosen, now)
         position = await self.writer.append(
             self.writer.append_of(subscription.stream_of(subscription_id), 0, [started], context, organization_id),
             self.writer.append_of(
                 organization.stream_of(organization_id), org_version, attached, context, organization_id
             ),
+            None
+            if opening is None
+            else self.writer.append_of(invoice.stream_of(opening.invoice_id), 0, [opening], context, organization_id),
         )
         return subscription_id, position
 

@@ -52,7 +52,7 @@ async def usage_summary(
         meter = await catalog.meter(charge["meter_code"])
         if meter is None:
             continue
-        meters[meter.code] = _meter_usage(meter.aggregation, by_meter.get(meter.code))
+        meters[meter.code] = meter_usage(meter.aggregation, by_meter.get(meter.code))
     return UsageSummary(period, meters)
 
 
@@ -70,7 +70,8 @@ async def preview_lines(
     return plan.currency, lines
 
 
-def _meter_usage(aggregation: Aggregation, doc: dict[str, Any] | None) -> MeterUsage:
+def meter_usage(aggregation: Aggregation, doc: dict[str, Any] | None) -> MeterUsage:
+    """A usage-totals read-model document as the domain's MeterUsage (no document: no usage)."""
     if doc is None:
         return MeterUsage(aggregation, 0, Decimal(0), None, None, 0)
     return MeterUsage(

@@ -9,11 +9,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from billing_grpc.domain.meter import Aggregation
+from billing_grpc.domain.money import format_decimal
 from billing_grpc.domain.periods import Period
 from billing_grpc.domain.plan import Plan
 from billing_grpc.domain.pricing import PriceLine, UsageTotals, price
+
+# Exact unit amounts can have long expansions (a tier total divided by a quantity); keep 12 places.
+UNIT_AMOUNT_PLACES = Decimal("1e-12")
 
 
 @dataclass(frozen=True)
@@ -105,3 +110,32 @@ def usage_lines(plan: Plan, usage: Mapping[str, MeterUsage], period: Period) -> 
 def total_minor(lines: list[InvoiceLine]) -> int:
     """The invoice total: the sum of the already rounded lines."""
     return sum(line.amount_minor for line in lines)
+
+
+def line_to_dict(line: InvoiceLine) -> dict[str, Any]:
+    """An invoice line in its stored form: decimals as canonical strings, times as datetimes."""
+    return {
+        "kind": line.kind,
+        "description": line.description,
+        "meter_code": line.meter_code,
+        "quantity": format_decimal(line.quantity),
+        "unit_amount": format_decimal(line.unit_amount.quantize(UNIT_AMOUNT_PLACES).normalize()),
+        "amount_minor": line.amount_minor,
+        "period_start": line.period.start,
+        "period_end": line.period.end,
+        "breakdown": [
+            {
+                "description": step.description,
+                "quantity": format_decimal(step.quantity),
+                "unit_price": format_decimal(step.unit_price),
+                "flat_fee": format_decimal(step.flat_fee),
+                "amount": format_decimal(step.amount),
+            }
+            for step in line.breakdown
+        ],
+    }
+
+
+def stored_total(lines: list[dict[str, Any]]) -> int:
+    """The total of stored lines: the sum of their rounded amounts."""
+    return sum(int(line["amount_minor"]) for line in lines)

@@ -1,0 +1,332 @@
+"""The billing commands: close a period, finalize its invoice, collect payment, void.
+
+Exactly once comes from the streams, not from locks: closing appends to the subscription's
+stream at the version it was decided on, together with the new invoice, in one atomic append,
+so a duplicate or concurrent close loses the race and finds nothing left to close. Finalizing
+and collecting are decided on the invoice's stream the same way. Every command is safe to run
+again after a crash at any point: it re-reads where the last run got to.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from billing_grpc.application.catalogue import load_plan
+from billing_grpc.application.context import CommandContext
+from billing_grpc.application.streams import Writer, load, load_existing, load_organization, new_id
+from billing_grpc.application.usage_queries import meter_usage
+from billing_grpc.domain import invoice as invoices
+from billing_grpc.domain import organization, subscription
+from billing_grpc.domain.access import Action
+from billing_grpc.domain.dunning import DunningPolicy, FinalAction
+from billing_grpc.domain.errors import Unavailable
+from billing_grpc.domain.events import DomainEvent, decode_event
+from billing_grpc.domain.invoice import BillingCalculated, Invoice, InvoiceIssued, InvoiceReason, PaymentStarted
+from billing_grpc.domain.invoicing import MeterUsage, base_fee_line, line_to_dict, stored_total, usage_lines
+from billing_grpc.domain.meter import Aggregation
+from billing_grpc.domain.periods import Period
+from billing_grpc.domain.plan import Plan
+from billing_grpc.domain.subscription import SubscriptionStarted
+from billing_grpc.domain.usage import stamp
+from billing_grpc.eventstore import StreamAppend
+from billing_grpc.payments.port import ChargeRequest, GatewayTimeout, GatewayUnavailable, PaymentGateway
+from projections.model import ReadModelReader
+from projections.usage import USAGE_TOTALS
+
+log = logging.getLogger(__name__)
+
+DEFAULT_GRACE = timedelta(hours=1)
+# How long finalizing waits for the usage read model to reach the seal before trying later.
+USAGE_CATCH_UP_SECONDS = 10.0
+
+
+class ProjectionProgress(Protocol):
+    """How far the read models have followed the log."""
+
+    async def wait_until(self, position: int, timeout: float = 5.0) -> bool:
+        """Wait until every read model reflects `position`; False on timeout."""
+        ...
+
+
+@dataclass(frozen=True)
+class BillingPolicy:
+    """The operator's choices: the grace window for late usage and the dunning schedule."""
+
+    grace: timedelta = DEFAULT_GRACE
+    dunning: DunningPolicy = field(default_factory=DunningPolicy)
+
+
+@dataclass(frozen=True)
+class BillingHandlers:
+    """Billing commands; each returns the log position its events reached (0: nothing to do)."""
+
+    writer: Writer
+    read_models: ReadModelReader
+    progress: ProjectionProgress
+    gateway: PaymentGateway
+    policy: BillingPolicy
+
+    async def close_period(self, context: CommandContext, subscription_id: str) -> int:
+        """Close the subscription's due period: roll it over (or end it) and issue its invoice."""
+        context.require(Action.BILLING_OPERATE, None, "subscription")
+        sub, version = await self._subscription(subscription_id)
+        plan, _ = await load_plan(self.writer, sub.plan_id)
+        now = self.writer.clock.now()
+        due = sub.period_to_close(plan.interval, now)
+        if due is None:
+            return 0
+        closed, following = due
+        invoice_id = new_id("in")
+        closing = sub.close_period(invoice_id, plan.interval, now)
+        usage = await self._usage(subscription_id, closed, plan)
+        lines = usage_lines(plan, {code: metered for code, (metered, _) in usage.items()}, closed)
+        if following is not None:
+            lines.append(base_fee_line(plan, following))
+        stored = [line_to_dict(line) for line in lines]
+        issued = InvoiceIssued(
+            invoice_id=invoice_id,
+            organization_id=sub.organization_id,
+            subscription_id=subscription_id,
+            plan_id=plan.plan_id,
+            currency=plan.currency,
+            reason=InvoiceReason.SUBSCRIPTION_CYCLE if following else InvoiceReason.SUBSCRIPTION_END,
+            usage_period_start=closed.start,
+            usage_period_end=closed.end,
+            lines=stored,
+            total_minor=stored_total(stored),
+            issued_at=now,
+            finalize_at=now + self.policy.grace,
+        )
+        detach = await self._detach_if_ending(context, sub, closing)
+        return await self.writer.append(
+            self.writer.append_of(
+                subscription.stream_of(subscription_id), version, closing, context, sub.organization_id
+            ),
+            self.writer.append_of(invoices.stream_of(invoice_id), 0, [issued], context, sub.organization_id),
+            detach,
+        )
+
+    async def finalize(self, context: CommandContext, invoice_id: str) -> int:
+        """Seal the invoiced period against late usage, price it for good, number the invoice."""
+        context.require(Action.BILLING_OPERATE, None, "invoice")
+        inv, version = await self._invoice(invoice_id)
+        now = self.writer.clock.now()
+        if inv.status is not invoices.InvoiceStatus.DRAFT or now < inv.finalize_at:
+            return 0
+        sealed_at = await self._seal(context, inv)
+        plan, _ = await load_plan(self.writer, inv.plan_id)
+        draft = await load(self.writer.store, invoices.stream_of(invoice_id))
+        issued = next(e for e in draft.events if isinstance(e, InvoiceIssued))
+        usage: dict[str, tuple[MeterUsage, dict[str, Any]]] = {}
+        lines = [line for line in issued.lines if line["kind"] != "usage"]
+        if inv.usage_period_start is not None and inv.usage_period_end is not None:
+            period = Period(inv.usage_period_start, inv.usage_period_end)
+            usage = await self._usage(inv.subscription_id, period, plan)
+            metered = {code: totals for code, (totals, _) in usage.items()}
+            lines = [line_to_dict(line) for line in usage_lines(plan, metered, period)] + lines
+        total = stored_total(lines)
+        calculation = BillingCalculated(
+            invoice_id=invoice_id,
+            subscription_id=inv.subscription_id,
+            plan_id=plan.plan_id,
+            currency=plan.currency,
+            usage_period_start=inv.usage_period_start,
+            usage_period_end=inv.usage_period_end,
+            sealed_at_position=sealed_at,
+            usage=[record for _, record in usage.values()],
+            lines=lines,
+            subtotal_minor=total,
+            total_minor=total,
+            calculated_at=now,
+        )
+        sequence_stream = invoices.sequence_stream_of(inv.organization_id)
+        sequence = len(await self.writer.store.read_stream(sequence_stream)) + 1
+        number = invoices.invoice_number(inv.organization_id, sequence)
+        numbered = invoices.InvoiceNumberAssigned(
+            organization_id=inv.organization_id, invoice_id=invoice_id, sequence=sequence
+        )
+        return await self.writer.append(
+            self.writer.append_of(
+                invoices.stream_of(invoice_id),
+                version,
+                inv.finalization(number, sequence, lines, calculation, now),
+                context,
+                inv.organization_id,
+            ),
+            # Expecting the sequence stream's version makes the numbering gapless and unique.
+            self.writer.append_of(sequence_stream, sequence - 1, [numbered], context, inv.organization_id),
+        )
+
+    async def collect(self, context: CommandContext, invoice_id: str) -> int:
+        """Charge an open invoice that is due (first attempt, dunning retry, or an unresolved attempt)."""
+        context.require(Action.BILLING_OPERATE, None, "invoice")
+        inv, version = await self._invoice(invoice_id)
+        now = self.writer.clock.now()
+        if not inv.payment_due(now):
+            return 0
+        org, _ = await load_organization(self.writer.store, inv.organization_id)
+        attempt = inv.start_payment(new_id("pay"), org.payment_method, now)
+        if isinstance(attempt, PaymentStarted):
+            # Recorded before the gateway hears of it: a crash after the charge leaves a trace to resume.
+            await self.writer.append(
+                self.writer.append_of(invoices.stream_of(invoice_id), version, [attempt], context, inv.organization_id)
+            )
+            version += 1
+            inv = invoices.evolve(inv, attempt) or inv
+        pending = inv.pending
+        assert pending is not None
+        request = ChargeRequest(
+            idempotency_key=pending.idempotency_key,
+            organization_id=inv.organization_id,
+            invoice_id=invoice_id,
+            amount_minor=pending.amount_minor,
+            currency=inv.currency,
+            payment_method=pending.payment_method,
+        )
+        try:
+            result = await self.gateway.charge(request)
+        except (GatewayTimeout, GatewayUnavailable) as exc:
+            # The outcome is unknown: the attempt stays pending and is resumed with the same key.
+            log.warning("payment outcome unknown; will resume", extra={"invoice_id": invoice_id, "error": str(exc)})
+            return 0
+        outcome = inv.payment_outcome(
+            result.charge_id, result.succeeded, result.failure_code, result.message, self.policy.dunning, now
+        )
+        return await self._record_outcome(context, inv, version, outcome)
+
+    async def void(self, context: CommandContext, invoice_id: str) -> int:
+        """Void a draft, open or uncollectible invoice."""
+        inv, version = await self._invoice(invoice_id)
+        context.require(Action.BILLING_OPERATE, inv.organization_id, "invoice")
+        voided = inv.void(self.writer.clock.now())
+        return await self.writer.append(
+            self.writer.append_of(invoices.stream_of(invoice_id), version, voided, context, inv.organization_id)
+        )
+
+    # -- steps ------------------------------------------------------------------------------
+
+    async def _record_outcome(
+        self, context: CommandContext, inv: Invoice, version: int, outcome: Sequence[DomainEvent]
+    ) -> int:
+        """Append the payment's outcome with what it means for the subscription, atomically."""
+        if not outcome:
+            return 0
+        sub, sub_version = await self._subscription(inv.subscription_id)
+        now = self.writer.clock.now()
+        changes: list[DomainEvent] = []
+        if any(isinstance(e, invoices.InvoicePaid) for e in outcome):
+            changes = sub.invoice_paid(inv.invoice_id, now)
+        elif any(isinstance(e, invoices.InvoiceMarkedUncollectible) for e in outcome):
+            cancel = self.policy.dunning.final_action is FinalAction.CANCEL
+            changes = sub.dunning_exhausted(inv.invoice_id, cancel, now)
+        elif any(isinstance(e, invoices.PaymentFailed) for e in outcome):
+            changes = sub.payment_failed(inv.invoice_id, now)
+        return await self.writer.append(
+            self.writer.append_of(invoices.stream_of(inv.invoice_id), version, outcome, context, inv.organization_id),
+            self.writer.append_of(
+                subscription.stream_of(sub.subscription_id), sub_version, changes, context, inv.organization_id
+            ),
+            await self._detach_if_ending(context, sub, changes),
+        )
+
+    async def _seal(self, context: CommandContext, inv: Invoice) -> int:
+        """Refuse usage for the invoiced period from now on; return the seal's log position.
+
+        Then wait until the usage read model has applied everything before the seal, so the
+        totals read next are the period's final ones. Runs again harmlessly after a crash.
+        """
+        if inv.usage_period_end is None:
+            return 0
+        stream = subscription.stream_of(inv.subscription_id)
+        recorded = await self.writer.store.read_stream(stream)
+        sub = subscription.Subscription.replay(decode_event(e.type, e.payload) for e in recorded)
+        assert sub is not None
+        sealing = sub.seal_usage(inv.usage_period_end, self.writer.clock.now())
+        if sealing:
+            position = await self.writer.append(
+                self.writer.append_of(stream, len(recorded), sealing, context, inv.organization_id)
+            )
+        else:
+            position = next(
+                e.position
+                for e in reversed(recorded)
+                if e.type == subscription.SubscriptionUsageSealed.TYPE
+                and datetime.fromisoformat(e.payload["sealed_through"]) >= inv.usage_period_end
+            )
+        if not await self.progress.wait_until(position, USAGE_CATCH_UP_SECONDS):
+            raise Unavailable("usage_catching_up", "the usage read model is behind the log; finalize later")
+        return position
+
+    async def _usage(
+        self, subscription_id: str, period: Period, plan: Plan
+    ) -> dict[str, tuple[MeterUsage, dict[str, Any]]]:
+        """Per charged meter: the period's aggregated usage and its calculation-record entry."""
+        docs = await self.read_models.find(
+            USAGE_TOTALS, {"subscription_id": subscription_id, "period_start": stamp(period.start)}
+        )
+        by_meter = {doc["meter_code"]: doc for doc in docs}
+        usage: dict[str, tuple[MeterUsage, dict[str, Any]]] = {}
+        for charge in plan.charges:
+            aggregation = await self._aggregation(charge.meter_code)
+            doc = by_meter.get(charge.meter_code)
+            metered = meter_usage(aggregation, doc)
+            record = {
+                "meter_code": charge.meter_code,
+                "aggregation": aggregation.value,
+                "quantity": str(metered.quantity),
+                "event_count": metered.event_count,
+                "first_position": doc["first_position"] if doc else None,
+                "last_position": doc["last_position"] if doc else None,
+            }
+            usage[charge.meter_code] = (metered, record)
+        return usage
+
+    async def _aggregation(self, meter_code: str) -> Aggregation:
+        doc = await self.read_models.get("meters", meter_code)
+        if doc is None:
+            raise LookupError(f"plan charges unknown meter {meter_code}")
+        return Aggregation(doc["aggregation"])
+
+    async def _detach_if_ending(
+        self, context: CommandContext, sub: subscription.Subscription, changes: Sequence[DomainEvent]
+    ) -> StreamAppend | None:
+        """The organization's release of the subscription's meters, if these changes end it."""
+        if not any(isinstance(e, subscription.SubscriptionCanceled) for e in changes):
+            return None
+        org, org_version = await load_organization(self.writer.store, sub.organization_id)
+        detached = org.detach(sub.subscription_id)
+        return self.writer.append_of(
+            organization.stream_of(sub.organization_id), org_version, detached, context, sub.organization_id
+        )
+
+    async def _subscription(self, subscription_id: str) -> tuple[subscription.Subscription, int]:
+        stream = subscription.stream_of(subscription_id)
+        return await load_existing(self.writer.store, stream, subscription.Subscription.replay, "subscription")
+
+    async def _invoice(self, invoice_id: str) -> tuple[Invoice, int]:
+        return await load_existing(self.writer.store, invoices.stream_of(invoice_id), Invoice.replay, "invoice")
+
+
+def opening_invoice(invoice_id: str, started: SubscriptionStarted, plan: Plan, now: datetime) -> InvoiceIssued | None:
+    """The invoice of a new subscription's first period, base fee in advance (none for a trial, as in Stripe)."""
+    if started.trial_end is not None:
+        return None
+    lines = [line_to_dict(base_fee_line(plan, Period(started.period_start, started.period_end)))]
+    return InvoiceIssued(
+        invoice_id=invoice_id,
+        organization_id=started.organization_id,
+        subscription_id=started.subscription_id,
+        plan_id=plan.plan_id,
+        currency=plan.currency,
+        reason=InvoiceReason.SUBSCRIPTION_CREATE,
+        usage_period_start=None,
+        usage_period_end=None,
+        lines=lines,
+        total_minor=stored_total(lines),
+        issued_at=now,
+        finalize_at=now,  # no usage to wait for: finalized and charged on the next cycle
+    )
