@@ -1,32 +1,71 @@
-"""The subscriptions read model: status and current period, indexed for the scheduler."""
+"""The subscriptions read model: status, current period and what the scheduler and ingestion ask of it.
+
+`close_due_at` and `usage_open` are derived from the other fields after every event, mirroring
+`Subscription.period_to_close` and the usage seal, so the scheduler and usage ingestion each
+answer their question with one indexed query.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
 
 from billing_grpc.domain.events import decode_event
 from billing_grpc.domain.subscription import (
+    LIVE_STATUSES,
     SubscriptionCanceled,
     SubscriptionCancellationScheduled,
+    SubscriptionMarkedUnpaid,
+    SubscriptionPastDue,
+    SubscriptionPeriodClosed,
+    SubscriptionReactivated,
     SubscriptionStarted,
     SubscriptionStatus,
+    SubscriptionUsageSealed,
 )
 from billing_grpc.eventstore import RecordedEvent
-from projections.model import Index, View
+from projections.model import Document, Index, View
 
 SUBSCRIPTIONS = "subscriptions"
 
+_LIVE = frozenset(status.value for status in LIVE_STATUSES)
+
+_Change = (
+    SubscriptionCancellationScheduled
+    | SubscriptionCanceled
+    | SubscriptionPeriodClosed
+    | SubscriptionUsageSealed
+    | SubscriptionPastDue
+    | SubscriptionReactivated
+    | SubscriptionMarkedUnpaid
+)
+
 
 class SubscriptionsProjection:
-    """One document per subscription."""
+    """One document per subscription; `version` is its stream's version (every event of it is handled)."""
 
     name = "subscriptions"
-    handles = frozenset({SubscriptionStarted.TYPE, SubscriptionCancellationScheduled.TYPE, SubscriptionCanceled.TYPE})
+    handles = frozenset(
+        {
+            SubscriptionStarted.TYPE,
+            SubscriptionCancellationScheduled.TYPE,
+            SubscriptionCanceled.TYPE,
+            SubscriptionPeriodClosed.TYPE,
+            SubscriptionUsageSealed.TYPE,
+            SubscriptionPastDue.TYPE,
+            SubscriptionReactivated.TYPE,
+            SubscriptionMarkedUnpaid.TYPE,
+        }
+    )
     collections: Mapping[str, Sequence[Index]] = {
         SUBSCRIPTIONS: [
             Index((("organization_id", 1), ("started_at", 1))),
-            # The scheduler's question: which live subscriptions' periods have ended?
             Index((("status", 1), ("current_period_end", 1))),
+            # The scheduler's question: whose period close is due by now?
+            Index((("close_due_at", 1),)),
+            # Ingestion's question: which of an organization's subscriptions still take usage?
+            Index((("organization_id", 1), ("usage_open", 1))),
         ]
     }
 
@@ -34,30 +73,88 @@ class SubscriptionsProjection:
         """Create or update the subscription's document."""
         fact = decode_event(event.type, event.payload)
         if isinstance(fact, SubscriptionStarted):
-            view.put(
-                SUBSCRIPTIONS,
-                fact.subscription_id,
-                {
-                    "organization_id": fact.organization_id,
-                    "plan_id": fact.plan_id,
-                    "status": fact.status.value,
-                    "started_at": fact.started_at,
-                    "cycle_anchor": fact.cycle_anchor,
-                    "current_period_start": fact.period_start,
-                    "current_period_end": fact.period_end,
-                    "trial_end": fact.trial_end,
-                    "cancel_at": None,
-                    "canceled_at": None,
-                },
-            )
-            return
-        assert isinstance(fact, SubscriptionCancellationScheduled | SubscriptionCanceled)
-        current = await view.get(SUBSCRIPTIONS, fact.subscription_id)
-        if current is None:
-            return
-        if isinstance(fact, SubscriptionCancellationScheduled):
-            current["cancel_at"] = fact.cancel_at
+            key = fact.subscription_id
+            current: Document = {
+                "organization_id": fact.organization_id,
+                "plan_id": fact.plan_id,
+                "status": fact.status.value,
+                "started_at": fact.started_at,
+                "cycle_anchor": fact.cycle_anchor,
+                "current_period_start": fact.period_start,
+                "current_period_end": fact.period_end,
+                "trial_end": fact.trial_end,
+                "cancel_at": None,
+                "canceled_at": None,
+                "usage_open_from": None,
+                "final_period_closed": False,
+            }
         else:
+            assert isinstance(fact, _Change)
+            key = fact.subscription_id
+            stored = await view.get(SUBSCRIPTIONS, key)
+            if stored is None:
+                return
+            current = stored
+            _evolve(current, fact)
+        current["version"] = event.stream_version
+        current["close_due_at"] = close_due_at(current)
+        current["usage_open"] = usage_open(current)
+        view.put(SUBSCRIPTIONS, key, current)
+
+
+def _evolve(current: Document, fact: _Change) -> None:
+    """Apply one event after the start to the document (the aggregate's `evolve`, on a dict)."""
+    match fact:
+        case SubscriptionCancellationScheduled():
+            current["cancel_at"] = fact.cancel_at
+        case SubscriptionCanceled():
             current["status"] = SubscriptionStatus.CANCELED.value
             current["canceled_at"] = fact.canceled_at
-        view.put(SUBSCRIPTIONS, fact.subscription_id, current)
+        case SubscriptionPeriodClosed():
+            if fact.next_period_start is None or fact.next_period_end is None:
+                current["final_period_closed"] = True
+                return
+            # The trial is the first period: closing it starts the paid cycle.
+            if current["status"] == SubscriptionStatus.TRIALING.value:
+                current["status"] = SubscriptionStatus.ACTIVE.value
+            current["current_period_start"] = fact.next_period_start
+            current["current_period_end"] = fact.next_period_end
+        case SubscriptionUsageSealed():
+            current["usage_open_from"] = fact.sealed_through
+        case SubscriptionPastDue():
+            current["status"] = SubscriptionStatus.PAST_DUE.value
+        case SubscriptionReactivated():
+            current["status"] = SubscriptionStatus.ACTIVE.value
+        case SubscriptionMarkedUnpaid():
+            current["status"] = SubscriptionStatus.UNPAID.value
+
+
+def close_due_at(doc: Mapping[str, Any]) -> datetime | None:
+    """When the next period close is due (None: never again), as `Subscription.period_to_close` decides."""
+    if doc["final_period_closed"] or doc["status"] == SubscriptionStatus.UNPAID.value:
+        return None
+    if doc["status"] in _LIVE:
+        end: datetime = doc["current_period_end"]
+        return end
+    final_end = _final_period_end(doc)
+    return final_end if final_end is not None and final_end > doc["current_period_start"] else None
+
+
+def usage_open(doc: Mapping[str, Any]) -> bool:
+    """Whether usage is still accepted: live, or canceled with its last period not sealed yet."""
+    if doc["status"] in _LIVE:
+        return True
+    final_end = _final_period_end(doc)
+    if doc["status"] != SubscriptionStatus.CANCELED.value or final_end is None:
+        return False
+    sealed: datetime | None = doc["usage_open_from"]
+    return sealed is None or sealed < final_end
+
+
+def _final_period_end(doc: Mapping[str, Any]) -> datetime | None:
+    """The end of a canceled subscription's last period: the cancellation, or its period's end if earlier."""
+    canceled_at: datetime | None = doc["canceled_at"]
+    if canceled_at is None:
+        return None
+    period_end: datetime = doc["current_period_end"]
+    return min(canceled_at, period_end)
