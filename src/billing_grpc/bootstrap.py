@@ -29,11 +29,14 @@ from billing_grpc.eventstore import EventStore
 from billing_grpc.eventstore.memory import InMemoryEventStore
 from billing_grpc.eventstore.mongo import MongoEventStore
 from billing_grpc.settings import Settings, key_hash_secret
+from projections.balances import BalancesProjection
 from projections.catalogue import MetersProjection, PlansProjection
 from projections.identity import ApiKeysProjection, UsersProjection
+from projections.invoices import InvoicesProjection
 from projections.model import Projection
 from projections.mongo_store import MongoReadModels
 from projections.organizations import OrganizationsProjection
+from projections.payments import PaymentsProjection
 from projections.runner import ProjectionRunner
 from projections.store import InMemoryReadModels, ReadModelStore
 from projections.subscriptions import SubscriptionsProjection
@@ -52,6 +55,9 @@ def all_projections() -> list[Projection]:
         PlansProjection(),
         SubscriptionsProjection(),
         UsageProjection(),
+        InvoicesProjection(),
+        PaymentsProjection(),
+        BalancesProjection(),
     ]
 
 
