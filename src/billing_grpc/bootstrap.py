@@ -8,26 +8,35 @@ import secrets
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 
 from pydantic import SecretStr
 from pymongo import AsyncMongoClient
 
+from billing_grpc.adapters.mongo_charge_ledger import MongoChargeLedger
 from billing_grpc.adapters.mongo_key_activity import MongoKeyActivity
+from billing_grpc.adapters.mongo_lease import MongoLease
 from billing_grpc.application.authentication import Authenticator, InMemoryKeyActivity, KeyActivity
+from billing_grpc.application.billing import BillingHandlers, BillingPolicy
+from billing_grpc.application.billing_cycle import BillingCycle
 from billing_grpc.application.catalogue import CatalogueHandlers
 from billing_grpc.application.credentials import KeyHasher
 from billing_grpc.application.identity import IdentityHandlers
+from billing_grpc.application.lease import Lease, LocalLease
 from billing_grpc.application.organizations import OrganizationHandlers
 from billing_grpc.application.platform_bootstrap import BootstrapResult, ensure_platform_admin
 from billing_grpc.application.streams import Writer
 from billing_grpc.application.subscriptions import SubscriptionHandlers
 from billing_grpc.application.usage import UsageIngestor
 from billing_grpc.application.usage_catalog import UsageCatalog
-from billing_grpc.domain.clock import Clock, SystemClock
+from billing_grpc.domain.clock import Clock, SystemClock, TestClock
+from billing_grpc.domain.dunning import DunningPolicy, FinalAction
 from billing_grpc.embedded import EmbeddedMongo
 from billing_grpc.eventstore import EventStore
 from billing_grpc.eventstore.memory import InMemoryEventStore
 from billing_grpc.eventstore.mongo import MongoEventStore
+from billing_grpc.payments import ChargeLedger, InMemoryChargeLedger, SimulatedGateway
+from billing_grpc.scheduler import Scheduler
 from billing_grpc.settings import Settings, key_hash_secret
 from projections.balances import BalancesProjection
 from projections.catalogue import MetersProjection, PlansProjection
@@ -78,7 +87,16 @@ class App:
     catalogue: CatalogueHandlers
     subscriptions: SubscriptionHandlers
     usage: UsageIngestor
+    billing: BillingHandlers
+    cycle: BillingCycle
+    scheduler: Scheduler
+    gateway: SimulatedGateway
     bootstrap: BootstrapResult | None
+
+    @property
+    def test_clock(self) -> TestClock | None:
+        """The test clock, when the business runs on one (`BILLING_TEST_CLOCK`)."""
+        return self.clock if isinstance(self.clock, TestClock) else None
 
 
 @asynccontextmanager
@@ -90,7 +108,7 @@ async def open_app(
     Everything is shut down in reverse order on exit: projections, the store's writer (which
     commits what is queued), the client, and last the embedded store.
     """
-    clock = clock or SystemClock()
+    clock = clock or business_clock(settings)
     async with AsyncExitStack() as stack:
         uri = settings.mongo_uri
         if uri is None:
@@ -110,7 +128,11 @@ async def open_app(
         stack.push_async_callback(store.close)
         read_models = MongoReadModels(client, settings.database)
         activity = MongoKeyActivity(client, settings.database)
-        yield await _wire(stack, settings, clock, store, read_models, activity, projections)
+        # The simulated gateway remembers charges where a real one would: beyond a crash of ours.
+        ledger = MongoChargeLedger(client, settings.database)
+        await ledger.start()
+        adapters = _Adapters(read_models, activity, ledger, MongoLease(client, settings.database))
+        yield await _wire(stack, settings, clock, store, adapters, projections)
 
 
 @asynccontextmanager
@@ -119,10 +141,28 @@ async def open_in_memory_app(
 ) -> AsyncIterator[App]:
     """The same application on the in-memory store: for unit tests and benchmarks only."""
     settings = settings or Settings(key_hash_secret=SecretStr(secrets.token_hex(32)))
-    clock = clock or SystemClock()
+    clock = clock or business_clock(settings)
     async with AsyncExitStack() as stack:
         store = InMemoryEventStore(clock)
-        yield await _wire(stack, settings, clock, store, InMemoryReadModels(), InMemoryKeyActivity(), projections)
+        adapters = _Adapters(InMemoryReadModels(), InMemoryKeyActivity(), InMemoryChargeLedger(), LocalLease())
+        yield await _wire(stack, settings, clock, store, adapters, projections)
+
+
+def business_clock(settings: Settings) -> Clock:
+    """The clock the business runs on: the wall clock, or a test clock that only AdvanceClock moves."""
+    wall = SystemClock()
+    start = settings.test_clock_start(wall.now())
+    return wall if start is None else TestClock(start)
+
+
+@dataclass(frozen=True)
+class _Adapters:
+    """The store-specific adapters besides the event store."""
+
+    read_models: ReadModelStore
+    activity: KeyActivity
+    ledger: ChargeLedger
+    lease: Lease
 
 
 async def _wire(
@@ -130,10 +170,10 @@ async def _wire(
     settings: Settings,
     clock: Clock,
     store: EventStore,
-    read_models: ReadModelStore,
-    activity: KeyActivity,
+    adapters: _Adapters,
     projections: Sequence[Projection] | None,
 ) -> App:
+    read_models, activity = adapters.read_models, adapters.activity
     runner = ProjectionRunner(store, read_models, all_projections() if projections is None else projections)
     await runner.start()
     stack.push_async_callback(runner.stop)
@@ -141,6 +181,17 @@ async def _wire(
     hasher = KeyHasher(key_hash_secret(settings))
     configured = settings.bootstrap_admin_key.get_secret_value() if settings.bootstrap_admin_key else None
     bootstrap = await ensure_platform_admin(writer, hasher, configured)
+    gateway = SimulatedGateway(
+        adapters.ledger, failure_rate=settings.payment_failure_rate, seed=settings.payment_seed, clock=clock
+    )
+    policy = BillingPolicy(
+        grace=timedelta(seconds=settings.grace_period_seconds),
+        dunning=DunningPolicy(settings.retry_days(), FinalAction(settings.dunning_final_action)),
+    )
+    billing = BillingHandlers(writer, read_models, runner, gateway, policy)
+    cycle = BillingCycle(billing, read_models, runner, clock)
+    scheduler = Scheduler(cycle, adapters.lease, settings.scheduler_cron)
+    stack.push_async_callback(scheduler.stop)
     return App(
         settings=settings,
         clock=clock,
@@ -154,6 +205,10 @@ async def _wire(
         organizations=OrganizationHandlers(writer),
         catalogue=CatalogueHandlers(writer),
         subscriptions=SubscriptionHandlers(writer),
-        usage=UsageIngestor(writer, UsageCatalog(read_models)),
+        usage=UsageIngestor(writer, UsageCatalog(read_models), runner),
+        billing=billing,
+        cycle=cycle,
+        scheduler=scheduler,
+        gateway=gateway,
         bootstrap=bootstrap,
     )

@@ -8,10 +8,13 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Mapping
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from cronsim import CronSim, CronSimError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
@@ -61,6 +64,67 @@ class Settings(BaseModel):
     tls_client_ca_file: Path | None = Field(
         None, description="PEM CA bundle: require and verify client certificates (mutual TLS)."
     )
+
+    scheduler: bool = Field(True, description="Run the billing scheduler on this instance (a lease picks one).")
+    scheduler_cron: str = Field(
+        "* * * * *", description="Cron expression (UTC) of billing runs: close periods, finalize, collect."
+    )
+    grace_period_seconds: int = Field(
+        3600, ge=0, le=30 * 86400, description="How long a closed period's invoice stays a draft for late usage."
+    )
+    dunning_retry_days: str = Field(
+        "1,3,5,7", description="Days after the first failed payment at which it is retried (increasing)."
+    )
+    dunning_final_action: Literal["cancel", "unpaid"] = Field(
+        "cancel", description="When the last retry fails: cancel the subscription, or keep it as `unpaid`."
+    )
+    test_clock: str | None = Field(
+        None,
+        description="Run on a test clock starting at this ISO 8601 UTC time (or `now`): time moves only "
+        "by `AdvanceClock`. Single instance, for tests and demos.",
+    )
+    payment_failure_rate: Decimal = Field(
+        Decimal(0), ge=0, le=1, description="Simulated gateway: share of charges randomly declined (0 to 1)."
+    )
+    payment_seed: int = Field(0, description="Simulated gateway: seed of the random declines (reproducible runs).")
+
+    @field_validator("scheduler_cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        try:
+            CronSim(value, datetime(2026, 1, 1))
+        except CronSimError as error:
+            raise ValueError(f"not a cron expression: {error}") from None
+        return value
+
+    @field_validator("dunning_retry_days")
+    @classmethod
+    def _retry_days(cls, value: str) -> str:
+        days = [part.strip() for part in value.split(",") if part.strip()]
+        if not all(d.isdigit() and int(d) > 0 for d in days) or [int(d) for d in days] != sorted(
+            {int(d) for d in days}
+        ):
+            raise ValueError("a comma-separated list of increasing positive day counts, e.g. 1,3,5,7")
+        return ",".join(days)
+
+    @field_validator("test_clock")
+    @classmethod
+    def _test_clock(cls, value: str | None) -> str | None:
+        if value is not None and value != "now":
+            moment = datetime.fromisoformat(value)
+            if moment.tzinfo is None:
+                raise ValueError("give the test clock's start with a UTC offset, e.g. 2026-01-01T00:00:00Z")
+        return value
+
+    def retry_days(self) -> tuple[int, ...]:
+        """The dunning retry schedule as day counts."""
+        return tuple(int(day) for day in self.dunning_retry_days.split(",") if day)
+
+    def test_clock_start(self, wall_clock_now: datetime) -> datetime | None:
+        """Where the test clock starts (None: the wall clock runs the business)."""
+        if self.test_clock is None:
+            return None
+        return wall_clock_now if self.test_clock == "now" else datetime.fromisoformat(self.test_clock).astimezone(UTC)
 
     @model_validator(mode="after")
     def _tls_pairs(self) -> Settings:

@@ -29,6 +29,10 @@ BILLING_READ = frozenset(
         "SubscriptionService/ListSubscriptions",
         "UsageService/GetUsageSummary",
         "UsageService/PreviewInvoice",
+        "InvoiceService/GetInvoice",
+        "InvoiceService/ListInvoices",
+        "InvoiceService/GetBalance",
+        "InvoiceService/ListPayments",
     }
 )
 CATALOGUE_READ = frozenset(

@@ -15,6 +15,8 @@ import grpc
 from grpc import aio
 
 from billing.v1 import (
+    billing_pb2,
+    billing_pb2_grpc,
     catalogue_pb2,
     catalogue_pb2_grpc,
     event_log_pb2,
@@ -42,6 +44,8 @@ class Stubs:
     catalogue: catalogue_pb2_grpc.CatalogueServiceStub
     subscriptions: subscriptions_pb2_grpc.SubscriptionServiceStub
     usage: usage_pb2_grpc.UsageServiceStub
+    billing: billing_pb2_grpc.BillingServiceStub
+    invoices: billing_pb2_grpc.InvoiceServiceStub
 
     @classmethod
     def on(cls, channel: aio.Channel) -> Stubs:
@@ -53,6 +57,8 @@ class Stubs:
             catalogue_pb2_grpc.CatalogueServiceStub(channel),
             subscriptions_pb2_grpc.SubscriptionServiceStub(channel),
             usage_pb2_grpc.UsageServiceStub(channel),
+            billing_pb2_grpc.BillingServiceStub(channel),
+            billing_pb2_grpc.InvoiceServiceStub(channel),
         )
 
 
@@ -71,6 +77,8 @@ class Tenant:
     spare_plan_id: str = ""
     meter_code: str = ""
     usage_time: datetime | None = None  # the server's (test) clock when the world was built
+    invoice_id: str = ""  # the metered subscription's first invoice
+    voidable_invoice_id: str = ""  # a flat-fee invoice no one can pay (no payment method): voidable
 
 
 @dataclass
@@ -141,6 +149,14 @@ async def build_world(running: Running) -> World:
         )
         tenant.subscription_id = started.subscription.subscription_id
         tenant.usage_time = running.clock.now()
+        flat = await stubs.subscriptions.StartSubscription(
+            subscriptions_pb2.StartSubscriptionRequest(organization_id=tenant.organization_id, plan_id=tenant.plan_id),
+            metadata=running.admin,
+        )
+        tenant.invoice_id = await _first_invoice(stubs, tenant, tenant.subscription_id, running.admin)
+        tenant.voidable_invoice_id = await _first_invoice(
+            stubs, tenant, flat.subscription.subscription_id, running.admin
+        )
     own = world.own.organization_id
     world.keys["platform_admin"] = running.admin_token
     callers: dict[str, tuple[str | None, tuple[str, str | None]]] = {
@@ -158,6 +174,14 @@ async def build_world(running: Running) -> World:
 
 
 Call = Callable[[Stubs, Tenant, tuple[tuple[str, str], ...]], Awaitable[Any]]
+
+
+async def _first_invoice(stubs: Stubs, tenant: Tenant, subscription_id: str, md: tuple[tuple[str, str], ...]) -> str:
+    listed = await stubs.invoices.ListInvoices(
+        billing_pb2.ListInvoicesRequest(organization_id=tenant.organization_id, subscription_id=subscription_id),
+        metadata=md,
+    )
+    return str(listed.invoices[0].invoice_id)
 
 
 class Refused(Exception):
@@ -369,6 +393,42 @@ RPCS: dict[str, tuple[bool, Call]] = {
     "ApiKeyService/ListApiKeys": (
         True,
         lambda s, t, md: s.keys.ListApiKeys(identity_pb2.ListApiKeysRequest(user_id=t.member_user_id), metadata=md),
+    ),
+    "BillingService/RunBillingCycle": (
+        False,
+        lambda s, t, md: s.billing.RunBillingCycle(billing_pb2.RunBillingCycleRequest(), metadata=md),
+    ),
+    "BillingService/AdvanceClock": (
+        False,
+        lambda s, t, md: s.billing.AdvanceClock(billing_pb2.AdvanceClockRequest(by_seconds=1), metadata=md),
+    ),
+    "InvoiceService/GetInvoice": (
+        True,
+        lambda s, t, md: s.invoices.GetInvoice(billing_pb2.GetInvoiceRequest(invoice_id=t.invoice_id), metadata=md),
+    ),
+    "InvoiceService/ListInvoices": (
+        True,
+        lambda s, t, md: s.invoices.ListInvoices(
+            billing_pb2.ListInvoicesRequest(organization_id=t.organization_id), metadata=md
+        ),
+    ),
+    "InvoiceService/VoidInvoice": (
+        True,
+        lambda s, t, md: s.invoices.VoidInvoice(
+            billing_pb2.VoidInvoiceRequest(invoice_id=t.voidable_invoice_id), metadata=md
+        ),
+    ),
+    "InvoiceService/GetBalance": (
+        True,
+        lambda s, t, md: s.invoices.GetBalance(
+            billing_pb2.GetBalanceRequest(organization_id=t.organization_id), metadata=md
+        ),
+    ),
+    "InvoiceService/ListPayments": (
+        True,
+        lambda s, t, md: s.invoices.ListPayments(
+            billing_pb2.ListPaymentsRequest(organization_id=t.organization_id), metadata=md
+        ),
     ),
 }
 

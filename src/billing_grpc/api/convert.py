@@ -9,7 +9,15 @@ from typing import Any
 
 from google.protobuf import timestamp_pb2
 
-from billing.v1 import catalogue_pb2, event_log_pb2, identity_pb2, organizations_pb2, subscriptions_pb2
+from billing.v1 import (
+    billing_pb2,
+    catalogue_pb2,
+    event_log_pb2,
+    identity_pb2,
+    organizations_pb2,
+    subscriptions_pb2,
+    usage_pb2,
+)
 from billing_grpc.api.charges import charge_to_pb
 from billing_grpc.eventstore import RecordedEvent
 
@@ -137,3 +145,83 @@ def api_key(doc: Mapping[str, Any], last_used_at: datetime | None) -> identity_p
         revoked_at=optional_timestamp(doc.get("revoked_at")),
         last_used_at=optional_timestamp(last_used_at),
     )
+
+
+def invoice_line(line: Mapping[str, Any]) -> usage_pb2.InvoiceLine:
+    """The wire form of a stored invoice line (see `invoicing.line_to_dict`)."""
+    return usage_pb2.InvoiceLine(
+        kind=line["kind"],
+        description=line["description"],
+        meter_code=line["meter_code"],
+        quantity=line["quantity"],
+        unit_amount=line["unit_amount"],
+        amount_minor=line["amount_minor"],
+        period_start=timestamp(_moment(line["period_start"])),
+        period_end=timestamp(_moment(line["period_end"])),
+    )
+
+
+def invoice(doc: Mapping[str, Any]) -> billing_pb2.Invoice:
+    """The wire form of an invoices read-model document."""
+    return billing_pb2.Invoice(
+        invoice_id=doc["_id"],
+        organization_id=doc["organization_id"],
+        subscription_id=doc["subscription_id"],
+        plan_id=doc["plan_id"],
+        number=doc.get("number", ""),
+        status=doc["status"],
+        reason=doc["reason"],
+        currency=doc["currency"],
+        lines=[invoice_line(line) for line in doc["lines"]],
+        total_minor=doc["total_minor"],
+        amount_due_minor=doc.get("amount_due_minor", 0),
+        amount_paid_minor=doc.get("amount_paid_minor", 0),
+        usage_period_start=optional_timestamp(doc.get("usage_period_start")),
+        usage_period_end=optional_timestamp(doc.get("usage_period_end")),
+        issued_at=timestamp(doc["issued_at"]),
+        finalize_at=timestamp(doc["finalize_at"]),
+        finalized_at=optional_timestamp(doc.get("finalized_at")),
+        paid_at=optional_timestamp(doc.get("paid_at")),
+        next_attempt_at=optional_timestamp(doc.get("next_attempt_at")),
+        attempts=doc.get("attempts", 0),
+        failures=doc.get("failures", 0),
+        last_failure_code=doc.get("last_failure_code") or "",
+    )
+
+
+def payment(doc: Mapping[str, Any]) -> billing_pb2.Payment:
+    """The wire form of a payments read-model document."""
+    return billing_pb2.Payment(
+        payment_id=doc["_id"],
+        invoice_id=doc["invoice_id"],
+        organization_id=doc["organization_id"],
+        attempt=doc["attempt"],
+        idempotency_key=doc["idempotency_key"],
+        amount_minor=doc["amount_minor"],
+        currency=doc["currency"],
+        payment_method=doc["payment_method"],
+        status=doc["status"],
+        charge_id=doc.get("charge_id") or "",
+        failure_code=doc.get("failure_code") or "",
+        message=doc.get("message") or "",
+        started_at=timestamp(doc["started_at"]),
+        resolved_at=optional_timestamp(doc.get("resolved_at")),
+    )
+
+
+def balance(doc: Mapping[str, Any]) -> billing_pb2.Balance:
+    """The wire form of a balances read-model document."""
+    return billing_pb2.Balance(
+        currency=doc["currency"],
+        invoiced_minor=doc["invoiced_minor"],
+        paid_minor=doc["paid_minor"],
+        outstanding_minor=doc["outstanding_minor"],
+        uncollectible_minor=doc["uncollectible_minor"],
+        voided_minor=doc["voided_minor"],
+        credit_minor=doc.get("credit_minor", 0),
+    )
+
+
+def _moment(value: datetime | str) -> datetime:
+    """Stored lines keep datetimes; lines that travelled through an event payload hold ISO strings."""
+    return value if isinstance(value, datetime) else datetime.fromisoformat(value)

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from billing.v1 import catalogue_pb2, event_log_pb2, identity_pb2, organizations_pb2, subscriptions_pb2, usage_pb2
+from billing.v1 import (
+    billing_pb2,
+    catalogue_pb2,
+    event_log_pb2,
+    identity_pb2,
+    organizations_pb2,
+    subscriptions_pb2,
+    usage_pb2,
+)
 from billing_grpc.domain.access import Action
 
 # Health and reflection answer without credentials so probes and tooling (grpcurl, buf curl) work.
@@ -48,6 +56,13 @@ POLICY: dict[str, Action] = {
     method(usage_pb2, "UsageService", "StreamUsage"): Action.USAGE_RECORD,
     method(usage_pb2, "UsageService", "GetUsageSummary"): Action.BILLING_READ,
     method(usage_pb2, "UsageService", "PreviewInvoice"): Action.BILLING_READ,
+    method(billing_pb2, "BillingService", "RunBillingCycle"): Action.BILLING_OPERATE,
+    method(billing_pb2, "BillingService", "AdvanceClock"): Action.BILLING_OPERATE,
+    method(billing_pb2, "InvoiceService", "GetInvoice"): Action.BILLING_READ,
+    method(billing_pb2, "InvoiceService", "ListInvoices"): Action.BILLING_READ,
+    method(billing_pb2, "InvoiceService", "VoidInvoice"): Action.BILLING_OPERATE,
+    method(billing_pb2, "InvoiceService", "GetBalance"): Action.BILLING_READ,
+    method(billing_pb2, "InvoiceService", "ListPayments"): Action.BILLING_READ,
 }
 
 

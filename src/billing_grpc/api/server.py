@@ -13,6 +13,8 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from billing.v1 import (
+    billing_pb2,
+    billing_pb2_grpc,
     catalogue_pb2,
     catalogue_pb2_grpc,
     event_log_pb2,
@@ -27,6 +29,7 @@ from billing.v1 import (
     usage_pb2_grpc,
 )
 from billing_grpc.api.auth import AuthInterceptor
+from billing_grpc.api.billing import BillingServicer, InvoiceServicer
 from billing_grpc.api.catalogue import CatalogueServicer
 from billing_grpc.api.event_log import EventLogServicer
 from billing_grpc.api.identity import ApiKeyServicer, UserServicer
@@ -41,7 +44,15 @@ log = logging.getLogger(__name__)
 
 SERVICE_NAMES = tuple(
     service.full_name
-    for module in (event_log_pb2, organizations_pb2, identity_pb2, catalogue_pb2, subscriptions_pb2, usage_pb2)
+    for module in (
+        event_log_pb2,
+        organizations_pb2,
+        identity_pb2,
+        catalogue_pb2,
+        subscriptions_pb2,
+        usage_pb2,
+        billing_pb2,
+    )
     for service in module.DESCRIPTOR.services_by_name.values()
 )
 
@@ -103,6 +114,8 @@ def create_server(app: App, listen: str | None = None) -> Server:
     catalogue_pb2_grpc.add_CatalogueServiceServicer_to_server(CatalogueServicer(app), grpc_server)
     subscriptions_pb2_grpc.add_SubscriptionServiceServicer_to_server(SubscriptionServicer(app), grpc_server)
     usage_pb2_grpc.add_UsageServiceServicer_to_server(UsageServicer(app), grpc_server)
+    billing_pb2_grpc.add_BillingServiceServicer_to_server(BillingServicer(app), grpc_server)
+    billing_pb2_grpc.add_InvoiceServiceServicer_to_server(InvoiceServicer(app), grpc_server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, grpc_server)
     reflection.enable_server_reflection((*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), grpc_server)
@@ -124,6 +137,8 @@ async def serve(settings: Settings) -> None:
     async with opener(settings) as app:
         server = create_server(app)
         await server.start()
+        if settings.scheduler:
+            app.scheduler.start()
         log.info("serving", extra={"listen": settings.listen, "port": server.port, "tls": bool(settings.tls_cert_file)})
         print(f"billing-grpc listening on {settings.listen}", flush=True)
         if app.bootstrap is not None and app.bootstrap.token is not None:

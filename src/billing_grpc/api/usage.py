@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 
 from grpc import aio
 
@@ -17,7 +16,7 @@ from billing_grpc.application.usage_queries import preview_lines, usage_summary
 from billing_grpc.bootstrap import App
 from billing_grpc.domain.access import Action
 from billing_grpc.domain.errors import FieldViolation, InvalidArgument, ResourceExhausted
-from billing_grpc.domain.invoicing import total_minor
+from billing_grpc.domain.invoicing import line_to_dict, total_minor
 from billing_grpc.domain.money import format_decimal
 from billing_grpc.domain.usage import UsageInput
 from projections.subscriptions import SUBSCRIPTIONS
@@ -29,8 +28,6 @@ _OUTCOMES = {
     Outcome.DUPLICATE: usage_pb2.UsageResult.OUTCOME_DUPLICATE,
     Outcome.REJECTED: usage_pb2.UsageResult.OUTCOME_REJECTED,
 }
-# Exact unit amounts can have long expansions (a tier total divided by a quantity); show 12 places.
-_UNIT_AMOUNT_PLACES = Decimal("1e-12")
 
 
 def _checked_size(events: Sequence[usage_pb2.UsageEvent]) -> None:
@@ -134,18 +131,6 @@ class UsageServicer(usage_pb2_grpc.UsageServiceServicer):
         currency, lines = await preview_lines(self._app.read_models, self._app.usage.catalog, subscription)
         return usage_pb2.PreviewInvoiceResponse(
             currency=currency,
-            lines=[
-                usage_pb2.InvoiceLine(
-                    kind=line.kind,
-                    description=line.description,
-                    meter_code=line.meter_code,
-                    quantity=format_decimal(line.quantity),
-                    unit_amount=format_decimal(line.unit_amount.quantize(_UNIT_AMOUNT_PLACES).normalize()),
-                    amount_minor=line.amount_minor,
-                    period_start=convert.timestamp(line.period.start),
-                    period_end=convert.timestamp(line.period.end),
-                )
-                for line in lines
-            ],
+            lines=[convert.invoice_line(line_to_dict(line)) for line in lines],
             total_minor=total_minor(lines),
         )

@@ -13,17 +13,18 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from billing_grpc.application.catalogue import load_plan
 from billing_grpc.application.context import CommandContext
-from billing_grpc.application.streams import Writer, load, load_existing, load_organization, new_id
+from billing_grpc.application.progress import ProjectionProgress
+from billing_grpc.application.streams import Writer, load, load_existing, load_organization, ordered_id
 from billing_grpc.application.usage_queries import meter_usage
 from billing_grpc.domain import invoice as invoices
 from billing_grpc.domain import organization, subscription
 from billing_grpc.domain.access import Action
 from billing_grpc.domain.dunning import DunningPolicy, FinalAction
-from billing_grpc.domain.errors import Unavailable
+from billing_grpc.domain.errors import NotFound, Unavailable
 from billing_grpc.domain.events import DomainEvent, decode_event
 from billing_grpc.domain.invoice import BillingCalculated, Invoice, InvoiceIssued, InvoiceReason, PaymentStarted
 from billing_grpc.domain.invoicing import MeterUsage, base_fee_line, line_to_dict, stored_total, usage_lines
@@ -44,14 +45,6 @@ DEFAULT_GRACE = timedelta(hours=1)
 USAGE_CATCH_UP_SECONDS = 10.0
 
 
-class ProjectionProgress(Protocol):
-    """How far the read models have followed the log."""
-
-    async def wait_until(self, position: int, timeout: float = 5.0) -> bool:
-        """Wait until every read model reflects `position`; False on timeout."""
-        ...
-
-
 @dataclass(frozen=True)
 class BillingPolicy:
     """The operator's choices: the grace window for late usage and the dunning schedule."""
@@ -69,18 +62,30 @@ class BillingHandlers:
     progress: ProjectionProgress
     gateway: PaymentGateway
     policy: BillingPolicy
+    # Plans and meters never change once created, so a billing run reads each once, not per item.
+    _plans: dict[str, Plan] = field(default_factory=dict, compare=False, repr=False)
+    _aggregations: dict[str, Aggregation] = field(default_factory=dict, compare=False, repr=False)
 
     async def close_period(self, context: CommandContext, subscription_id: str) -> int:
         """Close the subscription's due period: roll it over (or end it) and issue its invoice."""
         context.require(Action.BILLING_OPERATE, None, "subscription")
         sub, version = await self._subscription(subscription_id)
-        plan, _ = await load_plan(self.writer, sub.plan_id)
+        plan = await self._plan(sub.plan_id)
         now = self.writer.clock.now()
         due = sub.period_to_close(plan.interval, now)
         if due is None:
             return 0
         closed, following = due
-        invoice_id = new_id("in")
+        if following is None and not plan.charges:
+            # Nothing can be owed in arrears: the last period closes without an invoice, sealed at once.
+            ending = [*sub.close_period("", plan.interval, now), *sub.seal_usage(closed.end, now)]
+            return await self.writer.append(
+                self.writer.append_of(
+                    subscription.stream_of(subscription_id), version, ending, context, sub.organization_id
+                ),
+                await self._detach_if_ending(context, sub, ending),
+            )
+        invoice_id = ordered_id("in", self.writer.clock)
         closing = sub.close_period(invoice_id, plan.interval, now)
         usage = await self._usage(subscription_id, closed, plan)
         lines = usage_lines(plan, {code: metered for code, (metered, _) in usage.items()}, closed)
@@ -113,13 +118,15 @@ class BillingHandlers:
     async def finalize(self, context: CommandContext, invoice_id: str) -> int:
         """Seal the invoiced period against late usage, price it for good, number the invoice."""
         context.require(Action.BILLING_OPERATE, None, "invoice")
-        inv, version = await self._invoice(invoice_id)
+        draft = await load(self.writer.store, invoices.stream_of(invoice_id))
+        inv, version = Invoice.replay(draft.events), draft.version
+        if inv is None:
+            raise NotFound("invoice_not_found", "invoice not found")
         now = self.writer.clock.now()
         if inv.status is not invoices.InvoiceStatus.DRAFT or now < inv.finalize_at:
             return 0
         sealed_at = await self._seal(context, inv)
-        plan, _ = await load_plan(self.writer, inv.plan_id)
-        draft = await load(self.writer.store, invoices.stream_of(invoice_id))
+        plan = await self._plan(inv.plan_id)
         issued = next(e for e in draft.events if isinstance(e, InvoiceIssued))
         usage: dict[str, tuple[MeterUsage, dict[str, Any]]] = {}
         lines = [line for line in issued.lines if line["kind"] != "usage"]
@@ -169,7 +176,7 @@ class BillingHandlers:
         if not inv.payment_due(now):
             return 0
         org, _ = await load_organization(self.writer.store, inv.organization_id)
-        attempt = inv.start_payment(new_id("pay"), org.payment_method, now)
+        attempt = inv.start_payment(ordered_id("pay", self.writer.clock), org.payment_method, now)
         if isinstance(attempt, PaymentStarted):
             # Recorded before the gateway hears of it: a crash after the charge leaves a trace to resume.
             await self.writer.append(
@@ -286,10 +293,17 @@ class BillingHandlers:
         return usage
 
     async def _aggregation(self, meter_code: str) -> Aggregation:
-        doc = await self.read_models.get("meters", meter_code)
-        if doc is None:
-            raise LookupError(f"plan charges unknown meter {meter_code}")
-        return Aggregation(doc["aggregation"])
+        if meter_code not in self._aggregations:
+            doc = await self.read_models.get("meters", meter_code)
+            if doc is None:
+                raise LookupError(f"plan charges unknown meter {meter_code}")
+            self._aggregations[meter_code] = Aggregation(doc["aggregation"])
+        return self._aggregations[meter_code]
+
+    async def _plan(self, plan_id: str) -> Plan:
+        if plan_id not in self._plans:
+            self._plans[plan_id], _ = await load_plan(self.writer, plan_id)
+        return self._plans[plan_id]
 
     async def _detach_if_ending(
         self, context: CommandContext, sub: subscription.Subscription, changes: Sequence[DomainEvent]

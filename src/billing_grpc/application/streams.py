@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -20,6 +20,15 @@ State = TypeVar("State")
 def new_id(prefix: str) -> str:
     """A fresh random id with a readable prefix, e.g. `usr_3f9a…` (96 random bits)."""
     return f"{prefix}_{uuid.uuid4().hex[:24]}"
+
+
+def ordered_id(prefix: str, clock: Clock) -> str:
+    """A fresh id that sorts by creation time (business clock, milliseconds), then 64 random bits.
+
+    Keyset paging by id then lists invoices and payments in the order they were made.
+    """
+    millis = int(clock.now().timestamp() * 1000)
+    return f"{prefix}_{millis:012x}{uuid.uuid4().hex[:16]}"
 
 
 @dataclass(frozen=True)
@@ -91,10 +100,12 @@ class Writer:
             ),
         )
 
-    async def append(self, *appends: StreamAppend | None, claims: Sequence[str] = ()) -> int:
-        """Append atomically (with any claims); return the last event's position (0: nothing written)."""
+    async def append(
+        self, *appends: StreamAppend | None, claims: Sequence[str] = (), expect: Mapping[str, int] | None = None
+    ) -> int:
+        """Append atomically (with claims and expectations); return the last position (0: nothing written)."""
         present = [a for a in appends if a is not None]
         if not present:
             return 0
-        recorded = await self.store.append(*present, claims=claims)
+        recorded = await self.store.append(*present, claims=claims, expect=expect)
         return recorded[-1].position

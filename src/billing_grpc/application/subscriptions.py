@@ -8,7 +8,7 @@ from datetime import datetime
 from billing_grpc.application.billing import opening_invoice
 from billing_grpc.application.catalogue import load_plan
 from billing_grpc.application.context import CommandContext
-from billing_grpc.application.streams import Writer, load_existing, load_organization, new_id
+from billing_grpc.application.streams import Writer, load_existing, load_organization, new_id, ordered_id
 from billing_grpc.domain import invoice, organization, subscription
 from billing_grpc.domain.access import Action
 
@@ -43,7 +43,7 @@ class SubscriptionHandlers:
         attached = org.attach(subscription_id, chosen.meter_codes)
         # The first period's base fee is invoiced at once, in the same atomic append (Stripe does
         # the same): a subscription never exists without the invoice of its first period.
-        opening = opening_invoice(new_id("in"), started, chosen, now)
+        opening = opening_invoice(ordered_id("in", self.writer.clock), started, chosen, now)
         position = await self.writer.append(
             self.writer.append_of(subscription.stream_of(subscription_id), 0, [started], context, organization_id),
             self.writer.append_of(

@@ -5,6 +5,11 @@ one claim per accepted idempotency key. The store refuses a claim that exists (a
 another instance, an earlier retry got there first); those events are answered `duplicate`
 and the rest of the batch is appended again. An answer is only given once the append is
 committed: acknowledged means durable.
+
+The append also expects the stream version of every subscription the usage is assigned to.
+Closing or sealing a period moves that version, so usage judged on a view of the subscription
+from before the seal can never commit after it ("accepted, then not billed" cannot happen):
+the batch is judged again on fresh state and such usage is rejected `period_closed`.
 """
 
 from __future__ import annotations
@@ -17,16 +22,21 @@ from enum import StrEnum
 from typing import Any
 
 from billing_grpc.application.context import CommandContext
+from billing_grpc.application.progress import ProjectionProgress
 from billing_grpc.application.streams import Writer
 from billing_grpc.application.usage_catalog import UsageCatalog
+from billing_grpc.domain import subscription as subscriptions
 from billing_grpc.domain.access import Action
 from billing_grpc.domain.errors import ConcurrencyConflict
 from billing_grpc.domain.meter import Meter
 from billing_grpc.domain.usage import LiveSubscription, Rejection, RejectReason, UsageInput, UsageRecorded, judge
-from billing_grpc.eventstore import ClaimConflict
+from billing_grpc.eventstore import ClaimConflict, WrongExpectedVersion
 
 # How often a batch is re-appended after losing claims to concurrent writers before giving up.
 CLAIM_RETRIES = 5
+# How often a batch is judged again after a subscription it was judged on moved (rare: a period
+# closed, was sealed, or a payment changed the status while the batch was in flight).
+REJUDGE_RETRIES = 3
 
 
 class Outcome(StrEnum):
@@ -80,9 +90,21 @@ class UsageIngestor:
 
     writer: Writer
     catalog: UsageCatalog
+    progress: ProjectionProgress
 
     async def ingest(self, context: CommandContext, batch: Sequence[RawUsage]) -> list[UsageResult]:
         """Judge, deduplicate and durably record a batch; one result per event, in order."""
+        for _ in range(REJUDGE_RETRIES):
+            try:
+                return await self._ingest_once(context, batch)
+            except WrongExpectedVersion:
+                # Nothing of the batch was written. Let the read models catch up with the change
+                # that moved the subscription, forget the cached views, and judge everything again.
+                await self.progress.wait_until(await self.writer.store.head_position())
+                self.catalog.forget_subscriptions()
+        raise ConcurrencyConflict("usage_contended", "subscriptions changed while recording; resend the batch")
+
+    async def _ingest_once(self, context: CommandContext, batch: Sequence[RawUsage]) -> list[UsageResult]:
         lookups = await self._lookups(context, batch)
         results: list[UsageResult | None] = [None] * len(batch)
         pending: dict[str, tuple[int, str, dict[str, Any]]] = {}  # claim → (index, organization, record)
@@ -104,7 +126,8 @@ class UsageIngestor:
             pending[claim] = (index, organization_id, verdict)
         for claim in await self.writer.store.claimed(list(pending)):
             results[pending.pop(claim)[0]] = DUPLICATE
-        await self._record(context, pending, results)
+        versions = {s.subscription_id: s.stream_version for subs in lookups.subscriptions.values() for s in subs}
+        await self._record(context, pending, results, versions)
         return [result or ACCEPTED for result in results]
 
     async def _lookups(self, context: CommandContext, batch: Sequence[RawUsage]) -> _Lookups:
@@ -128,10 +151,15 @@ class UsageIngestor:
         context: CommandContext,
         pending: dict[str, tuple[int, str, dict[str, Any]]],
         results: list[UsageResult | None],
+        versions: dict[str, int],
     ) -> None:
         for _ in range(CLAIM_RETRIES):
             if not pending:
                 return
+            expect = {
+                subscriptions.stream_of(subscription_id): versions[subscription_id]
+                for subscription_id in {record["subscription_id"] for _, _, record in pending.values()}
+            }
             by_organization: dict[str, list[dict[str, Any]]] = defaultdict(list)
             for _, organization_id, record in pending.values():
                 by_organization[organization_id].append(record)
@@ -146,7 +174,7 @@ class UsageIngestor:
                 for organization_id, records in by_organization.items()
             ]
             try:
-                await self.writer.append(*appends, claims=list(pending))
+                await self.writer.append(*appends, claims=list(pending), expect=expect)
                 return
             except ClaimConflict as conflict:  # someone recorded some of these keys meanwhile
                 for claim in conflict.keys:

@@ -1,8 +1,9 @@
-"""What usage ingestion looks up for every event, cached: organizations, meters, live subscriptions.
+"""What usage ingestion looks up for every event, cached: organizations, meters, open subscriptions.
 
 Meters and plans never change, so they are cached for good once found. Which subscriptions of
-an organization are live changes rarely; it is cached for `ttl` seconds, so a cancellation is
-seen by ingestion within that time (usage stamped after a cancellation is refused from then on).
+an organization take usage changes rarely; it is cached for `ttl` seconds. A stale entry cannot
+let usage into a closed period: each view carries its subscription's stream version, which the
+append expects, and the ingestor forgets its views when that expectation fails.
 """
 
 from __future__ import annotations
@@ -14,14 +15,11 @@ from typing import Any
 
 from billing_grpc.domain.meter import Aggregation, Meter
 from billing_grpc.domain.periods import Interval, IntervalUnit
-from billing_grpc.domain.subscription import LIVE_STATUSES
 from billing_grpc.domain.usage import LiveSubscription
 from projections.catalogue import METERS, PLANS
 from projections.model import ReadModelReader
 from projections.organizations import ORGANIZATIONS
 from projections.subscriptions import SUBSCRIPTIONS
-
-LIVE = sorted(status.value for status in LIVE_STATUSES)
 
 
 @dataclass
@@ -73,7 +71,8 @@ class UsageCatalog:
         cached = self._subscriptions.get(organization_id)
         if cached is not None and self._fresh(cached[0]):
             return cached[1]
-        docs = await self.read_models.find(SUBSCRIPTIONS, {"organization_id": organization_id, "status": {"$in": LIVE}})
+        # Live subscriptions, and ended ones whose last period is not invoiced yet (late usage).
+        docs = await self.read_models.find(SUBSCRIPTIONS, {"organization_id": organization_id, "usage_open": True})
         live = [await self.live_from(doc) for doc in docs]
         self._subscriptions[organization_id] = (self.monotonic(), live)
         return live
@@ -90,7 +89,12 @@ class UsageCatalog:
             interval=Interval(IntervalUnit(plan["interval_unit"]), plan["interval_count"]),
             open_from=doc.get("usage_open_from") or doc["started_at"],
             ends_at=doc.get("canceled_at") or doc.get("cancel_at"),
+            stream_version=doc.get("version", 0),
         )
+
+    def forget_subscriptions(self) -> None:
+        """Drop every cached subscription view: one changed (rare; the cache refills per batch)."""
+        self._subscriptions.clear()
 
     async def plan_document(self, plan_id: str) -> dict[str, Any]:
         """A plan read-model document (plans never change, so it is cached for good)."""

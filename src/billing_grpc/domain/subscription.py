@@ -75,7 +75,11 @@ class SubscriptionCancellationScheduled(DomainEvent):
 
 
 class SubscriptionPeriodClosed(DomainEvent):
-    """A period ended and `invoice_id` bills it; the subscription moved into the next period, if any."""
+    """A period ended and `invoice_id` bills it; the subscription moved into the next period, if any.
+
+    `invoice_id` is empty only for the last period of a plan without usage charges: nothing is
+    owed in arrears, so no invoice is issued (the period is sealed at once instead).
+    """
 
     TYPE: ClassVar[str] = "subscription.period_closed"
 

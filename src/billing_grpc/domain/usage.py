@@ -78,6 +78,9 @@ class LiveSubscription:
     open_from: datetime
     # A scheduled or effective end; usage at or after it belongs to no period of this subscription.
     ends_at: datetime | None
+    # The subscription stream's version this view was built from: usage is appended expecting it,
+    # so a period closed or sealed meanwhile makes the append fail and the usage be judged again.
+    stream_version: int = 0
     # The last period asked for: nearly all usage falls in the current period, and calendar math
     # per event would dominate ingestion.
     _recent: list[Period] = field(default_factory=list, compare=False, repr=False)
