@@ -114,6 +114,26 @@ async def test_read_all_is_in_position_order_with_filters_and_limit(store: Event
     assert await store.read_all(after_position=4) == []
 
 
+async def test_filters_by_several_types_or_tenants_merge_in_position_order_up_to_the_limit(
+    store: EventStore,
+) -> None:
+    kinds = ["a.x", "b.x", "c.x"]
+    for i in range(12):  # interleaved: positions 1..12, types a b c a b c …, tenants t0 t1 t0 …
+        tenant = f"t{i % 2}"
+        await store.append(
+            StreamAppend(f"s{i}", 0, (NewEvent(kinds[i % 3], {}, occurred_at=T0, organization_id=tenant),))
+        )
+
+    two_types = EventFilter(types=frozenset({"a.x", "c.x"}))
+    assert [e.position for e in await store.read_all(0, two_types, limit=5)] == [1, 3, 4, 6, 7]
+    assert [e.position for e in await store.read_all(6, two_types, limit=5)] == [7, 9, 10, 12]
+    tenants = EventFilter(organization_ids=frozenset({"t0", "t1"}))
+    assert [e.position for e in await store.read_all(3, tenants, limit=4)] == [4, 5, 6, 7]
+    one_tenant_two_types = EventFilter(types=frozenset({"a.x", "b.x"}), organization_ids=frozenset({"t1"}))
+    assert [e.position for e in await store.read_all(0, one_tenant_two_types)] == [2, 4, 8, 10]
+    assert await store.read_all(0, EventFilter(organization_ids=frozenset())) == []
+
+
 async def test_subscribe_catches_up_then_follows_live(store: EventStore) -> None:
     await store.append(append("s", 0, event(), event(), event()))
     seen: list[int] = []
