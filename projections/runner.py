@@ -7,7 +7,6 @@ so a crash between batches neither loses nor repeats anything.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Sequence
 
@@ -47,6 +46,7 @@ class ProjectionRunner:
         self._reached = {name: 0 for name in names}
         self._progress = asyncio.Condition()
         self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = False
 
     @property
     def projections(self) -> list[Projection]:
@@ -61,11 +61,15 @@ class ProjectionRunner:
 
     async def stop(self) -> None:
         """Stop following; committed batches stay committed."""
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        self._stopping = True
+        pending = set(self._tasks)
+        while pending:
+            # A cancellation that lands inside a driver call was seen consumed there (pymongo's
+            # async socket read), leaving the task running: cancel again until every task ends;
+            # the stop flag ends each loop at its next turn in any case.
+            for task in pending:
+                task.cancel()
+            _, pending = await asyncio.wait(pending, timeout=1.0)
         self._tasks = []
 
     async def catch_up(self) -> int:
@@ -101,10 +105,10 @@ class ProjectionRunner:
         await self._mark(projection.name, max(position, head))
 
     async def _follow(self, projection: Projection) -> None:
-        while True:
+        while not self._stopping:
             try:
                 position = await self._read_models.checkpoint(projection.name)
-                while True:
+                while not self._stopping:
                     head = await self._store.head_position()
                     # Nothing of ours since `position`: no need to read (and scan) the log.
                     if await self._store.latest_of(projection.handles) <= position:

@@ -208,6 +208,19 @@ async def test_a_crash_between_the_seal_and_the_finalization_finalizes_once(depl
         assert (await cycle_invoice(restarted, deployment.subscription_id))["status"] == "paid"
 
 
+async def test_a_crash_after_the_finalization_charges_once_after_restart(deployment: Deployment) -> None:
+    async with deployment.open() as app:
+        draft = await close_then_end_grace(app, deployment)
+        await app.billing.finalize(CONTEXT, draft)  # and the process dies before charging
+        assert await logged(app, "payment.started") == 0
+    async with deployment.open() as restarted:
+        await restarted.cycle.run()
+        await restarted.cycle.run()
+        invoice = await cycle_invoice(restarted, deployment.subscription_id)
+        assert (invoice["status"], invoice["attempts"]) == ("paid", 1)
+        assert await restarted.gateway.captured_total(draft) == invoice["total_minor"]
+
+
 async def test_a_crash_before_the_gateway_call_charges_once_with_the_recorded_key(deployment: Deployment) -> None:
     async with deployment.open() as app:
 
