@@ -1,14 +1,20 @@
-"""What each organization owes, per currency: invoiced = paid + outstanding + uncollectible + voided.
+"""What each organization owes, per currency: invoiced = paid + credit_applied + outstanding + uncollectible + voided.
 
-Only finalized invoices count (a draft is provisional). The paid, uncollectible and voided
-events name neither the organization nor the currency, so the projection keeps a small
-document per invoice (`balance_invoices`) with those and the amount it currently counts where.
+Only finalized invoices count (a draft is provisional). `credit_applied_minor` is the part of
+the invoiced total settled by customer credit at finalization (negative for an invoice whose
+negative total became credit); `paid_minor` only counts money collected. `credit_minor` is the
+credit available now: granted - applied, from the credit stream's events, never below zero.
+
+The paid, uncollectible and voided events name neither the organization nor the currency, so
+the projection keeps a small document per invoice (`balance_invoices`) with those and the
+amount it currently counts where.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from billing_grpc.domain.credit import CreditApplied, CreditGranted
 from billing_grpc.domain.events import decode_event
 from billing_grpc.domain.invoice import (
     InvoiceFinalized,
@@ -49,6 +55,8 @@ class BalancesProjection:
             InvoicePaid.TYPE,
             InvoiceMarkedUncollectible.TYPE,
             InvoiceVoided.TYPE,
+            CreditGranted.TYPE,
+            CreditApplied.TYPE,
         }
     )
     collections: Mapping[str, Sequence[Index]] = {
@@ -60,6 +68,13 @@ class BalancesProjection:
     async def apply(self, event: RecordedEvent, view: View) -> None:
         """Move the invoice's amount between the buckets of its organization's balance."""
         fact = decode_event(event.type, event.payload)
+        if isinstance(fact, CreditGranted | CreditApplied):
+            key = balance_key(fact.organization_id, fact.currency)
+            balance = await view.get(BALANCES, key) or _empty(fact.model_dump())
+            change = fact.amount_minor if isinstance(fact, CreditGranted) else -fact.amount_minor
+            balance["credit_minor"] += change
+            view.put(BALANCES, key, balance)
+            return
         if isinstance(fact, InvoiceIssued):
             view.put(
                 BALANCE_INVOICES,
@@ -90,6 +105,7 @@ class BalancesProjection:
         match fact:
             case InvoiceFinalized():
                 balance["invoiced_minor"] += fact.total_minor
+                balance["credit_applied_minor"] += fact.credit_applied_minor
                 invoice["status"], invoice["amount_minor"] = InvoiceStatus.OPEN.value, fact.amount_due_minor
             case InvoicePaid():
                 invoice["status"], invoice["amount_minor"] = InvoiceStatus.PAID.value, fact.amount_paid_minor
@@ -102,15 +118,15 @@ class BalancesProjection:
         view.put(BALANCE_INVOICES, fact.invoice_id, invoice)
 
 
-def _empty(invoice: Document) -> Document:
+def _empty(owner: Document) -> Document:
     return {
-        "organization_id": invoice["organization_id"],
-        "currency": invoice["currency"],
+        "organization_id": owner["organization_id"],
+        "currency": owner["currency"],
         "invoiced_minor": 0,
         "paid_minor": 0,
         "outstanding_minor": 0,
         "uncollectible_minor": 0,
         "voided_minor": 0,
-        # Customer credit arrives with plan changes (proration); nothing grants it yet.
+        "credit_applied_minor": 0,
         "credit_minor": 0,
     }

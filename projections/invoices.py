@@ -111,6 +111,7 @@ def _issued(fact: InvoiceIssued, position: int) -> Document:
         "total_minor": fact.total_minor,
         "amount_due_minor": 0,
         "amount_paid_minor": 0,
+        "credit_applied_minor": 0,
         "usage_period_start": fact.usage_period_start,
         "usage_period_end": fact.usage_period_end,
         "issued_at": fact.issued_at,
@@ -137,6 +138,7 @@ def _evolve(current: Document, fact: _Change) -> None:
             current["lines"] = stored_lines(fact.lines)
             current["total_minor"] = fact.total_minor
             current["amount_due_minor"] = fact.amount_due_minor
+            current["credit_applied_minor"] = fact.credit_applied_minor
             current["finalized_at"] = fact.finalized_at
             current["next_attempt_at"] = fact.finalized_at if fact.amount_due_minor > 0 else None
         case PaymentStarted():

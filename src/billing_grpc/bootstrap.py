@@ -21,6 +21,7 @@ from billing_grpc.application.billing import BillingHandlers, BillingPolicy
 from billing_grpc.application.billing_cycle import BillingCycle
 from billing_grpc.application.catalogue import CatalogueHandlers
 from billing_grpc.application.credentials import KeyHasher
+from billing_grpc.application.credit import CreditHandlers
 from billing_grpc.application.identity import IdentityHandlers
 from billing_grpc.application.lease import Lease, LocalLease
 from billing_grpc.application.organizations import OrganizationHandlers
@@ -88,6 +89,7 @@ class App:
     subscriptions: SubscriptionHandlers
     usage: UsageIngestor
     billing: BillingHandlers
+    credit: CreditHandlers
     cycle: BillingCycle
     scheduler: Scheduler
     gateway: SimulatedGateway
@@ -207,6 +209,7 @@ async def _wire(
         subscriptions=SubscriptionHandlers(writer),
         usage=UsageIngestor(writer, UsageCatalog(read_models), runner),
         billing=billing,
+        credit=CreditHandlers(writer),
         cycle=cycle,
         scheduler=scheduler,
         gateway=gateway,

@@ -190,10 +190,12 @@ async def get(read_models: ReadModelStore, collection: str, key: str) -> Documen
 
 
 async def assert_balanced(read_models: ReadModelStore) -> list[Document]:
-    """Every balance satisfies invoiced = paid + outstanding + uncollectible + voided."""
+    """Every balance satisfies invoiced = paid + credit applied + outstanding + uncollectible + voided."""
     balances = await read_models.find(BALANCES, {})
     for b in balances:
-        parts = b["paid_minor"] + b["outstanding_minor"] + b["uncollectible_minor"] + b["voided_minor"]
+        parts = b["paid_minor"] + b["credit_applied_minor"] + b["outstanding_minor"]
+        parts += b["uncollectible_minor"] + b["voided_minor"]
+        assert b["credit_minor"] >= 0, b
         assert b["invoiced_minor"] == parts, b
         assert all(isinstance(b[f], int) for f in b if f.endswith("_minor"))
     return balances
@@ -285,6 +287,7 @@ async def test_an_invoice_goes_from_draft_to_paid_through_a_failed_attempt_and_a
         "outstanding_minor": 0,
         "uncollectible_minor": 0,
         "voided_minor": 0,
+        "credit_applied_minor": 0,
         "credit_minor": 0,
     }
 

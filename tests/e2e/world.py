@@ -430,6 +430,13 @@ RPCS: dict[str, tuple[bool, Call]] = {
             billing_pb2.ListPaymentsRequest(organization_id=t.organization_id), metadata=md
         ),
     ),
+    "InvoiceService/GrantCredit": (
+        True,
+        lambda s, t, md: s.invoices.GrantCredit(
+            billing_pb2.GrantCreditRequest(organization_id=t.organization_id, amount_minor=1, description="test"),
+            metadata=md,
+        ),
+    ),
 }
 
 __all__ = ["RPCS", "Stubs", "Tenant", "World", "auth", "build_world"]

@@ -51,7 +51,7 @@ class AdvanceClockResponse(_message.Message):
     def __init__(self, now: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., report: _Optional[_Union[CycleReport, _Mapping]] = ...) -> None: ...
 
 class Invoice(_message.Message):
-    __slots__ = ("invoice_id", "organization_id", "subscription_id", "plan_id", "number", "status", "reason", "currency", "lines", "total_minor", "amount_due_minor", "amount_paid_minor", "usage_period_start", "usage_period_end", "issued_at", "finalize_at", "finalized_at", "paid_at", "next_attempt_at", "attempts", "failures", "last_failure_code")
+    __slots__ = ("invoice_id", "organization_id", "subscription_id", "plan_id", "number", "status", "reason", "currency", "lines", "total_minor", "amount_due_minor", "amount_paid_minor", "usage_period_start", "usage_period_end", "issued_at", "finalize_at", "finalized_at", "paid_at", "next_attempt_at", "attempts", "failures", "last_failure_code", "credit_applied_minor")
     INVOICE_ID_FIELD_NUMBER: _ClassVar[int]
     ORGANIZATION_ID_FIELD_NUMBER: _ClassVar[int]
     SUBSCRIPTION_ID_FIELD_NUMBER: _ClassVar[int]
@@ -74,6 +74,7 @@ class Invoice(_message.Message):
     ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
     FAILURES_FIELD_NUMBER: _ClassVar[int]
     LAST_FAILURE_CODE_FIELD_NUMBER: _ClassVar[int]
+    CREDIT_APPLIED_MINOR_FIELD_NUMBER: _ClassVar[int]
     invoice_id: str
     organization_id: str
     subscription_id: str
@@ -96,7 +97,8 @@ class Invoice(_message.Message):
     attempts: int
     failures: int
     last_failure_code: str
-    def __init__(self, invoice_id: _Optional[str] = ..., organization_id: _Optional[str] = ..., subscription_id: _Optional[str] = ..., plan_id: _Optional[str] = ..., number: _Optional[str] = ..., status: _Optional[str] = ..., reason: _Optional[str] = ..., currency: _Optional[str] = ..., lines: _Optional[_Iterable[_Union[_usage_pb2.InvoiceLine, _Mapping]]] = ..., total_minor: _Optional[int] = ..., amount_due_minor: _Optional[int] = ..., amount_paid_minor: _Optional[int] = ..., usage_period_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., usage_period_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., issued_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finalize_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finalized_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., paid_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., next_attempt_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., attempts: _Optional[int] = ..., failures: _Optional[int] = ..., last_failure_code: _Optional[str] = ...) -> None: ...
+    credit_applied_minor: int
+    def __init__(self, invoice_id: _Optional[str] = ..., organization_id: _Optional[str] = ..., subscription_id: _Optional[str] = ..., plan_id: _Optional[str] = ..., number: _Optional[str] = ..., status: _Optional[str] = ..., reason: _Optional[str] = ..., currency: _Optional[str] = ..., lines: _Optional[_Iterable[_Union[_usage_pb2.InvoiceLine, _Mapping]]] = ..., total_minor: _Optional[int] = ..., amount_due_minor: _Optional[int] = ..., amount_paid_minor: _Optional[int] = ..., usage_period_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., usage_period_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., issued_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finalize_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finalized_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., paid_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., next_attempt_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., attempts: _Optional[int] = ..., failures: _Optional[int] = ..., last_failure_code: _Optional[str] = ..., credit_applied_minor: _Optional[int] = ...) -> None: ...
 
 class GetInvoiceRequest(_message.Message):
     __slots__ = ("invoice_id",)
@@ -155,7 +157,7 @@ class GetBalanceRequest(_message.Message):
     def __init__(self, organization_id: _Optional[str] = ...) -> None: ...
 
 class Balance(_message.Message):
-    __slots__ = ("currency", "invoiced_minor", "paid_minor", "outstanding_minor", "uncollectible_minor", "voided_minor", "credit_minor")
+    __slots__ = ("currency", "invoiced_minor", "paid_minor", "outstanding_minor", "uncollectible_minor", "voided_minor", "credit_minor", "credit_applied_minor")
     CURRENCY_FIELD_NUMBER: _ClassVar[int]
     INVOICED_MINOR_FIELD_NUMBER: _ClassVar[int]
     PAID_MINOR_FIELD_NUMBER: _ClassVar[int]
@@ -163,6 +165,7 @@ class Balance(_message.Message):
     UNCOLLECTIBLE_MINOR_FIELD_NUMBER: _ClassVar[int]
     VOIDED_MINOR_FIELD_NUMBER: _ClassVar[int]
     CREDIT_MINOR_FIELD_NUMBER: _ClassVar[int]
+    CREDIT_APPLIED_MINOR_FIELD_NUMBER: _ClassVar[int]
     currency: str
     invoiced_minor: int
     paid_minor: int
@@ -170,7 +173,8 @@ class Balance(_message.Message):
     uncollectible_minor: int
     voided_minor: int
     credit_minor: int
-    def __init__(self, currency: _Optional[str] = ..., invoiced_minor: _Optional[int] = ..., paid_minor: _Optional[int] = ..., outstanding_minor: _Optional[int] = ..., uncollectible_minor: _Optional[int] = ..., voided_minor: _Optional[int] = ..., credit_minor: _Optional[int] = ...) -> None: ...
+    credit_applied_minor: int
+    def __init__(self, currency: _Optional[str] = ..., invoiced_minor: _Optional[int] = ..., paid_minor: _Optional[int] = ..., outstanding_minor: _Optional[int] = ..., uncollectible_minor: _Optional[int] = ..., voided_minor: _Optional[int] = ..., credit_minor: _Optional[int] = ..., credit_applied_minor: _Optional[int] = ...) -> None: ...
 
 class GetBalanceResponse(_message.Message):
     __slots__ = ("organization_id", "balances")
@@ -231,3 +235,19 @@ class ListPaymentsResponse(_message.Message):
     payments: _containers.RepeatedCompositeFieldContainer[Payment]
     next_page_token: str
     def __init__(self, payments: _Optional[_Iterable[_Union[Payment, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class GrantCreditRequest(_message.Message):
+    __slots__ = ("organization_id", "amount_minor", "description")
+    ORGANIZATION_ID_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_MINOR_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    organization_id: str
+    amount_minor: int
+    description: str
+    def __init__(self, organization_id: _Optional[str] = ..., amount_minor: _Optional[int] = ..., description: _Optional[str] = ...) -> None: ...
+
+class GrantCreditResponse(_message.Message):
+    __slots__ = ("balance",)
+    BALANCE_FIELD_NUMBER: _ClassVar[int]
+    balance: Balance
+    def __init__(self, balance: _Optional[_Union[Balance, _Mapping]] = ...) -> None: ...

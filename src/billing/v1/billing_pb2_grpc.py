@@ -191,6 +191,11 @@ class InvoiceServiceStub:
                 request_serializer=billing_dot_v1_dot_billing__pb2.ListPaymentsRequest.SerializeToString,
                 response_deserializer=billing_dot_v1_dot_billing__pb2.ListPaymentsResponse.FromString,
                 _registered_method=True)
+        self.GrantCredit = channel.unary_unary(
+                '/billing.v1.InvoiceService/GrantCredit',
+                request_serializer=billing_dot_v1_dot_billing__pb2.GrantCreditRequest.SerializeToString,
+                response_deserializer=billing_dot_v1_dot_billing__pb2.GrantCreditResponse.FromString,
+                _registered_method=True)
 
 
 class InvoiceServiceServicer:
@@ -233,6 +238,14 @@ class InvoiceServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GrantCredit(self, request, context):
+        """GrantCredit adds customer credit to an organization, in its currency: the next invoices
+        spend it at finalization before any charge. Platform admins only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_InvoiceServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -260,6 +273,11 @@ def add_InvoiceServiceServicer_to_server(servicer, server):
                     servicer.ListPayments,
                     request_deserializer=billing_dot_v1_dot_billing__pb2.ListPaymentsRequest.FromString,
                     response_serializer=billing_dot_v1_dot_billing__pb2.ListPaymentsResponse.SerializeToString,
+            ),
+            'GrantCredit': grpc.unary_unary_rpc_method_handler(
+                    servicer.GrantCredit,
+                    request_deserializer=billing_dot_v1_dot_billing__pb2.GrantCreditRequest.FromString,
+                    response_serializer=billing_dot_v1_dot_billing__pb2.GrantCreditResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -398,6 +416,33 @@ class InvoiceService:
             '/billing.v1.InvoiceService/ListPayments',
             billing_dot_v1_dot_billing__pb2.ListPaymentsRequest.SerializeToString,
             billing_dot_v1_dot_billing__pb2.ListPaymentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GrantCredit(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/billing.v1.InvoiceService/GrantCredit',
+            billing_dot_v1_dot_billing__pb2.GrantCreditRequest.SerializeToString,
+            billing_dot_v1_dot_billing__pb2.GrantCreditResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -109,6 +109,10 @@ class InvoiceServiceStub:
     """GetBalance returns an organization's balance per currency."""
     ListPayments: _grpc.UnaryUnaryMultiCallable[_billing_pb2.ListPaymentsRequest, _billing_pb2.ListPaymentsResponse]
     """ListPayments returns an organization's payment attempts in the order they were made."""
+    GrantCredit: _grpc.UnaryUnaryMultiCallable[_billing_pb2.GrantCreditRequest, _billing_pb2.GrantCreditResponse]
+    """GrantCredit adds customer credit to an organization, in its currency: the next invoices
+    spend it at finalization before any charge. Platform admins only.
+    """
 
 @_typing.type_check_only
 class InvoiceServiceAsyncStub(InvoiceServiceStub):
@@ -127,6 +131,10 @@ class InvoiceServiceAsyncStub(InvoiceServiceStub):
     """GetBalance returns an organization's balance per currency."""
     ListPayments: _aio.UnaryUnaryMultiCallable[_billing_pb2.ListPaymentsRequest, _billing_pb2.ListPaymentsResponse]  # type: ignore[assignment]
     """ListPayments returns an organization's payment attempts in the order they were made."""
+    GrantCredit: _aio.UnaryUnaryMultiCallable[_billing_pb2.GrantCreditRequest, _billing_pb2.GrantCreditResponse]  # type: ignore[assignment]
+    """GrantCredit adds customer credit to an organization, in its currency: the next invoices
+    spend it at finalization before any charge. Platform admins only.
+    """
 
 class InvoiceServiceServicer(metaclass=_abc_1.ABCMeta):
     """InvoiceService reads invoices, payments and balances, and voids invoices."""
@@ -172,5 +180,15 @@ class InvoiceServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_billing_pb2.ListPaymentsResponse, _abc.Awaitable[_billing_pb2.ListPaymentsResponse]]:
         """ListPayments returns an organization's payment attempts in the order they were made."""
+
+    @_abc_1.abstractmethod
+    def GrantCredit(
+        self,
+        request: _billing_pb2.GrantCreditRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_billing_pb2.GrantCreditResponse, _abc.Awaitable[_billing_pb2.GrantCreditResponse]]:
+        """GrantCredit adds customer credit to an organization, in its currency: the next invoices
+        spend it at finalization before any charge. Platform admins only.
+        """
 
 def add_InvoiceServiceServicer_to_server(servicer: InvoiceServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

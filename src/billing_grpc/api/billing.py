@@ -142,6 +142,19 @@ class InvoiceServicer(billing_pb2_grpc.InvoiceServiceServicer):
             organization_id=request.organization_id, balances=[convert.balance(doc) for doc in found]
         )
 
+    async def GrantCredit(
+        self, request: billing_pb2.GrantCreditRequest, context: aio.ServicerContext
+    ) -> billing_pb2.GrantCreditResponse:
+        """Grant customer credit to an organization (platform admins)."""
+        position = await self._app.credit.grant(
+            command_context(), request.organization_id, request.amount_minor, request.description
+        )
+        await settled(self._app, position)
+        found = await self._app.read_models.find(BALANCES, {"organization_id": request.organization_id})
+        org = await document(self._app, "organizations", request.organization_id, "organization")
+        [mine] = [doc for doc in found if doc["currency"] == org["currency"]]
+        return billing_pb2.GrantCreditResponse(balance=convert.balance(mine))
+
     async def ListPayments(
         self, request: billing_pb2.ListPaymentsRequest, context: aio.ServicerContext
     ) -> billing_pb2.ListPaymentsResponse:

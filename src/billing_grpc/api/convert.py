@@ -176,6 +176,7 @@ def invoice(doc: Mapping[str, Any]) -> billing_pb2.Invoice:
         total_minor=doc["total_minor"],
         amount_due_minor=doc.get("amount_due_minor", 0),
         amount_paid_minor=doc.get("amount_paid_minor", 0),
+        credit_applied_minor=doc.get("credit_applied_minor", 0),
         usage_period_start=optional_timestamp(doc.get("usage_period_start")),
         usage_period_end=optional_timestamp(doc.get("usage_period_end")),
         issued_at=timestamp(doc["issued_at"]),
@@ -219,6 +220,7 @@ def balance(doc: Mapping[str, Any]) -> billing_pb2.Balance:
         uncollectible_minor=doc["uncollectible_minor"],
         voided_minor=doc["voided_minor"],
         credit_minor=doc.get("credit_minor", 0),
+        credit_applied_minor=doc.get("credit_applied_minor", 0),
     )
 
 

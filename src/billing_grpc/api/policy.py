@@ -63,6 +63,7 @@ POLICY: dict[str, Action] = {
     method(billing_pb2, "InvoiceService", "VoidInvoice"): Action.BILLING_OPERATE,
     method(billing_pb2, "InvoiceService", "GetBalance"): Action.BILLING_READ,
     method(billing_pb2, "InvoiceService", "ListPayments"): Action.BILLING_READ,
+    method(billing_pb2, "InvoiceService", "GrantCredit"): Action.BILLING_OPERATE,
 }
 
 

@@ -20,6 +20,7 @@ from billing_grpc.application.context import CommandContext
 from billing_grpc.application.progress import ProjectionProgress
 from billing_grpc.application.streams import Writer, load, load_existing, load_organization, ordered_id
 from billing_grpc.application.usage_queries import meter_usage
+from billing_grpc.domain import credit as credits
 from billing_grpc.domain import invoice as invoices
 from billing_grpc.domain import organization, subscription
 from billing_grpc.domain.access import Action
@@ -156,16 +157,23 @@ class BillingHandlers:
         numbered = invoices.InvoiceNumberAssigned(
             organization_id=inv.organization_id, invoice_id=invoice_id, sequence=sequence
         )
+        # Credit is spent before any charge, decided on the credit stream's version: two
+        # finalizations racing for the same credit cannot both spend it.
+        credit_stream = credits.stream_of(inv.organization_id)
+        held = await load(self.writer.store, credit_stream)
+        balance = credits.CustomerCredit.replay(inv.organization_id, held.events)
+        applied, spent = balance.settle(inv.currency, invoice_id, total, now)
         return await self.writer.append(
             self.writer.append_of(
                 invoices.stream_of(invoice_id),
                 version,
-                inv.finalization(number, sequence, lines, calculation, now),
+                inv.finalization(number, sequence, lines, calculation, now, applied),
                 context,
                 inv.organization_id,
             ),
             # Expecting the sequence stream's version makes the numbering gapless and unique.
             self.writer.append_of(sequence_stream, sequence - 1, [numbered], context, inv.organization_id),
+            self.writer.append_of(credit_stream, held.version, spent, context, inv.organization_id),
         )
 
     async def collect(self, context: CommandContext, invoice_id: str) -> int:

@@ -40,6 +40,7 @@ class InvoiceReason(StrEnum):
     SUBSCRIPTION_CREATE = "subscription_create"
     SUBSCRIPTION_CYCLE = "subscription_cycle"
     SUBSCRIPTION_END = "subscription_end"
+    SUBSCRIPTION_UPDATE = "subscription_update"  # a plan change invoiced at once (always_invoice)
 
 
 class InvoiceIssued(DomainEvent):
@@ -98,6 +99,8 @@ class InvoiceFinalized(DomainEvent):
     total_minor: int
     amount_due_minor: int
     finalized_at: datetime
+    # Customer credit spent on it (negative: a negative total added to the credit); due = total - this.
+    credit_applied_minor: int = 0
 
 
 class PaymentStarted(DomainEvent):
@@ -199,6 +202,7 @@ class Invoice:
     finalize_at: datetime
     number: str = ""
     amount_due_minor: int = 0
+    credit_applied_minor: int = 0
     attempts: int = 0
     failures: int = 0
     first_failed_at: datetime | None = None
@@ -214,12 +218,21 @@ class Invoice:
         return state
 
     def finalization(
-        self, number: str, sequence: int, lines: list[Line], calculation: BillingCalculated, now: datetime
+        self,
+        number: str,
+        sequence: int,
+        lines: list[Line],
+        calculation: BillingCalculated,
+        now: datetime,
+        credit_applied: int = 0,
     ) -> list[DomainEvent]:
         """Decide finalizing with the calculated lines; an invoice with nothing due is paid at once."""
         if self.status is not InvoiceStatus.DRAFT:
             raise FailedPrecondition("invoice_not_draft", f"invoice {self.invoice_id} is {self.status}")
         total = calculation.total_minor
+        due = total - credit_applied
+        if due < 0:
+            raise ValueError(f"credit {credit_applied} exceeds the total {total} of invoice {self.invoice_id}")
         events: list[DomainEvent] = [
             calculation,
             InvoiceFinalized(
@@ -228,11 +241,12 @@ class Invoice:
                 sequence=sequence,
                 lines=lines,
                 total_minor=total,
-                amount_due_minor=total,
+                amount_due_minor=due,
                 finalized_at=now,
+                credit_applied_minor=credit_applied,
             ),
         ]
-        if total == 0:  # settled without a charge, as Stripe does
+        if due == 0:  # settled without a charge (or by credit), as Stripe does
             events.append(InvoicePaid(invoice_id=self.invoice_id, amount_paid_minor=0, paid_at=now))
         return events
 
@@ -337,6 +351,7 @@ def evolve(state: Invoice | None, event: DomainEvent) -> Invoice | None:
                 number=event.number,
                 total_minor=event.total_minor,
                 amount_due_minor=event.amount_due_minor,
+                credit_applied_minor=event.credit_applied_minor,
                 next_attempt_at=event.finalized_at if event.amount_due_minor > 0 else None,
             )
         case PaymentStarted():
