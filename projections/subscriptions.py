@@ -12,6 +12,8 @@ from datetime import datetime
 from typing import Any
 
 from billing_grpc.domain.events import decode_event
+from billing_grpc.domain.plan_change import SubscriptionPlanChanged, SubscriptionPlanChangeScheduled
+from billing_grpc.domain.proration import ProrationBehavior
 from billing_grpc.domain.subscription import (
     LIVE_STATUSES,
     SubscriptionCanceled,
@@ -39,6 +41,8 @@ _Change = (
     | SubscriptionPastDue
     | SubscriptionReactivated
     | SubscriptionMarkedUnpaid
+    | SubscriptionPlanChanged
+    | SubscriptionPlanChangeScheduled
 )
 
 
@@ -56,6 +60,8 @@ class SubscriptionsProjection:
             SubscriptionPastDue.TYPE,
             SubscriptionReactivated.TYPE,
             SubscriptionMarkedUnpaid.TYPE,
+            SubscriptionPlanChanged.TYPE,
+            SubscriptionPlanChangeScheduled.TYPE,
         }
     )
     collections: Mapping[str, Sequence[Index]] = {
@@ -87,6 +93,10 @@ class SubscriptionsProjection:
                 "canceled_at": None,
                 "usage_open_from": None,
                 "final_period_closed": False,
+                "segment_start": None,
+                "segments": [],
+                "pending_prorations": [],
+                "scheduled_plan_id": None,
             }
         else:
             assert isinstance(fact, _Change)
@@ -110,7 +120,17 @@ def _evolve(current: Document, fact: _Change) -> None:
         case SubscriptionCanceled():
             current["status"] = SubscriptionStatus.CANCELED.value
             current["canceled_at"] = fact.canceled_at
+            current["pending_prorations"] = [*current.get("pending_prorations", []), *fact.proration_lines]
+        case SubscriptionPlanChanged() | SubscriptionPlanChangeScheduled():
+            _plan_change(current, fact)
         case SubscriptionPeriodClosed():
+            current["segment_start"], current["pending_prorations"] = None, []
+            if fact.cycle_anchor is not None:
+                # The cycle restarts: the closed period is no longer a period of the new cycle,
+                # so ingestion needs its bounds for late usage until it is sealed.
+                bounds = {"start": fact.period_start, "end": fact.period_end}
+                current["segments"] = [*current.get("segments", []), bounds]
+                current["cycle_anchor"] = fact.cycle_anchor
             if fact.next_period_start is None or fact.next_period_end is None:
                 current["final_period_closed"] = True
                 return
@@ -121,12 +141,27 @@ def _evolve(current: Document, fact: _Change) -> None:
             current["current_period_end"] = fact.next_period_end
         case SubscriptionUsageSealed():
             current["usage_open_from"] = fact.sealed_through
+            current["segments"] = [s for s in current.get("segments", []) if s["end"] > fact.sealed_through]
         case SubscriptionPastDue():
             current["status"] = SubscriptionStatus.PAST_DUE.value
         case SubscriptionReactivated():
             current["status"] = SubscriptionStatus.ACTIVE.value
         case SubscriptionMarkedUnpaid():
             current["status"] = SubscriptionStatus.UNPAID.value
+
+
+def _plan_change(current: Document, fact: SubscriptionPlanChanged | SubscriptionPlanChangeScheduled) -> None:
+    """A plan change splits the current period into usage segments (the aggregate's `_plan_changed`)."""
+    if isinstance(fact, SubscriptionPlanChangeScheduled):
+        current["scheduled_plan_id"] = fact.to_plan_id
+        return
+    start = current.get("segment_start") or current["current_period_start"]
+    if start < fact.changed_at:
+        current["segments"] = [*current.get("segments", []), {"start": start, "end": fact.changed_at}]
+    if fact.behavior is ProrationBehavior.CREATE_PRORATIONS:
+        current["pending_prorations"] = [*current.get("pending_prorations", []), *fact.proration_lines]
+    current["segment_start"] = fact.changed_at if fact.changed_at > current["current_period_start"] else None
+    current["plan_id"], current["scheduled_plan_id"] = fact.to_plan_id, None
 
 
 def close_due_at(doc: Mapping[str, Any]) -> datetime | None:

@@ -25,6 +25,7 @@ from billing_grpc.application.credit import CreditHandlers
 from billing_grpc.application.identity import IdentityHandlers
 from billing_grpc.application.lease import Lease, LocalLease
 from billing_grpc.application.organizations import OrganizationHandlers
+from billing_grpc.application.plan_changes import PlanChangeHandlers
 from billing_grpc.application.platform_bootstrap import BootstrapResult, ensure_platform_admin
 from billing_grpc.application.streams import Writer
 from billing_grpc.application.subscriptions import SubscriptionHandlers
@@ -90,6 +91,7 @@ class App:
     usage: UsageIngestor
     billing: BillingHandlers
     credit: CreditHandlers
+    plan_changes: PlanChangeHandlers
     cycle: BillingCycle
     scheduler: Scheduler
     gateway: SimulatedGateway
@@ -210,6 +212,7 @@ async def _wire(
         usage=UsageIngestor(writer, UsageCatalog(read_models), runner),
         billing=billing,
         credit=CreditHandlers(writer),
+        plan_changes=PlanChangeHandlers(writer, billing),
         cycle=cycle,
         scheduler=scheduler,
         gateway=gateway,

@@ -55,6 +55,7 @@ ALLOWED: dict[str, frozenset[str]] = {
             "OrganizationService/UpdateOrganization",
             "SubscriptionService/StartSubscription",
             "SubscriptionService/CancelSubscription",
+            "SubscriptionService/ChangePlan",
             "UserService/CreateUser",
             "UserService/GetUser",
             "UserService/DisableUser",

@@ -430,6 +430,16 @@ RPCS: dict[str, tuple[bool, Call]] = {
             billing_pb2.ListPaymentsRequest(organization_id=t.organization_id), metadata=md
         ),
     ),
+    "SubscriptionService/ChangePlan": (
+        True,
+        # At period end, so every allowed caller's call succeeds (scheduling the same plan again is a no-op).
+        lambda s, t, md: s.subscriptions.ChangePlan(
+            subscriptions_pb2.ChangePlanRequest(
+                subscription_id=t.subscription_id, plan_id=t.plan_id, at_period_end=True
+            ),
+            metadata=md,
+        ),
+    ),
     "InvoiceService/GrantCredit": (
         True,
         lambda s, t, md: s.invoices.GrantCredit(

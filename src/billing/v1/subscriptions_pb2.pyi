@@ -10,7 +10,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Subscription(_message.Message):
-    __slots__ = ("subscription_id", "organization_id", "plan_id", "status", "started_at", "cycle_anchor", "current_period_start", "current_period_end", "trial_end", "cancel_at", "canceled_at")
+    __slots__ = ("subscription_id", "organization_id", "plan_id", "status", "started_at", "cycle_anchor", "current_period_start", "current_period_end", "trial_end", "cancel_at", "canceled_at", "scheduled_plan_id", "pending_prorations")
     SUBSCRIPTION_ID_FIELD_NUMBER: _ClassVar[int]
     ORGANIZATION_ID_FIELD_NUMBER: _ClassVar[int]
     PLAN_ID_FIELD_NUMBER: _ClassVar[int]
@@ -22,6 +22,8 @@ class Subscription(_message.Message):
     TRIAL_END_FIELD_NUMBER: _ClassVar[int]
     CANCEL_AT_FIELD_NUMBER: _ClassVar[int]
     CANCELED_AT_FIELD_NUMBER: _ClassVar[int]
+    SCHEDULED_PLAN_ID_FIELD_NUMBER: _ClassVar[int]
+    PENDING_PRORATIONS_FIELD_NUMBER: _ClassVar[int]
     subscription_id: str
     organization_id: str
     plan_id: str
@@ -33,19 +35,35 @@ class Subscription(_message.Message):
     trial_end: _timestamp_pb2.Timestamp
     cancel_at: _timestamp_pb2.Timestamp
     canceled_at: _timestamp_pb2.Timestamp
-    def __init__(self, subscription_id: _Optional[str] = ..., organization_id: _Optional[str] = ..., plan_id: _Optional[str] = ..., status: _Optional[str] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cycle_anchor: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., current_period_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., current_period_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., trial_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cancel_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., canceled_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    scheduled_plan_id: str
+    pending_prorations: _containers.RepeatedCompositeFieldContainer[PendingProration]
+    def __init__(self, subscription_id: _Optional[str] = ..., organization_id: _Optional[str] = ..., plan_id: _Optional[str] = ..., status: _Optional[str] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cycle_anchor: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., current_period_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., current_period_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., trial_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cancel_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., canceled_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., scheduled_plan_id: _Optional[str] = ..., pending_prorations: _Optional[_Iterable[_Union[PendingProration, _Mapping]]] = ...) -> None: ...
+
+class PendingProration(_message.Message):
+    __slots__ = ("description", "amount_minor", "period_start", "period_end")
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_MINOR_FIELD_NUMBER: _ClassVar[int]
+    PERIOD_START_FIELD_NUMBER: _ClassVar[int]
+    PERIOD_END_FIELD_NUMBER: _ClassVar[int]
+    description: str
+    amount_minor: int
+    period_start: _timestamp_pb2.Timestamp
+    period_end: _timestamp_pb2.Timestamp
+    def __init__(self, description: _Optional[str] = ..., amount_minor: _Optional[int] = ..., period_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., period_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class StartSubscriptionRequest(_message.Message):
-    __slots__ = ("organization_id", "plan_id", "start_time", "billing_anchor")
+    __slots__ = ("organization_id", "plan_id", "start_time", "billing_anchor", "trial_days")
     ORGANIZATION_ID_FIELD_NUMBER: _ClassVar[int]
     PLAN_ID_FIELD_NUMBER: _ClassVar[int]
     START_TIME_FIELD_NUMBER: _ClassVar[int]
     BILLING_ANCHOR_FIELD_NUMBER: _ClassVar[int]
+    TRIAL_DAYS_FIELD_NUMBER: _ClassVar[int]
     organization_id: str
     plan_id: str
     start_time: _timestamp_pb2.Timestamp
     billing_anchor: _timestamp_pb2.Timestamp
-    def __init__(self, organization_id: _Optional[str] = ..., plan_id: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., billing_anchor: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    trial_days: int
+    def __init__(self, organization_id: _Optional[str] = ..., plan_id: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., billing_anchor: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., trial_days: _Optional[int] = ...) -> None: ...
 
 class StartSubscriptionResponse(_message.Message):
     __slots__ = ("subscription",)
@@ -54,12 +72,14 @@ class StartSubscriptionResponse(_message.Message):
     def __init__(self, subscription: _Optional[_Union[Subscription, _Mapping]] = ...) -> None: ...
 
 class CancelSubscriptionRequest(_message.Message):
-    __slots__ = ("subscription_id", "at_period_end")
+    __slots__ = ("subscription_id", "at_period_end", "prorate")
     SUBSCRIPTION_ID_FIELD_NUMBER: _ClassVar[int]
     AT_PERIOD_END_FIELD_NUMBER: _ClassVar[int]
+    PRORATE_FIELD_NUMBER: _ClassVar[int]
     subscription_id: str
     at_period_end: bool
-    def __init__(self, subscription_id: _Optional[str] = ..., at_period_end: _Optional[bool] = ...) -> None: ...
+    prorate: bool
+    def __init__(self, subscription_id: _Optional[str] = ..., at_period_end: _Optional[bool] = ..., prorate: _Optional[bool] = ...) -> None: ...
 
 class CancelSubscriptionResponse(_message.Message):
     __slots__ = ("subscription",)
@@ -90,3 +110,25 @@ class ListSubscriptionsResponse(_message.Message):
     SUBSCRIPTIONS_FIELD_NUMBER: _ClassVar[int]
     subscriptions: _containers.RepeatedCompositeFieldContainer[Subscription]
     def __init__(self, subscriptions: _Optional[_Iterable[_Union[Subscription, _Mapping]]] = ...) -> None: ...
+
+class ChangePlanRequest(_message.Message):
+    __slots__ = ("subscription_id", "plan_id", "proration_behavior", "at_period_end")
+    SUBSCRIPTION_ID_FIELD_NUMBER: _ClassVar[int]
+    PLAN_ID_FIELD_NUMBER: _ClassVar[int]
+    PRORATION_BEHAVIOR_FIELD_NUMBER: _ClassVar[int]
+    AT_PERIOD_END_FIELD_NUMBER: _ClassVar[int]
+    subscription_id: str
+    plan_id: str
+    proration_behavior: str
+    at_period_end: bool
+    def __init__(self, subscription_id: _Optional[str] = ..., plan_id: _Optional[str] = ..., proration_behavior: _Optional[str] = ..., at_period_end: _Optional[bool] = ...) -> None: ...
+
+class ChangePlanResponse(_message.Message):
+    __slots__ = ("subscription", "invoice_id", "proration_lines")
+    SUBSCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    INVOICE_ID_FIELD_NUMBER: _ClassVar[int]
+    PRORATION_LINES_FIELD_NUMBER: _ClassVar[int]
+    subscription: Subscription
+    invoice_id: str
+    proration_lines: _containers.RepeatedCompositeFieldContainer[PendingProration]
+    def __init__(self, subscription: _Optional[_Union[Subscription, _Mapping]] = ..., invoice_id: _Optional[str] = ..., proration_lines: _Optional[_Iterable[_Union[PendingProration, _Mapping]]] = ...) -> None: ...

@@ -57,6 +57,11 @@ class SubscriptionServiceStub:
                 request_serializer=billing_dot_v1_dot_subscriptions__pb2.ListSubscriptionsRequest.SerializeToString,
                 response_deserializer=billing_dot_v1_dot_subscriptions__pb2.ListSubscriptionsResponse.FromString,
                 _registered_method=True)
+        self.ChangePlan = channel.unary_unary(
+                '/billing.v1.SubscriptionService/ChangePlan',
+                request_serializer=billing_dot_v1_dot_subscriptions__pb2.ChangePlanRequest.SerializeToString,
+                response_deserializer=billing_dot_v1_dot_subscriptions__pb2.ChangePlanResponse.FromString,
+                _registered_method=True)
 
 
 class SubscriptionServiceServicer:
@@ -95,6 +100,19 @@ class SubscriptionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ChangePlan(self, request, context):
+        """ChangePlan moves a subscription to another plan (upgrade or downgrade), now or at the end of
+        the current period. A change now prorates the base fee to the second (a credit for the old
+        plan's unused time, a charge for the new plan's remaining time) per `proration_behavior`;
+        usage before the change is rated by the old plan, after it by the new one. A change of
+        interval (monthly <-> yearly) ends the current period at the change and restarts the cycle
+        there. FAILED_PRECONDITION: `plan_unchanged`, `plan_archived`, `currency_mismatch`,
+        `subscription_not_live`, `meter_already_charged`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SubscriptionServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -117,6 +135,11 @@ def add_SubscriptionServiceServicer_to_server(servicer, server):
                     servicer.ListSubscriptions,
                     request_deserializer=billing_dot_v1_dot_subscriptions__pb2.ListSubscriptionsRequest.FromString,
                     response_serializer=billing_dot_v1_dot_subscriptions__pb2.ListSubscriptionsResponse.SerializeToString,
+            ),
+            'ChangePlan': grpc.unary_unary_rpc_method_handler(
+                    servicer.ChangePlan,
+                    request_deserializer=billing_dot_v1_dot_subscriptions__pb2.ChangePlanRequest.FromString,
+                    response_serializer=billing_dot_v1_dot_subscriptions__pb2.ChangePlanResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -230,6 +253,33 @@ class SubscriptionService:
             '/billing.v1.SubscriptionService/ListSubscriptions',
             billing_dot_v1_dot_subscriptions__pb2.ListSubscriptionsRequest.SerializeToString,
             billing_dot_v1_dot_subscriptions__pb2.ListSubscriptionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ChangePlan(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/billing.v1.SubscriptionService/ChangePlan',
+            billing_dot_v1_dot_subscriptions__pb2.ChangePlanRequest.SerializeToString,
+            billing_dot_v1_dot_subscriptions__pb2.ChangePlanResponse.FromString,
             options,
             channel_credentials,
             insecure,

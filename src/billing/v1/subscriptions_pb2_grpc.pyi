@@ -47,6 +47,15 @@ class SubscriptionServiceStub:
     """GetSubscription returns one subscription."""
     ListSubscriptions: _grpc.UnaryUnaryMultiCallable[_subscriptions_pb2.ListSubscriptionsRequest, _subscriptions_pb2.ListSubscriptionsResponse]
     """ListSubscriptions returns an organization's subscriptions, oldest first."""
+    ChangePlan: _grpc.UnaryUnaryMultiCallable[_subscriptions_pb2.ChangePlanRequest, _subscriptions_pb2.ChangePlanResponse]
+    """ChangePlan moves a subscription to another plan (upgrade or downgrade), now or at the end of
+    the current period. A change now prorates the base fee to the second (a credit for the old
+    plan's unused time, a charge for the new plan's remaining time) per `proration_behavior`;
+    usage before the change is rated by the old plan, after it by the new one. A change of
+    interval (monthly <-> yearly) ends the current period at the change and restarts the cycle
+    there. FAILED_PRECONDITION: `plan_unchanged`, `plan_archived`, `currency_mismatch`,
+    `subscription_not_live`, `meter_already_charged`.
+    """
 
 @_typing.type_check_only
 class SubscriptionServiceAsyncStub(SubscriptionServiceStub):
@@ -67,6 +76,15 @@ class SubscriptionServiceAsyncStub(SubscriptionServiceStub):
     """GetSubscription returns one subscription."""
     ListSubscriptions: _aio.UnaryUnaryMultiCallable[_subscriptions_pb2.ListSubscriptionsRequest, _subscriptions_pb2.ListSubscriptionsResponse]  # type: ignore[assignment]
     """ListSubscriptions returns an organization's subscriptions, oldest first."""
+    ChangePlan: _aio.UnaryUnaryMultiCallable[_subscriptions_pb2.ChangePlanRequest, _subscriptions_pb2.ChangePlanResponse]  # type: ignore[assignment]
+    """ChangePlan moves a subscription to another plan (upgrade or downgrade), now or at the end of
+    the current period. A change now prorates the base fee to the second (a credit for the old
+    plan's unused time, a charge for the new plan's remaining time) per `proration_behavior`;
+    usage before the change is rated by the old plan, after it by the new one. A change of
+    interval (monthly <-> yearly) ends the current period at the change and restarts the cycle
+    there. FAILED_PRECONDITION: `plan_unchanged`, `plan_archived`, `currency_mismatch`,
+    `subscription_not_live`, `meter_already_charged`.
+    """
 
 class SubscriptionServiceServicer(metaclass=_abc_1.ABCMeta):
     """SubscriptionService subscribes organizations to plans. Periods are half-open [start, end),
@@ -108,5 +126,20 @@ class SubscriptionServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_subscriptions_pb2.ListSubscriptionsResponse, _abc.Awaitable[_subscriptions_pb2.ListSubscriptionsResponse]]:
         """ListSubscriptions returns an organization's subscriptions, oldest first."""
+
+    @_abc_1.abstractmethod
+    def ChangePlan(
+        self,
+        request: _subscriptions_pb2.ChangePlanRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_subscriptions_pb2.ChangePlanResponse, _abc.Awaitable[_subscriptions_pb2.ChangePlanResponse]]:
+        """ChangePlan moves a subscription to another plan (upgrade or downgrade), now or at the end of
+        the current period. A change now prorates the base fee to the second (a credit for the old
+        plan's unused time, a charge for the new plan's remaining time) per `proration_behavior`;
+        usage before the change is rated by the old plan, after it by the new one. A change of
+        interval (monthly <-> yearly) ends the current period at the change and restarts the cycle
+        there. FAILED_PRECONDITION: `plan_unchanged`, `plan_archived`, `currency_mismatch`,
+        `subscription_not_live`, `meter_already_charged`.
+        """
 
 def add_SubscriptionServiceServicer_to_server(servicer: SubscriptionServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

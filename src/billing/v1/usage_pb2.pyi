@@ -126,10 +126,14 @@ class GetUsageSummaryResponse(_message.Message):
     def __init__(self, period_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., period_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., meters: _Optional[_Iterable[_Union[MeterUsage, _Mapping]]] = ...) -> None: ...
 
 class PreviewInvoiceRequest(_message.Message):
-    __slots__ = ("subscription_id",)
+    __slots__ = ("subscription_id", "change_plan_id", "proration_time")
     SUBSCRIPTION_ID_FIELD_NUMBER: _ClassVar[int]
+    CHANGE_PLAN_ID_FIELD_NUMBER: _ClassVar[int]
+    PRORATION_TIME_FIELD_NUMBER: _ClassVar[int]
     subscription_id: str
-    def __init__(self, subscription_id: _Optional[str] = ...) -> None: ...
+    change_plan_id: str
+    proration_time: _timestamp_pb2.Timestamp
+    def __init__(self, subscription_id: _Optional[str] = ..., change_plan_id: _Optional[str] = ..., proration_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class InvoiceLine(_message.Message):
     __slots__ = ("kind", "description", "meter_code", "quantity", "unit_amount", "amount_minor", "period_start", "period_end")
@@ -152,11 +156,13 @@ class InvoiceLine(_message.Message):
     def __init__(self, kind: _Optional[str] = ..., description: _Optional[str] = ..., meter_code: _Optional[str] = ..., quantity: _Optional[str] = ..., unit_amount: _Optional[str] = ..., amount_minor: _Optional[int] = ..., period_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., period_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class PreviewInvoiceResponse(_message.Message):
-    __slots__ = ("currency", "lines", "total_minor")
+    __slots__ = ("currency", "lines", "total_minor", "proration_lines")
     CURRENCY_FIELD_NUMBER: _ClassVar[int]
     LINES_FIELD_NUMBER: _ClassVar[int]
     TOTAL_MINOR_FIELD_NUMBER: _ClassVar[int]
+    PRORATION_LINES_FIELD_NUMBER: _ClassVar[int]
     currency: str
     lines: _containers.RepeatedCompositeFieldContainer[InvoiceLine]
     total_minor: int
-    def __init__(self, currency: _Optional[str] = ..., lines: _Optional[_Iterable[_Union[InvoiceLine, _Mapping]]] = ..., total_minor: _Optional[int] = ...) -> None: ...
+    proration_lines: _containers.RepeatedCompositeFieldContainer[InvoiceLine]
+    def __init__(self, currency: _Optional[str] = ..., lines: _Optional[_Iterable[_Union[InvoiceLine, _Mapping]]] = ..., total_minor: _Optional[int] = ..., proration_lines: _Optional[_Iterable[_Union[InvoiceLine, _Mapping]]] = ...) -> None: ...

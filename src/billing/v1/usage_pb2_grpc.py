@@ -93,7 +93,9 @@ class UsageServiceServicer:
 
     def PreviewInvoice(self, request, context):
         """PreviewInvoice returns the invoice the subscription's open period would produce if it
-        closed now: its usage priced by the plan (in arrears) and the next period's base fee (in advance).
+        closed now: its usage priced by the plan (in arrears), pending proration lines, and the next
+        period's base fee (in advance). With change_plan_id it previews a plan change (ChangePlan)
+        at proration_time without committing it: the change's proration lines are added.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -49,7 +49,9 @@ class UsageServiceStub:
     """GetUsageSummary returns a subscription's aggregated usage for a period."""
     PreviewInvoice: _grpc.UnaryUnaryMultiCallable[_usage_pb2.PreviewInvoiceRequest, _usage_pb2.PreviewInvoiceResponse]
     """PreviewInvoice returns the invoice the subscription's open period would produce if it
-    closed now: its usage priced by the plan (in arrears) and the next period's base fee (in advance).
+    closed now: its usage priced by the plan (in arrears), pending proration lines, and the next
+    period's base fee (in advance). With change_plan_id it previews a plan change (ChangePlan)
+    at proration_time without committing it: the change's proration lines are added.
     """
 
 @_typing.type_check_only
@@ -73,7 +75,9 @@ class UsageServiceAsyncStub(UsageServiceStub):
     """GetUsageSummary returns a subscription's aggregated usage for a period."""
     PreviewInvoice: _aio.UnaryUnaryMultiCallable[_usage_pb2.PreviewInvoiceRequest, _usage_pb2.PreviewInvoiceResponse]  # type: ignore[assignment]
     """PreviewInvoice returns the invoice the subscription's open period would produce if it
-    closed now: its usage priced by the plan (in arrears) and the next period's base fee (in advance).
+    closed now: its usage priced by the plan (in arrears), pending proration lines, and the next
+    period's base fee (in advance). With change_plan_id it previews a plan change (ChangePlan)
+    at proration_time without committing it: the change's proration lines are added.
     """
 
 class UsageServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -118,7 +122,9 @@ class UsageServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_usage_pb2.PreviewInvoiceResponse, _abc.Awaitable[_usage_pb2.PreviewInvoiceResponse]]:
         """PreviewInvoice returns the invoice the subscription's open period would produce if it
-        closed now: its usage priced by the plan (in arrears) and the next period's base fee (in advance).
+        closed now: its usage priced by the plan (in arrears), pending proration lines, and the next
+        period's base fee (in advance). With change_plan_id it previews a plan change (ChangePlan)
+        at proration_time without committing it: the change's proration lines are added.
         """
 
 def add_UsageServiceServicer_to_server(servicer: UsageServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

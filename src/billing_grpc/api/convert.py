@@ -116,6 +116,18 @@ def subscription(doc: Mapping[str, Any]) -> subscriptions_pb2.Subscription:
         trial_end=optional_timestamp(doc.get("trial_end")),
         cancel_at=optional_timestamp(doc.get("cancel_at")),
         canceled_at=optional_timestamp(doc.get("canceled_at")),
+        scheduled_plan_id=doc.get("scheduled_plan_id") or "",
+        pending_prorations=[pending_proration(line) for line in doc.get("pending_prorations") or []],
+    )
+
+
+def pending_proration(line: Mapping[str, Any]) -> subscriptions_pb2.PendingProration:
+    """The wire form of a stored proration line waiting for the next invoice."""
+    return subscriptions_pb2.PendingProration(
+        description=line["description"],
+        amount_minor=line["amount_minor"],
+        period_start=timestamp(_moment(line["period_start"])),
+        period_end=timestamp(_moment(line["period_end"])),
     )
 
 

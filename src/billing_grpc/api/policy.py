@@ -44,6 +44,7 @@ POLICY: dict[str, Action] = {
     method(subscriptions_pb2, "SubscriptionService", "CancelSubscription"): Action.SUBSCRIPTIONS_MANAGE,
     method(subscriptions_pb2, "SubscriptionService", "GetSubscription"): Action.BILLING_READ,
     method(subscriptions_pb2, "SubscriptionService", "ListSubscriptions"): Action.BILLING_READ,
+    method(subscriptions_pb2, "SubscriptionService", "ChangePlan"): Action.SUBSCRIPTIONS_MANAGE,
     method(identity_pb2, "UserService", "CreateUser"): Action.USERS_MANAGE,
     method(identity_pb2, "UserService", "GetUser"): Action.USERS_MANAGE,
     method(identity_pb2, "UserService", "DisableUser"): Action.USERS_MANAGE,

@@ -33,6 +33,7 @@ class SubscriptionServicer(subscriptions_pb2_grpc.SubscriptionServiceServicer):
             request.plan_id,
             convert.from_timestamp(request.start_time) if request.HasField("start_time") else None,
             convert.from_timestamp(request.billing_anchor) if request.HasField("billing_anchor") else None,
+            request.trial_days if request.HasField("trial_days") else None,
         )
         return subscriptions_pb2.StartSubscriptionResponse(subscription=await self._read(subscription_id, position))
 
@@ -41,7 +42,7 @@ class SubscriptionServicer(subscriptions_pb2_grpc.SubscriptionServiceServicer):
     ) -> subscriptions_pb2.CancelSubscriptionResponse:
         """Cancel now or at period end."""
         position = await self._app.subscriptions.cancel(
-            command_context(), request.subscription_id, request.at_period_end
+            command_context(), request.subscription_id, request.at_period_end, request.prorate
         )
         return subscriptions_pb2.CancelSubscriptionResponse(
             subscription=await self._read(request.subscription_id, position)
@@ -64,3 +65,20 @@ class SubscriptionServicer(subscriptions_pb2_grpc.SubscriptionServiceServicer):
             SUBSCRIPTIONS, {"organization_id": request.organization_id}, sort=[("started_at", 1), ("_id", 1)]
         )
         return subscriptions_pb2.ListSubscriptionsResponse(subscriptions=[convert.subscription(d) for d in found])
+
+    async def ChangePlan(
+        self, request: subscriptions_pb2.ChangePlanRequest, context: aio.ServicerContext
+    ) -> subscriptions_pb2.ChangePlanResponse:
+        """Move a subscription to another plan, now (prorated) or at period end."""
+        outcome = await self._app.plan_changes.change(
+            command_context(),
+            request.subscription_id,
+            request.plan_id,
+            request.proration_behavior,
+            request.at_period_end,
+        )
+        return subscriptions_pb2.ChangePlanResponse(
+            subscription=await self._read(request.subscription_id, outcome.position),
+            invoice_id=outcome.invoice_id,
+            proration_lines=[convert.pending_proration(line) for line in outcome.proration_lines],
+        )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from grpc import aio
 
@@ -12,13 +13,14 @@ from billing_grpc.api import convert
 from billing_grpc.api.auth import command_context
 from billing_grpc.api.reads import document
 from billing_grpc.application.usage import Outcome, RawUsage, UsageResult
-from billing_grpc.application.usage_queries import preview_lines, usage_summary
+from billing_grpc.application.usage_queries import ChangePreview, preview_lines, usage_summary
 from billing_grpc.bootstrap import App
 from billing_grpc.domain.access import Action
 from billing_grpc.domain.errors import FieldViolation, InvalidArgument, ResourceExhausted
-from billing_grpc.domain.invoicing import line_to_dict, total_minor
+from billing_grpc.domain.invoicing import stored_total
 from billing_grpc.domain.money import format_decimal
 from billing_grpc.domain.usage import UsageInput
+from projections.catalogue import PLANS
 from projections.subscriptions import SUBSCRIPTIONS
 
 MAX_BATCH_EVENTS = 5000
@@ -128,9 +130,28 @@ class UsageServicer(usage_pb2_grpc.UsageServiceServicer):
     ) -> usage_pb2.PreviewInvoiceResponse:
         """The invoice the open period would produce now."""
         subscription = await self._subscription(request.subscription_id)
-        currency, lines = await preview_lines(self._app.read_models, self._app.usage.catalog, subscription)
+        change = await self._change_preview(request, subscription)
+        currency, lines, prorations = await preview_lines(
+            self._app.read_models, self._app.usage.catalog, subscription, change
+        )
         return usage_pb2.PreviewInvoiceResponse(
             currency=currency,
-            lines=[convert.invoice_line(line_to_dict(line)) for line in lines],
-            total_minor=total_minor(lines),
+            lines=[convert.invoice_line(line) for line in lines],
+            total_minor=stored_total(lines),
+            proration_lines=[convert.invoice_line(line) for line in prorations],
         )
+
+    async def _change_preview(
+        self, request: usage_pb2.PreviewInvoiceRequest, subscription: dict[str, Any]
+    ) -> ChangePreview | None:
+        """The change a preview asks about, validated like ChangePlan would validate it."""
+        now = self._app.clock.now()
+        at = convert.from_timestamp(request.proration_time) if request.HasField("proration_time") else now
+        if not request.change_plan_id:
+            if request.HasField("proration_time"):
+                raise InvalidArgument.of(FieldViolation("change_plan_id", "is required with proration_time"))
+            return None
+        if not subscription["current_period_start"] <= at < subscription["current_period_end"]:
+            raise InvalidArgument.of(FieldViolation("proration_time", "must fall within the current period"))
+        await document(self._app, PLANS, request.change_plan_id, "plan")
+        return ChangePreview(request.change_plan_id, at)

@@ -17,6 +17,7 @@ from typing import Any
 
 from billing_grpc.application.catalogue import load_plan
 from billing_grpc.application.context import CommandContext
+from billing_grpc.application.drafts import segment_dicts, segment_period
 from billing_grpc.application.progress import ProjectionProgress
 from billing_grpc.application.streams import Writer, load, load_existing, load_organization, ordered_id
 from billing_grpc.application.usage_queries import meter_usage
@@ -28,11 +29,18 @@ from billing_grpc.domain.dunning import DunningPolicy, FinalAction
 from billing_grpc.domain.errors import NotFound, Unavailable
 from billing_grpc.domain.events import DomainEvent, decode_event
 from billing_grpc.domain.invoice import BillingCalculated, Invoice, InvoiceIssued, InvoiceReason, PaymentStarted
-from billing_grpc.domain.invoicing import MeterUsage, base_fee_line, line_to_dict, stored_total, usage_lines
+from billing_grpc.domain.invoicing import (
+    InvoiceLine,
+    MeterUsage,
+    base_fee_line,
+    line_to_dict,
+    stored_total,
+    usage_lines,
+)
 from billing_grpc.domain.meter import Aggregation
 from billing_grpc.domain.periods import Period
 from billing_grpc.domain.plan import Plan
-from billing_grpc.domain.subscription import SubscriptionStarted
+from billing_grpc.domain.subscription_changes import scheduled_change
 from billing_grpc.domain.usage import stamp
 from billing_grpc.eventstore import StreamAppend
 from billing_grpc.payments.port import ChargeRequest, GatewayTimeout, GatewayUnavailable, PaymentGateway
@@ -77,7 +85,9 @@ class BillingHandlers:
         if due is None:
             return 0
         closed, following = due
-        if following is None and not plan.charges:
+        # A canceled trial costs nothing; a last period with nothing to rate or credit owes nothing.
+        free_end = following is None and (sub.trial_end is not None and closed.end <= sub.trial_end)
+        if following is None and (free_end or (not plan.charges and not sub.pending_prorations and not sub.segments)):
             # Nothing can be owed in arrears: the last period closes without an invoice, sealed at once.
             ending = [*sub.close_period("", plan.interval, now), *sub.seal_usage(closed.end, now)]
             return await self.writer.append(
@@ -87,16 +97,44 @@ class BillingHandlers:
                 await self._detach_if_ending(context, sub, ending),
             )
         invoice_id = ordered_id("in", self.writer.clock)
-        closing = sub.close_period(invoice_id, plan.interval, now)
-        usage = await self._usage(subscription_id, closed, plan)
-        lines = usage_lines(plan, {code: metered for code, (metered, _) in usage.items()}, closed)
+        closing: list[DomainEvent] = sub.close_period(invoice_id, plan.interval, now)
+        next_plan, meters = plan, None
+        if following is not None and sub.scheduled_plan_id is not None:
+            # A change scheduled for the period's end: the next period is the new plan's.
+            next_plan = await self._plan(sub.scheduled_plan_id)
+            closing, following = scheduled_change(sub, plan, next_plan, closing, now)
+            meters = await self._reattach(context, sub, next_plan)
+        issued = await self.closing_invoice(sub, closed, following, next_plan, invoice_id, now)
+        detach = await self._detach_if_ending(context, sub, closing)
+        return await self.writer.append(
+            self.writer.append_of(
+                subscription.stream_of(subscription_id), version, closing, context, sub.organization_id
+            ),
+            self.writer.append_of(invoices.stream_of(invoice_id), 0, [issued], context, sub.organization_id),
+            detach or meters,
+        )
+
+    async def closing_invoice(
+        self,
+        sub: subscription.Subscription,
+        closed: Period,
+        following: Period | None,
+        next_plan: Plan,
+        invoice_id: str,
+        now: datetime,
+    ) -> InvoiceIssued:
+        """The draft invoice of a closed period: its segments' usage, pending prorations, the next base fee."""
+        segments = [(segment.period, await self._plan(segment.plan_id)) for segment in sub.plan_segments(closed)]
+        priced, _ = await self._segments_usage(sub.subscription_id, segments)
+        stored = [line_to_dict(line) for line in priced]
+        stored += list(sub.pending_prorations)
         if following is not None:
-            lines.append(base_fee_line(plan, following))
-        stored = [line_to_dict(line) for line in lines]
-        issued = InvoiceIssued(
+            stored.append(line_to_dict(base_fee_line(next_plan, following)))
+        plan = await self._plan(sub.plan_id)
+        return InvoiceIssued(
             invoice_id=invoice_id,
             organization_id=sub.organization_id,
-            subscription_id=subscription_id,
+            subscription_id=sub.subscription_id,
             plan_id=plan.plan_id,
             currency=plan.currency,
             reason=InvoiceReason.SUBSCRIPTION_CYCLE if following else InvoiceReason.SUBSCRIPTION_END,
@@ -106,14 +144,7 @@ class BillingHandlers:
             total_minor=stored_total(stored),
             issued_at=now,
             finalize_at=now + self.policy.grace,
-        )
-        detach = await self._detach_if_ending(context, sub, closing)
-        return await self.writer.append(
-            self.writer.append_of(
-                subscription.stream_of(subscription_id), version, closing, context, sub.organization_id
-            ),
-            self.writer.append_of(invoices.stream_of(invoice_id), 0, [issued], context, sub.organization_id),
-            detach,
+            segments=segment_dicts(segments, plan),
         )
 
     async def finalize(self, context: CommandContext, invoice_id: str) -> int:
@@ -129,13 +160,14 @@ class BillingHandlers:
         sealed_at = await self._seal(context, inv)
         plan = await self._plan(inv.plan_id)
         issued = next(e for e in draft.events if isinstance(e, InvoiceIssued))
-        usage: dict[str, tuple[MeterUsage, dict[str, Any]]] = {}
+        records: list[dict[str, Any]] = []
         lines = [line for line in issued.lines if line["kind"] != "usage"]
         if inv.usage_period_start is not None and inv.usage_period_end is not None:
-            period = Period(inv.usage_period_start, inv.usage_period_end)
-            usage = await self._usage(inv.subscription_id, period, plan)
-            metered = {code: totals for code, (totals, _) in usage.items()}
-            lines = [line_to_dict(line) for line in usage_lines(plan, metered, period)] + lines
+            segments = [(segment_period(s), await self._plan(s["plan_id"])) for s in issued.segments] or [
+                (Period(inv.usage_period_start, inv.usage_period_end), plan)
+            ]
+            priced, records = await self._segments_usage(inv.subscription_id, segments)
+            lines = [line_to_dict(line) for line in priced] + lines
         total = stored_total(lines)
         calculation = BillingCalculated(
             invoice_id=invoice_id,
@@ -145,7 +177,7 @@ class BillingHandlers:
             usage_period_start=inv.usage_period_start,
             usage_period_end=inv.usage_period_end,
             sealed_at_position=sealed_at,
-            usage=[record for _, record in usage.values()],
+            usage=records,
             lines=lines,
             subtotal_minor=total,
             total_minor=total,
@@ -300,6 +332,28 @@ class BillingHandlers:
             usage[charge.meter_code] = (metered, record)
         return usage
 
+    async def _segments_usage(
+        self, subscription_id: str, segments: Sequence[tuple[Period, Plan]]
+    ) -> tuple[list[InvoiceLine], list[dict[str, Any]]]:
+        """Each segment's usage lines, rated by its own plan, and the calculation record's usage entries."""
+        lines: list[InvoiceLine] = []
+        records: list[dict[str, Any]] = []
+        for period, plan in segments:
+            usage = await self._usage(subscription_id, period, plan)
+            lines += usage_lines(plan, {code: metered for code, (metered, _) in usage.items()}, period)
+            records += [{**record, "period_start": period.start.isoformat()} for _, record in usage.values()]
+        return lines, records
+
+    async def _reattach(
+        self, context: CommandContext, sub: subscription.Subscription, target: Plan
+    ) -> StreamAppend | None:
+        """The organization's move of the subscription's meter claims to `target`'s meters."""
+        org, org_version = await load_organization(self.writer.store, sub.organization_id)
+        moved = org.reattach(sub.subscription_id, target.meter_codes)
+        return self.writer.append_of(
+            organization.stream_of(sub.organization_id), org_version, moved, context, sub.organization_id
+        )
+
     async def _aggregation(self, meter_code: str) -> Aggregation:
         if meter_code not in self._aggregations:
             doc = await self.read_models.get("meters", meter_code)
@@ -331,24 +385,3 @@ class BillingHandlers:
 
     async def _invoice(self, invoice_id: str) -> tuple[Invoice, int]:
         return await load_existing(self.writer.store, invoices.stream_of(invoice_id), Invoice.replay, "invoice")
-
-
-def opening_invoice(invoice_id: str, started: SubscriptionStarted, plan: Plan, now: datetime) -> InvoiceIssued | None:
-    """The invoice of a new subscription's first period, base fee in advance (none for a trial, as in Stripe)."""
-    if started.trial_end is not None:
-        return None
-    lines = [line_to_dict(base_fee_line(plan, Period(started.period_start, started.period_end)))]
-    return InvoiceIssued(
-        invoice_id=invoice_id,
-        organization_id=started.organization_id,
-        subscription_id=started.subscription_id,
-        plan_id=plan.plan_id,
-        currency=plan.currency,
-        reason=InvoiceReason.SUBSCRIPTION_CREATE,
-        usage_period_start=None,
-        usage_period_end=None,
-        lines=lines,
-        total_minor=stored_total(lines),
-        issued_at=now,
-        finalize_at=now,  # no usage to wait for: finalized and charged on the next cycle
-    )

@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from billing_grpc.application.billing import opening_invoice
 from billing_grpc.application.catalogue import load_plan
 from billing_grpc.application.context import CommandContext
+from billing_grpc.application.drafts import opening_invoice
 from billing_grpc.application.streams import Writer, load_existing, load_organization, new_id, ordered_id
 from billing_grpc.domain import invoice, organization, subscription
 from billing_grpc.domain.access import Action
+from billing_grpc.domain.errors import FieldViolation, InvalidArgument
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class SubscriptionHandlers:
         plan_id: str,
         start: datetime | None,
         billing_anchor: datetime | None,
+        trial_days: int | None = None,
     ) -> tuple[str, int]:
         """Subscribe an organization to a plan, claiming the plan's meters for it.
 
@@ -38,7 +40,7 @@ class SubscriptionHandlers:
         now = self.writer.clock.now()
         subscription_id = new_id("sub")
         started = subscription.start_subscription(
-            subscription_id, organization_id, chosen, org.currency, start or now, billing_anchor, now
+            subscription_id, organization_id, chosen, org.currency, start or now, billing_anchor, now, trial_days
         )
         attached = org.attach(subscription_id, chosen.meter_codes)
         # The first period's base fee is invoiced at once, in the same atomic append (Stripe does
@@ -55,10 +57,16 @@ class SubscriptionHandlers:
         )
         return subscription_id, position
 
-    async def cancel(self, context: CommandContext, subscription_id: str, at_period_end: bool) -> int:
-        """Cancel now (freeing its meters at once) or at the end of the current period."""
+    async def cancel(
+        self, context: CommandContext, subscription_id: str, at_period_end: bool, prorate: bool = False
+    ) -> int:
+        """Cancel now (freeing its meters at once, optionally crediting the unused base fee) or at period end."""
+        if prorate and at_period_end:
+            violation = FieldViolation("prorate", "only an immediate cancellation leaves unused time to credit")
+            raise InvalidArgument.of(violation)
         state, version = await self._load(context, subscription_id)
-        events = state.cancel(self.writer.clock.now(), at_period_end)
+        plan, _ = await load_plan(self.writer, state.plan_id)
+        events = state.cancel(self.writer.clock.now(), at_period_end, prorate, plan)
         detached = []
         org_version: int | None = None
         if not at_period_end:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from billing_grpc.domain.meter import Aggregation, Meter
-from billing_grpc.domain.periods import Interval, IntervalUnit
+from billing_grpc.domain.periods import Interval, IntervalUnit, Period
 from billing_grpc.domain.usage import LiveSubscription
 from projections.catalogue import METERS, PLANS
 from projections.model import ReadModelReader
@@ -90,6 +90,9 @@ class UsageCatalog:
             open_from=doc.get("usage_open_from") or doc["started_at"],
             ends_at=doc.get("canceled_at") or doc.get("cancel_at"),
             stream_version=doc.get("version", 0),
+            # Plan changes (issue #7): segment bounds within and before the current period.
+            boundaries=tuple(Period(b["start"], b["end"]) for b in doc.get("segments") or ()),
+            segment_start=doc.get("segment_start"),
         )
 
     def forget_subscriptions(self) -> None:

@@ -9,9 +9,11 @@ from typing import Any
 
 from billing_grpc.application.usage_catalog import UsageCatalog
 from billing_grpc.domain import plan as plans
-from billing_grpc.domain.invoicing import InvoiceLine, MeterUsage, base_fee_line, usage_lines
+from billing_grpc.domain.invoicing import MeterUsage, base_fee_line, line_to_dict, usage_lines
 from billing_grpc.domain.meter import Aggregation
 from billing_grpc.domain.periods import Period
+from billing_grpc.domain.subscription import SubscriptionStatus
+from billing_grpc.domain.subscription_changes import change_proration, restarted_period, restarts_cycle
 from billing_grpc.domain.usage import stamp
 from projections.model import ReadModelReader
 from projections.usage import USAGE_TOTALS
@@ -56,18 +58,45 @@ async def usage_summary(
     return UsageSummary(period, meters)
 
 
+@dataclass(frozen=True)
+class ChangePreview:
+    """A plan change to preview: the plan to change to, and when."""
+
+    plan_id: str
+    at: datetime
+
+
 async def preview_lines(
-    read_models: ReadModelReader, catalog: UsageCatalog, subscription: dict[str, Any]
-) -> tuple[str, list[InvoiceLine]]:
-    """The lines the current period would be invoiced with if it closed now."""
+    read_models: ReadModelReader,
+    catalog: UsageCatalog,
+    subscription: dict[str, Any],
+    change: ChangePreview | None = None,
+) -> tuple[str, list[dict[str, Any]], list[dict[str, Any]]]:
+    """The lines (stored form) the current period would be invoiced with if it closed now, and a change's prorations.
+
+    Pending prorations are included; a previewed change adds its proration lines and the new
+    plan's base fee for the next period (the period restarts at the change on a new interval).
+    """
     summary = await usage_summary(read_models, catalog, subscription, None)
     plan = plan_from_document(await catalog.plan_document(subscription["plan_id"]))
     live = await catalog.live_from(subscription)
-    lines = usage_lines(plan, summary.meters, summary.period)
+    lines = [line_to_dict(line) for line in usage_lines(plan, summary.meters, summary.period)]
+    lines += subscription.get("pending_prorations") or []
+    following = live.period_at(summary.period.end)
+    prorations: list[dict[str, Any]] = []
+    if change is not None:
+        target = plan_from_document(await catalog.plan_document(change.plan_id))
+        period = Period(subscription["current_period_start"], subscription["current_period_end"])
+        status = SubscriptionStatus(subscription["status"])
+        prorations = change_proration(status, period, plan, target, change.at)
+        if restarts_cycle(plan, target) and status is not SubscriptionStatus.TRIALING:
+            following = restarted_period(target, change.at)
+        lines += prorations
+        plan = target
     ends = subscription.get("cancel_at") or subscription.get("canceled_at")
     if ends is None or ends > summary.period.end:  # no base fee in advance for a period that will not come
-        lines.append(base_fee_line(plan, live.period_at(summary.period.end)))
-    return plan.currency, lines
+        lines.append(line_to_dict(base_fee_line(plan, following)))
+    return plan.currency, lines, prorations
 
 
 def meter_usage(aggregation: Aggregation, doc: dict[str, Any] | None) -> MeterUsage:

@@ -16,6 +16,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 
+from pydantic import Field
+
 from billing_grpc.domain.dunning import UNRESOLVED_RECHECK, DunningPolicy
 from billing_grpc.domain.errors import FailedPrecondition
 from billing_grpc.domain.events import DomainEvent
@@ -61,6 +63,9 @@ class InvoiceIssued(DomainEvent):
     total_minor: int
     issued_at: datetime
     finalize_at: datetime
+    # The usage period's parts when the plan changed within it: {period_start, period_end, plan_id}
+    # each, rated by its own plan. Empty: the whole period by `plan_id`.
+    segments: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class BillingCalculated(DomainEvent):

@@ -121,6 +121,11 @@ class Organization:
             )
         ]
 
+    def reattach(self, subscription_id: str, meter_codes: frozenset[str]) -> list[DomainEvent]:
+        """Decide that a subscription changing plans now charges these meters instead of its old ones."""
+        others = {k: v for k, v in self.meters_by_subscription.items() if k != subscription_id}
+        return replace(self, meters_by_subscription=others).attach(subscription_id, meter_codes)
+
     def detach(self, subscription_id: str) -> list[DomainEvent]:
         """Decide freeing a subscription's meters (nothing if it holds none)."""
         if subscription_id not in self.meters_by_subscription:

@@ -15,16 +15,50 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from enum import StrEnum
-from typing import ClassVar
+from typing import Any
 
 from billing_grpc.domain import periods
 from billing_grpc.domain.clock import ensure_utc
 from billing_grpc.domain.errors import FailedPrecondition, FieldViolation, InvalidArgument
 from billing_grpc.domain.events import DomainEvent
+from billing_grpc.domain.invoicing import line_to_dict
 from billing_grpc.domain.money import CurrencyMismatch
 from billing_grpc.domain.periods import Period
-from billing_grpc.domain.plan import Plan
+from billing_grpc.domain.plan import MAX_TRIAL_DAYS, Plan
+from billing_grpc.domain.plan_change import SubscriptionPlanChanged, SubscriptionPlanChangeScheduled
+from billing_grpc.domain.proration import ProrationBehavior, credit_line
+from billing_grpc.domain.subscription_events import (
+    LIVE_STATUSES,
+    SubscriptionCanceled,
+    SubscriptionCancellationScheduled,
+    SubscriptionMarkedUnpaid,
+    SubscriptionPastDue,
+    SubscriptionPeriodClosed,
+    SubscriptionReactivated,
+    SubscriptionStarted,
+    SubscriptionStatus,
+    SubscriptionUsageSealed,
+)
+
+__all__ = [
+    "LIVE_STATUSES",
+    "MAX_BACKDATE",
+    "MAX_CLOCK_SKEW",
+    "Segment",
+    "Subscription",
+    "SubscriptionCanceled",
+    "SubscriptionCancellationScheduled",
+    "SubscriptionMarkedUnpaid",
+    "SubscriptionPastDue",
+    "SubscriptionPeriodClosed",
+    "SubscriptionReactivated",
+    "SubscriptionStarted",
+    "SubscriptionStatus",
+    "SubscriptionUsageSealed",
+    "evolve",
+    "start_subscription",
+    "stream_of",
+]
 
 # How far a start may be backdated (importing existing customers) or ahead of the server clock
 # (a caller whose clock runs slightly fast). Anything further is a mistake in the request.
@@ -32,114 +66,12 @@ MAX_BACKDATE = timedelta(days=366)
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 
 
-class SubscriptionStatus(StrEnum):
-    """Where a subscription is in its life."""
+@dataclass(frozen=True)
+class Segment:
+    """A part of a period billed by one plan: the whole period, or the time between plan changes."""
 
-    TRIALING = "trialing"
-    ACTIVE = "active"
-    PAST_DUE = "past_due"
-    CANCELED = "canceled"
-    UNPAID = "unpaid"
-
-
-# The statuses in which a subscription still accrues charges and rolls over periods.
-LIVE_STATUSES: frozenset[SubscriptionStatus] = frozenset(
-    {SubscriptionStatus.TRIALING, SubscriptionStatus.ACTIVE, SubscriptionStatus.PAST_DUE}
-)
-
-
-class SubscriptionStarted(DomainEvent):
-    """An organization subscribed to a plan; [period_start, period_end) is its first period."""
-
-    TYPE: ClassVar[str] = "subscription.started"
-
-    subscription_id: str
-    organization_id: str
+    period: Period
     plan_id: str
-    status: SubscriptionStatus
-    started_at: datetime
-    cycle_anchor: datetime
-    period_start: datetime
-    period_end: datetime
-    trial_end: datetime | None
-
-
-class SubscriptionCancellationScheduled(DomainEvent):
-    """The subscription will be canceled at `cancel_at`, the end of the period it was requested in."""
-
-    TYPE: ClassVar[str] = "subscription.cancellation_scheduled"
-
-    subscription_id: str
-    cancel_at: datetime
-    requested_at: datetime
-
-
-class SubscriptionPeriodClosed(DomainEvent):
-    """A period ended and `invoice_id` bills it; the subscription moved into the next period, if any.
-
-    `invoice_id` is empty only for the last period of a plan without usage charges: nothing is
-    owed in arrears, so no invoice is issued (the period is sealed at once instead).
-    """
-
-    TYPE: ClassVar[str] = "subscription.period_closed"
-
-    subscription_id: str
-    period_start: datetime
-    period_end: datetime
-    next_period_start: datetime | None
-    next_period_end: datetime | None
-    invoice_id: str
-    closed_at: datetime
-
-
-class SubscriptionUsageSealed(DomainEvent):
-    """No more usage is accepted for periods ending at or before `sealed_through` (their invoice is final)."""
-
-    TYPE: ClassVar[str] = "subscription.usage_sealed"
-
-    subscription_id: str
-    sealed_through: datetime
-    sealed_at: datetime
-
-
-class SubscriptionPastDue(DomainEvent):
-    """A payment for the subscription failed; it stays billable while dunning retries."""
-
-    TYPE: ClassVar[str] = "subscription.past_due"
-
-    subscription_id: str
-    invoice_id: str
-    at: datetime
-
-
-class SubscriptionReactivated(DomainEvent):
-    """The invoice that made the subscription past due was paid: it is active again."""
-
-    TYPE: ClassVar[str] = "subscription.reactivated"
-
-    subscription_id: str
-    invoice_id: str
-    at: datetime
-
-
-class SubscriptionMarkedUnpaid(DomainEvent):
-    """Dunning gave up and the policy keeps the subscription as unpaid: no more periods are billed."""
-
-    TYPE: ClassVar[str] = "subscription.marked_unpaid"
-
-    subscription_id: str
-    invoice_id: str
-    at: datetime
-
-
-class SubscriptionCanceled(DomainEvent):
-    """The subscription ended: immediately, or at the end of a period it was scheduled for."""
-
-    TYPE: ClassVar[str] = "subscription.canceled"
-
-    subscription_id: str
-    canceled_at: datetime
-    at_period_end: bool
 
 
 @dataclass(frozen=True)
@@ -160,6 +92,13 @@ class Subscription:
     sealed_through: datetime | None = None
     # Whether the last period (ended by a cancellation) has been closed: nothing more to bill.
     final_period_closed: bool = False
+    # Plan changes within the current period: where the current plan's segment starts, and the
+    # segments before it (each rated by its own plan at the close).
+    segment_start: datetime | None = None
+    segments: tuple[Segment, ...] = ()
+    # Proration lines waiting for the next invoice (create_prorations, a prorated cancellation).
+    pending_prorations: tuple[dict[str, Any], ...] = ()
+    scheduled_plan_id: str | None = None
 
     @classmethod
     def replay(cls, events: Iterable[DomainEvent]) -> Subscription | None:
@@ -191,6 +130,12 @@ class Subscription:
         if self.cancel_at is not None and self.cancel_at <= self.current_period.end:
             return self.current_period, None
         return self.current_period, self._following(self.current_period, interval)
+
+    def plan_segments(self, closed: Period) -> list[Segment]:
+        """The closed period's parts and the plan that rates each one's usage."""
+        earlier = [segment for segment in self.segments if segment.period.start < closed.end]
+        start = self.segment_start if self.segment_start is not None else closed.start
+        return [*earlier, Segment(Period(start, closed.end), self.plan_id)] if start < closed.end else earlier
 
     def _following(self, closed: Period, interval: periods.Interval) -> Period:
         """The period after `closed`: a stub up to the billing anchor, else the next of the cycle."""
@@ -248,8 +193,10 @@ class Subscription:
             return [SubscriptionCanceled(subscription_id=self.subscription_id, canceled_at=now, at_period_end=False)]
         return [SubscriptionMarkedUnpaid(subscription_id=self.subscription_id, invoice_id=invoice_id, at=now)]
 
-    def cancel(self, now: datetime, at_period_end: bool) -> list[DomainEvent]:
-        """Decide canceling now, or at the end of the current period (idempotent once scheduled)."""
+    def cancel(
+        self, now: datetime, at_period_end: bool, prorate: bool = False, plan: Plan | None = None
+    ) -> list[DomainEvent]:
+        """Decide canceling now (optionally crediting the unused base fee), or at the period's end."""
         if self.status is SubscriptionStatus.CANCELED:
             raise FailedPrecondition(
                 "subscription_canceled", f"subscription {self.subscription_id} is already canceled"
@@ -261,7 +208,16 @@ class Subscription:
             return [
                 SubscriptionCancellationScheduled(subscription_id=self.subscription_id, cancel_at=end, requested_at=now)
             ]
-        return [SubscriptionCanceled(subscription_id=self.subscription_id, canceled_at=now, at_period_end=False)]
+        lines: list[dict[str, Any]] = []
+        # A trial paid no base fee, so canceling it credits nothing (and costs nothing).
+        if prorate and plan is not None and self.status is not SubscriptionStatus.TRIALING:
+            credit = credit_line(plan, self.current_period, now)
+            lines = [line_to_dict(credit)] if credit is not None else []
+        return [
+            SubscriptionCanceled(
+                subscription_id=self.subscription_id, canceled_at=now, at_period_end=False, proration_lines=lines
+            )
+        ]
 
 
 def evolve(state: Subscription | None, event: DomainEvent) -> Subscription | None:
@@ -273,7 +229,14 @@ def evolve(state: Subscription | None, event: DomainEvent) -> Subscription | Non
     if isinstance(event, SubscriptionCancellationScheduled):
         return replace(state, cancel_at=event.cancel_at)
     if isinstance(event, SubscriptionCanceled):
-        return replace(state, status=SubscriptionStatus.CANCELED, canceled_at=event.canceled_at)
+        pending = (*state.pending_prorations, *event.proration_lines)
+        return replace(
+            state, status=SubscriptionStatus.CANCELED, canceled_at=event.canceled_at, pending_prorations=pending
+        )
+    if isinstance(event, SubscriptionPlanChanged):
+        return _plan_changed(state, event)
+    if isinstance(event, SubscriptionPlanChangeScheduled):
+        return replace(state, scheduled_plan_id=event.to_plan_id)
     if isinstance(event, SubscriptionPeriodClosed):
         return _period_closed(state, event)
     if isinstance(event, SubscriptionUsageSealed):
@@ -288,11 +251,34 @@ def evolve(state: Subscription | None, event: DomainEvent) -> Subscription | Non
 
 
 def _period_closed(state: Subscription, event: SubscriptionPeriodClosed) -> Subscription:
+    # The close's invoice took the segments and the pending prorations.
+    state = replace(state, segment_start=None, segments=(), pending_prorations=())
     if event.next_period_start is None or event.next_period_end is None:
         return replace(state, final_period_closed=True)
     # The trial is the first period: closing it starts the paid cycle.
     status = SubscriptionStatus.ACTIVE if state.status is SubscriptionStatus.TRIALING else state.status
-    return replace(state, status=status, current_period=Period(event.next_period_start, event.next_period_end))
+    anchor = event.cycle_anchor or state.cycle_anchor
+    following = Period(event.next_period_start, event.next_period_end)
+    return replace(state, status=status, current_period=following, cycle_anchor=anchor)
+
+
+def _plan_changed(state: Subscription, event: SubscriptionPlanChanged) -> Subscription:
+    start = state.segment_start or state.current_period.start
+    segments = state.segments
+    if start < event.changed_at:  # a change at the very start of a period splits nothing
+        segments = (*segments, Segment(Period(start, event.changed_at), state.plan_id))
+    pending = state.pending_prorations
+    if event.behavior is ProrationBehavior.CREATE_PRORATIONS:
+        pending = (*pending, *event.proration_lines)
+    segment_start = event.changed_at if event.changed_at > state.current_period.start else None
+    return replace(
+        state,
+        plan_id=event.to_plan_id,
+        segment_start=segment_start,
+        segments=segments,
+        pending_prorations=pending,
+        scheduled_plan_id=None,
+    )
 
 
 def _started(event: SubscriptionStarted) -> Subscription:
@@ -323,13 +309,20 @@ def start_subscription(
     start: datetime,
     billing_anchor: datetime | None,
     now: datetime,
+    trial_days: int | None = None,
 ) -> SubscriptionStarted:
-    """Decide subscribing an organization to a plan: its status, first period and cycle anchor."""
+    """Decide subscribing an organization to a plan: its status, first period and cycle anchor.
+
+    `trial_days` (0 to 730) overrides the plan's trial; None keeps the plan's.
+    """
     start, now = ensure_utc(start), ensure_utc(now)
     if not now - MAX_BACKDATE <= start <= now + MAX_CLOCK_SKEW:
         violation = FieldViolation("start_time", f"must be between {now - MAX_BACKDATE} and {now + MAX_CLOCK_SKEW}")
         raise InvalidArgument.of(violation)
-    trial_end = start + timedelta(days=plan.trial_days) if plan.trial_days > 0 else None
+    if trial_days is not None and not 0 <= trial_days <= MAX_TRIAL_DAYS:
+        raise InvalidArgument.of(FieldViolation("trial_days", f"must be between 0 and {MAX_TRIAL_DAYS}"))
+    days = plan.trial_days if trial_days is None else trial_days
+    trial_end = start + timedelta(days=days) if days > 0 else None
     # The billing anchor shapes the first paid period, which starts when the trial (if any) ends.
     paid_start = trial_end if trial_end is not None else start
     first_paid = periods.first_period(paid_start, plan.interval, billing_anchor)

@@ -81,6 +81,10 @@ class LiveSubscription:
     # The subscription stream's version this view was built from: usage is appended expecting it,
     # so a period closed or sealed meanwhile makes the append fail and the usage be judged again.
     stream_version: int = 0
+    # Plan changes (issue #7): usage segments whose bounds the cycle cannot tell (periods before
+    # a change or a cycle restart, until sealed), and where the current plan's segment starts.
+    boundaries: tuple[Period, ...] = ()
+    segment_start: datetime | None = None
     # The last period asked for: nearly all usage falls in the current period, and calendar math
     # per event would dominate ingestion.
     _recent: list[Period] = field(default_factory=list, compare=False, repr=False)
@@ -94,6 +98,15 @@ class LiveSubscription:
         return period
 
     def _period_at(self, moment: datetime) -> Period:
+        for known in self.boundaries:  # plan changes (issue #7)
+            if known.start <= moment < known.end:
+                return known
+        period = self._cycle_period_at(moment)
+        if self.segment_start is not None and period.start < self.segment_start <= moment < period.end:
+            return Period(self.segment_start, period.end)  # the current plan's part of the period
+        return period
+
+    def _cycle_period_at(self, moment: datetime) -> Period:
         if self.trial_end is not None and moment < self.trial_end:
             return Period(self.started_at, self.trial_end)
         paid_start = self.trial_end or self.started_at

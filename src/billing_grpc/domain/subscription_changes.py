@@ -1,0 +1,148 @@
+"""Deciding plan changes: now (with proration) or at the period's end, and what the period close does with them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from billing_grpc.domain.errors import FailedPrecondition, FieldViolation, InvalidArgument
+from billing_grpc.domain.events import DomainEvent
+from billing_grpc.domain.invoicing import line_to_dict
+from billing_grpc.domain.money import CurrencyMismatch
+from billing_grpc.domain.periods import Period, add_months
+from billing_grpc.domain.plan import Plan
+from billing_grpc.domain.plan_change import SubscriptionPlanChanged, SubscriptionPlanChangeScheduled
+from billing_grpc.domain.proration import ProrationBehavior, change_lines
+from billing_grpc.domain.subscription import Subscription, SubscriptionPeriodClosed, SubscriptionStatus
+
+
+def parse_behavior(text: str) -> ProrationBehavior:
+    """The proration behaviour a request names (empty: create_prorations, Stripe's default)."""
+    if not text:
+        return ProrationBehavior.CREATE_PRORATIONS
+    try:
+        return ProrationBehavior(text)
+    except ValueError:
+        allowed = ", ".join(ProrationBehavior)
+        raise InvalidArgument.of(FieldViolation("proration_behavior", f"must be one of {allowed}")) from None
+
+
+def restarts_cycle(current: Plan, target: Plan) -> bool:
+    """Whether moving between the plans changes the billing interval (the period then restarts at the change)."""
+    return current.interval.months != target.interval.months
+
+
+def check_change(sub: Subscription, target: Plan, organization_currency: str) -> None:
+    """Refuse a change the subscription or the target plan cannot take."""
+    if not sub.is_live:
+        raise FailedPrecondition("subscription_not_live", f"subscription {sub.subscription_id} is {sub.status}")
+    if target.plan_id == sub.plan_id:
+        raise FailedPrecondition("plan_unchanged", f"subscription {sub.subscription_id} is on plan {target.plan_id}")
+    if target.archived:
+        raise FailedPrecondition("plan_archived", f"plan {target.plan_id} is archived and takes no new subscriptions")
+    if target.currency != organization_currency:
+        raise CurrencyMismatch.between(target.currency, organization_currency)
+
+
+def change_now(
+    sub: Subscription,
+    current: Plan,
+    target: Plan,
+    behavior: ProrationBehavior,
+    now: datetime,
+    invoice_id: str = "",
+) -> SubscriptionPlanChanged:
+    """Decide changing plans at `now`: the credit for the old fee's unused part, the charge for the new one's.
+
+    During a trial nothing was paid, so nothing is prorated. When the interval changes the
+    current period ends now and the new plan's first period is billed in full, in advance, so
+    only the old fee's credit is prorated.
+    """
+    lines = []
+    if behavior is not ProrationBehavior.NONE:
+        lines = change_proration(sub.status, sub.current_period, current, target, now)
+    return SubscriptionPlanChanged(
+        subscription_id=sub.subscription_id,
+        from_plan_id=sub.plan_id,
+        to_plan_id=target.plan_id,
+        changed_at=now,
+        behavior=behavior,
+        proration_lines=lines,
+        invoice_id=invoice_id if lines or restarts_cycle(current, target) else "",
+    )
+
+
+def change_proration(
+    status: SubscriptionStatus, period: Period, current: Plan, target: Plan, at: datetime
+) -> list[dict[str, Any]]:
+    """The proration lines (stored form) of changing from `current` to `target` at `at`.
+
+    A trial paid nothing, so it prorates nothing. An interval change bills the new plan's whole
+    first period in advance, so only the old fee's unused part is prorated (a credit).
+    """
+    if status is SubscriptionStatus.TRIALING:
+        return []
+    prorated = change_lines(current, target, period, at)
+    if restarts_cycle(current, target):
+        prorated = [line for line in prorated if line.amount_minor < 0]
+    return [line_to_dict(line) for line in prorated]
+
+
+def schedule_change(sub: Subscription, target: Plan, now: datetime) -> list[DomainEvent]:
+    """Decide moving to `target` when the current period ends (nothing new if that is scheduled already)."""
+    if sub.scheduled_plan_id == target.plan_id:
+        return []
+    at = sub.current_period.end
+    return [
+        SubscriptionPlanChangeScheduled(
+            subscription_id=sub.subscription_id, to_plan_id=target.plan_id, at=at, requested_at=now
+        )
+    ]
+
+
+def restarted_period(target: Plan, start: datetime) -> Period:
+    """The first period of a cycle restarted at `start` on `target`'s interval."""
+    return Period(start, add_months(start, target.interval.months))
+
+
+def scheduled_change(
+    sub: Subscription, current: Plan, target: Plan, closing: list[DomainEvent], now: datetime
+) -> tuple[list[DomainEvent], Period]:
+    """The period close carrying out a scheduled change: the next period is `target`'s (restarted on a new interval)."""
+    closed = closing[0]
+    assert isinstance(closed, SubscriptionPeriodClosed) and closed.next_period_start is not None
+    assert closed.next_period_end is not None
+    following = Period(closed.next_period_start, closed.next_period_end)
+    if restarts_cycle(current, target):
+        following = restarted_period(target, closed.period_end)
+        closed = closed.model_copy(
+            update={
+                "next_period_start": following.start,
+                "next_period_end": following.end,
+                "cycle_anchor": following.start,
+            }
+        )
+    changed = SubscriptionPlanChanged(
+        subscription_id=sub.subscription_id,
+        from_plan_id=sub.plan_id,
+        to_plan_id=target.plan_id,
+        changed_at=closed.period_end,
+        behavior=ProrationBehavior.NONE,
+        proration_lines=[],
+    )
+    return [closed, *closing[1:], changed], following
+
+
+def restart_now(sub: Subscription, target: Plan, invoice_id: str, now: datetime) -> SubscriptionPeriodClosed:
+    """Decide ending the current period now and anchoring `target`'s cycle here (an interval change)."""
+    following = restarted_period(target, now)
+    return SubscriptionPeriodClosed(
+        subscription_id=sub.subscription_id,
+        period_start=sub.current_period.start,
+        period_end=now,
+        next_period_start=following.start,
+        next_period_end=following.end,
+        invoice_id=invoice_id,
+        closed_at=now,
+        cycle_anchor=following.start,
+    )

@@ -1,0 +1,258 @@
+"""Plan changes, trials, cancellations and customer credit through the handlers, on the in-memory store."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from billing_grpc.application.catalogue import NewPlan
+from billing_grpc.application.context import system_context
+from billing_grpc.application.organizations import NewOrganization
+from billing_grpc.application.usage import Outcome, RawUsage
+from billing_grpc.bootstrap import App, open_in_memory_app
+from billing_grpc.domain.clock import TestClock
+from billing_grpc.domain.errors import ConcurrencyConflict, FailedPrecondition, InvalidArgument
+from billing_grpc.domain.pricing import Charge, PerUnit
+from billing_grpc.domain.usage import UsageInput
+from billing_grpc.settings import Settings
+from tests.e2e.conftest import TEST_KEY_HASH_SECRET
+
+START = datetime(2026, 1, 1, tzinfo=UTC)
+FEB_1 = datetime(2026, 2, 1, tzinfo=UTC)
+CONTEXT = system_context()
+DAY = timedelta(days=1)
+
+
+@dataclass
+class Shop:
+    """An organization, two monthly plans (Basic 3100, Pro 6200, both rating `calls`) and a yearly one."""
+
+    app: App
+    clock: TestClock
+    organization_id: str
+    basic: str
+    pro: str
+    yearly: str
+    calls_meter: str = "calls"
+
+    async def subscribe(self, plan_id: str, trial_days: int | None = None) -> str:
+        subscription_id, position = await self.app.subscriptions.start(
+            CONTEXT, self.organization_id, plan_id, None, None, trial_days
+        )
+        await self.app.projections.wait_until(position)
+        return subscription_id
+
+    async def use(self, key: str, quantity: str, when: datetime) -> None:
+        if when > self.clock.now():  # usage is never from the future: time passes up to it
+            self.clock.advance_to(when)
+        usage = UsageInput(self.organization_id, "calls", quantity, when, key, {})
+        [result] = await self.app.usage.ingest(CONTEXT, [RawUsage(self.organization_id, "", usage)])
+        assert result.outcome is Outcome.ACCEPTED, result
+
+    async def invoices(self, subscription_id: str) -> list[dict[str, Any]]:
+        await self.settle()
+        return await self.app.read_models.find("invoices", {"subscription_id": subscription_id}, sort=[("_id", 1)])
+
+    async def subscription(self, subscription_id: str) -> dict[str, Any]:
+        await self.settle()
+        doc = await self.app.read_models.get("subscriptions", subscription_id)
+        assert doc is not None
+        return doc
+
+    async def balance(self) -> dict[str, Any]:
+        await self.settle()
+        [balance] = await self.app.read_models.find("balances", {"organization_id": self.organization_id})
+        return balance
+
+    async def settle(self) -> None:
+        await self.app.projections.wait_until(await self.app.store.head_position())
+
+
+@pytest.fixture
+async def shop(database_name: str) -> AsyncIterator[Shop]:
+    clock = TestClock(START)
+    settings = Settings(
+        database=database_name, key_hash_secret=TEST_KEY_HASH_SECRET, grace_period_seconds=3600, scheduler=False
+    )
+    async with open_in_memory_app(settings, clock=clock) as app:
+        await app.catalogue.create_meter(CONTEXT, "calls", "Calls", "sum", "")
+        per_call = [Charge("calls", PerUnit(Decimal("1")))]
+        ten_per_call = [Charge("calls", PerUnit(Decimal("10")))]
+        basic, _ = await app.catalogue.create_plan(
+            CONTEXT, NewPlan("basic", "Basic", "USD", "month", 1, 3100, 0, per_call)
+        )
+        pro, _ = await app.catalogue.create_plan(
+            CONTEXT, NewPlan("pro", "Pro", "USD", "month", 1, 6200, 0, ten_per_call)
+        )
+        yearly, _ = await app.catalogue.create_plan(
+            CONTEXT, NewPlan("yearly", "Yearly", "USD", "year", 1, 36500, 0, per_call)
+        )
+        organization_id, _ = await app.organizations.create(
+            CONTEXT, NewOrganization("Acme", "USD", payment_method="pm_ok")
+        )
+        yield Shop(app, clock, organization_id, basic, pro, yearly)
+
+
+def kinds(invoice: dict[str, Any]) -> list[tuple[str, int]]:
+    return [(line["kind"], line["amount_minor"]) for line in invoice["lines"]]
+
+
+async def test_an_upgrade_mid_period_prorates_to_the_second_and_rates_usage_by_each_plan(shop: Shop) -> None:
+    sub = await shop.subscribe(shop.basic)
+    await shop.use("before", "5", START + DAY)
+    shop.clock.advance_to(START + 10 * DAY)  # 21 of January's 31 days remain
+    changed = await shop.app.plan_changes.change(CONTEXT, sub, shop.pro, "", False)
+    assert changed.invoice_id == ""
+    assert [line["amount_minor"] for line in changed.proration_lines] == [-2100, 4200]
+    pending = (await shop.subscription(sub))["pending_prorations"]
+    assert [line["amount_minor"] for line in pending] == [-2100, 4200]
+    await shop.use("after", "5", START + 11 * DAY)
+
+    await shop.app.cycle.advance(shop.clock, FEB_1 + 2 * timedelta(hours=1))
+    cycle = [i for i in await shop.invoices(sub) if i["reason"] == "subscription_cycle"]
+    assert len(cycle) == 1
+    # 5 calls at Basic's 1 and 5 calls at Pro's 10; the prorations; February's Pro fee in advance.
+    assert sorted(kinds(cycle[0])) == sorted(
+        [("usage", 5), ("usage", 50), ("proration", -2100), ("proration", 4200), ("base_fee", 6200)]
+    )
+    assert cycle[0]["status"] == "paid" and cycle[0]["total_minor"] == 5 + 50 - 2100 + 4200 + 6200
+    assert (await shop.subscription(sub))["pending_prorations"] == []
+
+
+async def test_always_invoice_issues_the_prorations_now_and_the_next_run_charges_them(shop: Shop) -> None:
+    sub = await shop.subscribe(shop.basic)
+    shop.clock.advance_to(START + 10 * DAY)
+    changed = await shop.app.plan_changes.change(CONTEXT, sub, shop.pro, "always_invoice", False)
+    await shop.app.cycle.run()
+    [update] = [i for i in await shop.invoices(sub) if i["_id"] == changed.invoice_id]
+    assert update["reason"] == "subscription_update" and update["status"] == "paid"
+    assert update["total_minor"] == 2100 and await shop.app.gateway.captured_total(changed.invoice_id) == 2100
+    assert (await shop.subscription(sub))["pending_prorations"] == []
+
+
+async def test_a_downgrade_at_period_end_bills_the_next_period_on_the_new_plan(shop: Shop) -> None:
+    sub = await shop.subscribe(shop.pro)
+    shop.clock.advance_to(START + 10 * DAY)
+    outcome = await shop.app.plan_changes.change(CONTEXT, sub, shop.basic, "", True)
+    assert outcome.invoice_id == "" and outcome.proration_lines == []
+    assert (await shop.subscription(sub))["scheduled_plan_id"] == shop.basic
+    await shop.use("pro-usage", "3", START + 20 * DAY)
+    await shop.app.cycle.advance(shop.clock, FEB_1 + timedelta(hours=2))
+    [cycle] = [i for i in await shop.invoices(sub) if i["reason"] == "subscription_cycle"]
+    assert sorted(kinds(cycle)) == [("base_fee", 3100), ("usage", 30)]  # Pro's usage rate, Basic's fee
+    doc = await shop.subscription(sub)
+    assert (doc["plan_id"], doc["scheduled_plan_id"]) == (shop.basic, None)
+    await shop.use("basic-usage", "3", FEB_1 + DAY)  # the meter is still claimed by this subscription
+
+
+async def test_an_interval_change_ends_the_period_at_the_change_and_restarts_the_cycle(shop: Shop) -> None:
+    sub = await shop.subscribe(shop.basic)
+    await shop.use("monthly", "4", START + DAY)
+    change_at = START + 10 * DAY
+    shop.clock.advance_to(change_at)
+    await shop.settle()  # the draft is priced from the usage read model (final at the seal)
+    outcome = await shop.app.plan_changes.change(CONTEXT, sub, shop.yearly, "", False)
+    doc = await shop.subscription(sub)
+    assert (doc["current_period_start"], doc["current_period_end"]) == (change_at, change_at.replace(year=2027))
+    assert doc["cycle_anchor"] == change_at
+    [update] = [i for i in await shop.invoices(sub) if i["_id"] == outcome.invoice_id]
+    assert update["reason"] == "subscription_update"
+    assert sorted(kinds(update)) == [("base_fee", 36500), ("proration", -2100), ("usage", 4)]
+    await shop.use("late-monthly", "1", START + 2 * DAY)  # late usage still lands in the closed period
+    await shop.app.cycle.advance(shop.clock, change_at + 2 * timedelta(hours=1))
+    [update] = [i for i in await shop.invoices(sub) if i["_id"] == outcome.invoice_id]
+    assert ("usage", 5) in kinds(update) and update["status"] == "paid"
+
+
+async def test_a_prorated_immediate_cancellation_credits_the_unused_fee_and_the_credit_pays_the_next_invoice(
+    shop: Shop,
+) -> None:
+    sub = await shop.subscribe(shop.basic)
+    await shop.use("used", "7", START + DAY)
+    shop.clock.advance_to(START + 10 * DAY)
+    await shop.app.subscriptions.cancel(CONTEXT, sub, False, prorate=True)
+    await shop.app.cycle.advance(shop.clock, START + 10 * DAY + 2 * timedelta(hours=1))
+    [final] = [i for i in await shop.invoices(sub) if i["reason"] == "subscription_end"]
+    assert sorted(kinds(final)) == [("proration", -2100), ("usage", 7)]
+    assert (final["total_minor"], final["credit_applied_minor"], final["amount_due_minor"]) == (-2093, -2093, 0)
+    balance = await shop.balance()
+    assert balance["credit_minor"] == 2093
+    # The credit pays the next subscription's first invoice before the card is charged.
+    second = await shop.subscribe(shop.basic)
+    await shop.app.cycle.run()
+    [opening] = await shop.invoices(second)
+    assert (opening["credit_applied_minor"], opening["amount_paid_minor"], opening["status"]) == (2093, 1007, "paid")
+    assert await shop.app.gateway.captured_total(opening["_id"]) == 1007
+    balance = await shop.balance()
+    assert balance["credit_minor"] == 0
+    parts = ("paid_minor", "credit_applied_minor", "outstanding_minor", "uncollectible_minor", "voided_minor")
+    assert balance["invoiced_minor"] == sum(balance[p] for p in parts)
+
+
+async def test_a_granted_credit_is_spent_once_and_never_below_zero(shop: Shop) -> None:
+    await shop.app.credit.grant(CONTEXT, shop.organization_id, 1000, "goodwill")
+    sub = await shop.subscribe(shop.basic)
+    await shop.app.cycle.run()
+    [opening] = await shop.invoices(sub)
+    assert (opening["credit_applied_minor"], opening["amount_paid_minor"]) == (1000, 2100)
+    assert (await shop.balance())["credit_minor"] == 0
+    with pytest.raises(InvalidArgument):
+        await shop.app.credit.grant(CONTEXT, shop.organization_id, 0, "")
+
+
+async def test_two_finalizations_racing_for_one_credit_spend_it_once(shop: Shop) -> None:
+    flat, _ = await shop.app.catalogue.create_plan(CONTEXT, NewPlan("flat", "Flat", "USD", "month", 1, 900, 0, []))
+    await shop.app.credit.grant(CONTEXT, shop.organization_id, 1000, "goodwill")
+    drafts = [(await shop.invoices(await shop.subscribe(plan)))[0]["_id"] for plan in (shop.basic, flat)]
+    raced = await asyncio.gather(
+        *(shop.app.billing.finalize(CONTEXT, invoice_id) for invoice_id in drafts), return_exceptions=True
+    )
+    assert all(isinstance(r, int | ConcurrencyConflict) for r in raced), raced
+    await shop.app.cycle.run()  # finalizes the loser, if there was one, on fresh credit
+    invoices = [(await shop.app.read_models.get("invoices", invoice_id)) or {} for invoice_id in drafts]
+    assert sum(i["credit_applied_minor"] for i in invoices) == 1000
+    assert {i["status"] for i in invoices} == {"paid"}
+    assert (await shop.balance())["credit_minor"] == 0
+
+
+async def test_a_trial_from_the_subscription_costs_nothing_when_canceled(shop: Shop) -> None:
+    sub = await shop.subscribe(shop.basic, trial_days=14)
+    doc = await shop.subscription(sub)
+    assert (doc["status"], doc["trial_end"]) == ("trialing", START + 14 * DAY)
+    await shop.use("trial", "9", START + DAY)
+    shop.clock.advance_to(START + 3 * DAY)
+    await shop.app.subscriptions.cancel(CONTEXT, sub, False, prorate=True)
+    await shop.app.cycle.advance(shop.clock, START + 20 * DAY)
+    assert await shop.invoices(sub) == []
+    assert (await shop.subscription(sub))["final_period_closed"]
+
+
+async def test_a_trial_converts_with_the_first_invoice_at_its_end(shop: Shop) -> None:
+    sub = await shop.subscribe(shop.basic, trial_days=7)
+    await shop.app.cycle.advance(shop.clock, START + 7 * DAY + 2 * timedelta(hours=1))
+    [first] = await shop.invoices(sub)
+    assert kinds(first) == [("base_fee", 3100)]  # no usage in the trial: only the first paid month's fee
+    assert first["status"] == "paid" and (await shop.subscription(sub))["status"] == "active"
+
+
+async def test_bad_changes_write_nothing(shop: Shop) -> None:
+    sub = await shop.subscribe(shop.basic)
+    head = await shop.app.store.head_position()
+    with pytest.raises(InvalidArgument):
+        await shop.app.plan_changes.change(CONTEXT, sub, shop.pro, "sometimes", False)
+    with pytest.raises(InvalidArgument):
+        await shop.app.plan_changes.change(CONTEXT, sub, "", "", False)
+    with pytest.raises(FailedPrecondition) as same:
+        await shop.app.plan_changes.change(CONTEXT, sub, shop.basic, "", False)
+    assert same.value.reason == "plan_unchanged"
+    with pytest.raises(InvalidArgument):
+        await shop.app.subscriptions.cancel(CONTEXT, sub, True, prorate=True)
+    with pytest.raises(InvalidArgument):
+        await shop.app.subscriptions.start(CONTEXT, shop.organization_id, shop.pro, None, None, 731)
+    assert await shop.app.store.head_position() == head
