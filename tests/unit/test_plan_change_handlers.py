@@ -256,3 +256,25 @@ async def test_bad_changes_write_nothing(shop: Shop) -> None:
     with pytest.raises(InvalidArgument):
         await shop.app.subscriptions.start(CONTEXT, shop.organization_id, shop.pro, None, None, 731)
     assert await shop.app.store.head_position() == head
+
+
+async def test_voiding_an_invoice_gives_its_credit_back_and_read_models_rebuild_identically(shop: Shop) -> None:
+    await shop.app.credit.grant(CONTEXT, shop.organization_id, 500, "goodwill")
+    sub = await shop.subscribe(shop.basic)
+    shop.clock.advance_to(START + 10 * DAY)
+    await shop.app.plan_changes.change(CONTEXT, sub, shop.pro, "create_prorations", False)
+    await shop.app.organizations.update(CONTEXT, shop.organization_id, None, None, "pm_declined")
+    await shop.app.cycle.run()  # the opening invoice spends the credit, then its charge is declined
+    [opening] = await shop.invoices(sub)
+    assert (opening["credit_applied_minor"], opening["status"]) == (500, "open")
+    await shop.app.billing.void(CONTEXT, opening["_id"])
+    balance = await shop.balance()
+    assert (balance["credit_minor"], balance["voided_minor"], balance["credit_applied_minor"]) == (500, 2600, 500)
+
+    runner = shop.app.projections
+    collections = [name for p in runner.projections for name in p.collections]
+    await shop.settle()
+    live = {name: await shop.app.read_models.find(name, {}) for name in collections}
+    for projection in runner.projections:
+        await runner.rebuild(projection)
+    assert {name: await shop.app.read_models.find(name, {}) for name in collections} == live

@@ -249,9 +249,17 @@ class BillingHandlers:
         """Void a draft, open or uncollectible invoice."""
         inv, version = await self._invoice(invoice_id)
         context.require(Action.BILLING_OPERATE, inv.organization_id, "invoice")
-        voided = inv.void(self.writer.clock.now())
+        now = self.writer.clock.now()
+        voided = inv.void(now)
+        # Credit spent on a voided invoice goes back to the organization, in the same append.
+        credit_stream = credits.stream_of(inv.organization_id)
+        held = await load(self.writer.store, credit_stream)
+        returned = credits.CustomerCredit.replay(inv.organization_id, held.events).refund(
+            inv.currency, invoice_id, inv.credit_applied_minor, now
+        )
         return await self.writer.append(
-            self.writer.append_of(invoices.stream_of(invoice_id), version, voided, context, inv.organization_id)
+            self.writer.append_of(invoices.stream_of(invoice_id), version, voided, context, inv.organization_id),
+            self.writer.append_of(credit_stream, held.version, returned, context, inv.organization_id),
         )
 
     # -- steps ------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ class CreditSource(StrEnum):
 
     GRANT = "grant"  # an operator's GrantCredit
     INVOICE = "invoice"  # an invoice whose total was negative (prorations, a canceled period)
+    VOID = "void"  # credit spent on an invoice that was then voided, given back
 
 
 class CreditGranted(DomainEvent):
@@ -116,6 +117,21 @@ class CustomerCredit:
             applied_at=now,
         )
         return applied, [spent]
+
+    def refund(self, currency: str, invoice_id: str, applied_minor: int, now: datetime) -> list[DomainEvent]:
+        """Decide giving back the credit a voided invoice had spent (nothing if it spent none)."""
+        if applied_minor <= 0:
+            return []
+        return [
+            CreditGranted(
+                organization_id=self.organization_id,
+                currency=currency,
+                amount_minor=applied_minor,
+                source=CreditSource.VOID,
+                reference=invoice_id,
+                granted_at=now,
+            )
+        ]
 
 
 def stream_of(organization_id: str) -> str:
