@@ -170,3 +170,30 @@ async def test_starting_creates_every_collection_so_no_transaction_has_to(
 
     assert {"events", "event_counters", "claims", "rm_checkpoints", "rm_tallies"} <= names
 
+
+async def test_a_follower_commits_past_other_types_without_being_refused(
+    store: EventStore, read_models: ReadModelStore
+) -> None:
+    refused = []
+    commit = read_models.commit
+
+    async def counting(*args: object, **kwargs: object) -> None:
+        try:
+            await commit(*args, **kwargs)  # type: ignore[arg-type]
+        except CheckpointMoved:
+            refused.append(args)
+            raise
+
+    read_models.commit = counting  # type: ignore[method-assign]
+    runner = ProjectionRunner(store, read_models, [TallyProjection()], poll_interval=0.05)
+    await runner.start()
+    try:
+        assert await runner.wait_until((await add(store, "a", 1))[-1].position, timeout=5)
+        assert await runner.wait_until((await add(store, "other", 7, kind="other.happened"))[-1].position, timeout=5)
+        assert await runner.wait_until((await add(store, "a", 2))[-1].position, timeout=5)
+    finally:
+        await runner.stop()
+
+    assert refused == []
+    assert await tallies(read_models) == {"a": 3}
+    assert await read_models.checkpoint("tally") == await store.head_position()
