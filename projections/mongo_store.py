@@ -14,6 +14,7 @@ from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
 
 from billing_grpc.eventstore import StoreUnavailable
+from billing_grpc.eventstore.mongo import ensure_collections
 from projections.model import Document, Index, Key, Query, Sort
 from projections.store import CheckpointMoved
 
@@ -40,7 +41,9 @@ class MongoReadModels:
         return self._db[self._prefix + name]
 
     async def ensure_indexes(self, collections: Mapping[str, Sequence[Index]]) -> None:
-        """Create every declared index (idempotent)."""
+        """Create every collection and declared index (idempotent), so no transaction creates one."""
+        names = [self._prefix + name for name in collections]
+        await ensure_collections(self._db, [self._prefix + CHECKPOINTS, *names])
         for name, indexes in collections.items():
             for index in indexes:
                 await self._collection(name).create_index(list(index.keys), unique=index.unique)

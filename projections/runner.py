@@ -107,7 +107,10 @@ class ProjectionRunner:
     async def _follow(self, projection: Projection) -> None:
         while not self._stopping:
             try:
-                position = await self._read_models.checkpoint(projection.name)
+                # `checkpoint` is what the store holds; `position` may run ahead of it over
+                # events of other types, which need no commit. A batch commits from `checkpoint`
+                # (moving it past the skipped events too), or the store would refuse it as moved.
+                checkpoint = position = await self._read_models.checkpoint(projection.name)
                 while not self._stopping:
                     head = await self._store.head_position()
                     # Nothing of ours since `position`: no need to read (and scan) the log.
@@ -116,9 +119,9 @@ class ProjectionRunner:
                         await self._mark(projection.name, position)
                         await self._store.wait_for_append(position, self._poll_interval)
                         continue
-                    applied = await self._apply_next_batch(projection, position)
+                    applied = await self._apply_next_batch(projection, position, checkpoint)
                     if applied is not None:
-                        position = applied
+                        checkpoint = position = applied
                         continue
                     # Nothing left before `head` for this projection: it reflects `head`.
                     position = max(position, head)
@@ -137,8 +140,12 @@ class ProjectionRunner:
                 log.exception("projection %s failed; retrying", projection.name)
                 await asyncio.sleep(self._retry_delay)
 
-    async def _apply_next_batch(self, projection: Projection, after: int) -> int | None:
-        """Apply the next batch after `after`; return the new checkpoint, or None if none."""
+    async def _apply_next_batch(self, projection: Projection, after: int, checkpoint: int | None = None) -> int | None:
+        """Apply the next batch after `after`; return the new checkpoint, or None if none.
+
+        `checkpoint` is the stored checkpoint (default `after`): only events of other types lie
+        between the two.
+        """
         events = await self._store.read_all(after, EventFilter(types=projection.handles), self._batch_size)
         if not events:
             return None
@@ -146,7 +153,8 @@ class ProjectionRunner:
         for event in events:
             await projection.apply(event, view)
         position = events[-1].position
-        await self._read_models.commit(projection.name, view.writes(), after, position)
+        previous = after if checkpoint is None else checkpoint
+        await self._read_models.commit(projection.name, view.writes(), previous, position)
         await self._mark(projection.name, position)
         return position
 

@@ -12,6 +12,7 @@ from billing_grpc.eventstore import EventStore, NewEvent, RecordedEvent, StreamA
 from projections.model import Index, View
 from projections.runner import ProjectionRunner
 from projections.store import CheckpointMoved, ReadModelStore
+from tests.contract.conftest import Backend
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -154,3 +155,45 @@ async def test_a_view_prefetches_in_one_query_and_its_own_writes_win(read_models
     assert await view.get("tallies", "missing") is None
     assert await view.get("tallies", "b") == {"_id": "b", "total": 1}  # not prefetched: read on demand
     assert view.read[("tallies", "missing")] is None
+
+
+async def test_starting_creates_every_collection_so_no_transaction_has_to(
+    backend: Backend, store: EventStore, read_models: ReadModelStore
+) -> None:
+    if backend.client is None:
+        pytest.skip("only MongoDB has collections to create")
+    runner = ProjectionRunner(store, read_models, [TallyProjection()])
+    await runner.start()
+    await runner.stop()
+
+    names = set(await backend.client[backend.database].list_collection_names())
+
+    assert {"events", "event_counters", "claims", "rm_checkpoints", "rm_tallies"} <= names
+
+
+async def test_a_follower_commits_past_other_types_without_being_refused(
+    store: EventStore, read_models: ReadModelStore
+) -> None:
+    refused = []
+    commit = read_models.commit
+
+    async def counting(*args: object, **kwargs: object) -> None:
+        try:
+            await commit(*args, **kwargs)  # type: ignore[arg-type]
+        except CheckpointMoved:
+            refused.append(args)
+            raise
+
+    read_models.commit = counting  # type: ignore[method-assign]
+    runner = ProjectionRunner(store, read_models, [TallyProjection()], poll_interval=0.05)
+    await runner.start()
+    try:
+        assert await runner.wait_until((await add(store, "a", 1))[-1].position, timeout=5)
+        assert await runner.wait_until((await add(store, "other", 7, kind="other.happened"))[-1].position, timeout=5)
+        assert await runner.wait_until((await add(store, "a", 2))[-1].position, timeout=5)
+    finally:
+        await runner.stop()
+
+    assert refused == []
+    assert await tallies(read_models) == {"a": 3}
+    assert await read_models.checkpoint("tally") == await store.head_position()
