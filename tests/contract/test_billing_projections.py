@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from billing_grpc.domain import credit as credits
 from billing_grpc.domain import invoice as invoices
 from billing_grpc.domain import subscription as subscriptions
 from billing_grpc.domain.dunning import UNRESOLVED_RECHECK, DunningPolicy, FinalAction
@@ -21,7 +22,11 @@ from billing_grpc.domain.invoice import (
     InvoiceReason,
     PaymentStarted,
 )
+from billing_grpc.domain.invoicing import line_to_dict
 from billing_grpc.domain.periods import Interval, IntervalUnit
+from billing_grpc.domain.plan import Plan, create_plan
+from billing_grpc.domain.plan_change import SubscriptionPlanChanged, SubscriptionPlanChangeScheduled
+from billing_grpc.domain.proration import ProrationBehavior, change_lines
 from billing_grpc.domain.subscription import Subscription, SubscriptionStarted, SubscriptionStatus
 from billing_grpc.eventstore import EventStore, NewEvent, StreamAppend
 from projections.balances import BALANCE_INVOICES, BALANCES, BalancesProjection, balance_key
@@ -70,7 +75,10 @@ class World:
         """Append each event to its aggregate's stream and fold it into that aggregate."""
         for event in events:
             fields = event.payload()
-            if event.TYPE.startswith("subscription."):
+            if event.TYPE.startswith("credit."):
+                organization = fields["organization_id"]
+                stream = credits.stream_of(organization)
+            elif event.TYPE.startswith("subscription."):
                 sub_id: str = fields["subscription_id"]
                 state = subscriptions.evolve(self.subs.get(sub_id), event)
                 assert state is not None
@@ -487,8 +495,77 @@ async def everything(world: World, store: EventStore, read_models: ReadModelStor
     await world.void("draft", at)
     await world.void("dunned", at + timedelta(days=5))
     await world.emit(world.subs["sub-c"].cancel(T0 + timedelta(days=2), at_period_end=False))
+    await world.emit([change("sub-1", T0 + timedelta(days=10)), schedule("sub-t")])
+    await world.emit([grant("org-1", 300), spend("org-1", 100)])
     await world.emit(world.subs["sub-1"].close_period("in-next", MONTHLY, APRIL))
     await world.emit(world.subs["sub-1"].seal_usage(APRIL, at))
+
+
+def change(sub_id: str, at: datetime) -> SubscriptionPlanChanged:
+    period = subscriptions.Period(T0, APRIL)
+    lines = [line_to_dict(line) for line in change_lines(plan_of(4900), plan_of(9900), period, at)]
+    return SubscriptionPlanChanged(
+        subscription_id=sub_id,
+        from_plan_id="plan-pro",
+        to_plan_id="plan-max",
+        changed_at=at,
+        behavior=ProrationBehavior.CREATE_PRORATIONS,
+        proration_lines=lines,
+    )
+
+
+def schedule(sub_id: str) -> SubscriptionPlanChangeScheduled:
+    return SubscriptionPlanChangeScheduled(subscription_id=sub_id, to_plan_id="plan-max", at=APRIL, requested_at=T0)
+
+
+def grant(org: str, amount: int) -> credits.CreditGranted:
+    return credits.CustomerCredit(org).grant("USD", amount, "goodwill", T0)
+
+
+def spend(org: str, amount: int) -> DomainEvent:
+    _, [spent] = credits.CustomerCredit(org, amount).settle("USD", "paid", amount, T0)
+    return spent
+
+
+def plan_of(fee: int) -> Plan:
+    state = Plan.replay([create_plan(f"plan-{fee}", f"p{fee}", "P", "USD", "month", 1, fee, 0, (), T0)])
+    assert state is not None
+    return state
+
+
+async def test_a_plan_change_splits_the_period_into_segments_until_the_close_and_the_seal(
+    store: EventStore, read_models: ReadModelStore
+) -> None:
+    world = World(store)
+    await world.start("sub-1")
+    changed_at = T0 + timedelta(days=10)
+    await world.emit([change("sub-1", changed_at), schedule("sub-1")])
+    await fold(store, read_models)
+    doc = await get(read_models, SUBSCRIPTIONS, "sub-1")
+    assert (doc["plan_id"], doc["segment_start"], doc["scheduled_plan_id"]) == ("plan-max", changed_at, "plan-max")
+    assert doc["segments"] == [{"start": T0, "end": changed_at}]
+    assert [line["amount_minor"] for line in doc["pending_prorations"]] == [-3319, 6706]
+    assert world.subs["sub-1"].plan_segments(subscriptions.Period(T0, APRIL)) == [
+        subscriptions.Segment(subscriptions.Period(T0, changed_at), "plan-pro"),
+        subscriptions.Segment(subscriptions.Period(changed_at, APRIL), "plan-max"),
+    ]
+
+    await world.emit(world.subs["sub-1"].close_period("in-next", MONTHLY, APRIL))
+    await fold(store, read_models)
+    doc = await get(read_models, SUBSCRIPTIONS, "sub-1")
+    assert (doc["segment_start"], doc["pending_prorations"]) == (None, [])
+    assert doc["segments"] == [{"start": T0, "end": changed_at}]  # late usage still needs it
+    await world.emit(world.subs["sub-1"].seal_usage(APRIL, APRIL))
+    await fold(store, read_models)
+    assert (await get(read_models, SUBSCRIPTIONS, "sub-1"))["segments"] == []
+
+
+async def test_credit_shows_on_the_balance(store: EventStore, read_models: ReadModelStore) -> None:
+    world = World(store)
+    await world.emit([grant("org-1", 300), spend("org-1", 100)])
+    await fold(store, read_models)
+    [balance] = await assert_balanced(read_models)
+    assert (balance["credit_minor"], balance["invoiced_minor"]) == (200, 0)
 
 
 async def test_rebuilding_from_zero_reproduces_every_billing_read_model(
