@@ -215,4 +215,13 @@ async def test_bad_plan_changes_and_grants_are_refused_with_field_violations_and
     with pytest.raises(aio.AioRpcError) as same:
         await change(customer, plans.basic)
     assert (same.value.code(), details_of(same.value).reason) == (grpc.StatusCode.FAILED_PRECONDITION, "plan_unchanged")
+    with pytest.raises(aio.AioRpcError) as outside:
+        await customer.stubs.usage.PreviewInvoice(
+            usage_pb2.PreviewInvoiceRequest(
+                subscription_id=customer.subscription_id, change_plan_id=plans.pro, proration_time=ts(at(3, 1))
+            ),
+            metadata=running.admin,
+        )
+    assert outside.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "proration_time" in details_of(outside.value).fields
     assert await running.app.store.head_position() == head

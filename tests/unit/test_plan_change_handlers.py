@@ -136,6 +136,18 @@ async def test_always_invoice_issues_the_prorations_now_and_the_next_run_charges
     assert (await shop.subscription(sub))["pending_prorations"] == []
 
 
+async def test_an_invoiced_downgrade_nets_negative_and_becomes_credit(shop: Shop) -> None:
+    sub = await shop.subscribe(shop.pro)
+    shop.clock.advance_to(START + 10 * DAY)
+    changed = await shop.app.plan_changes.change(CONTEXT, sub, shop.basic, "always_invoice", False)
+    assert [line["amount_minor"] for line in changed.proration_lines] == [-4200, 2100]
+    await shop.app.cycle.run()
+    [update] = [i for i in await shop.invoices(sub) if i["_id"] == changed.invoice_id]
+    assert (update["total_minor"], update["credit_applied_minor"], update["status"]) == (-2100, -2100, "paid")
+    assert await shop.app.gateway.captured_total(changed.invoice_id) == 0
+    assert (await shop.balance())["credit_minor"] == 2100
+
+
 async def test_a_downgrade_at_period_end_bills_the_next_period_on_the_new_plan(shop: Shop) -> None:
     sub = await shop.subscribe(shop.pro)
     shop.clock.advance_to(START + 10 * DAY)

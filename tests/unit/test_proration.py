@@ -83,9 +83,21 @@ def test_base_fees_over_any_changes_within_a_period_never_exceed_the_dearest_pla
     dearest = max(fees_seq)
     # Exactly, what was charged is the time-weighted average of the plans' fees.
     assert 0 <= exact <= dearest
-    # Each line is rounded once (at most half a minor unit off).
+    # Each line is rounded once (at most half a minor unit off), so the invoiced amounts can pass
+    # the dearest fee by rounding alone, never by more (see the example below).
     assert abs(Decimal(rounded) - exact) <= Decimal(lines) / 2
-    assert rounded <= dearest + lines // 2 + (lines % 2)
+    assert 0 <= rounded <= dearest + (lines + 1) // 2
+
+
+def test_rounding_each_line_once_can_pass_the_dearest_fee_by_a_minor_unit() -> None:
+    """The documented trade-off: per-line half-up rounding (which makes A -> B -> A net to zero) is
+    not also a cap; found by hypothesis: 43 -> 26 -> 43 bills 44 for a period whose dearest fee is 43."""
+    plans = [plan(43, "A"), plan(26, "B"), plan(43, "C")]
+    at = [START + timedelta(seconds=31145), START + timedelta(seconds=51508)]
+    lines = change_lines(plans[0], plans[1], JANUARY, at[0]) + change_lines(plans[1], plans[2], JANUARY, at[1])
+    exact = 43 + sum(line.unit_amount for line in lines)
+    assert exact <= 43
+    assert 43 + sum(line.amount_minor for line in lines) == 44
 
 
 @given(

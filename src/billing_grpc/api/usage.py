@@ -16,9 +16,9 @@ from billing_grpc.application.usage import Outcome, RawUsage, UsageResult
 from billing_grpc.application.usage_queries import ChangePreview, preview_lines, usage_summary
 from billing_grpc.bootstrap import App
 from billing_grpc.domain.access import Action
-from billing_grpc.domain.errors import FieldViolation, InvalidArgument, ResourceExhausted
+from billing_grpc.domain.errors import FailedPrecondition, FieldViolation, InvalidArgument, ResourceExhausted
 from billing_grpc.domain.invoicing import stored_total
-from billing_grpc.domain.money import format_decimal
+from billing_grpc.domain.money import CurrencyMismatch, format_decimal
 from billing_grpc.domain.usage import UsageInput
 from projections.catalogue import PLANS
 from projections.subscriptions import SUBSCRIPTIONS
@@ -153,5 +153,13 @@ class UsageServicer(usage_pb2_grpc.UsageServiceServicer):
             return None
         if not subscription["current_period_start"] <= at < subscription["current_period_end"]:
             raise InvalidArgument.of(FieldViolation("proration_time", "must fall within the current period"))
-        await document(self._app, PLANS, request.change_plan_id, "plan")
+        target = await document(self._app, PLANS, request.change_plan_id, "plan")
+        current = await document(self._app, PLANS, subscription["plan_id"], "plan")
+        # The refusals ChangePlan would give, so a preview never shows a change that cannot happen.
+        if target["_id"] == current["_id"]:
+            raise FailedPrecondition("plan_unchanged", f"the subscription is on plan {target['_id']}")
+        if target.get("archived_at") is not None:
+            raise FailedPrecondition("plan_archived", f"plan {target['_id']} is archived")
+        if target["currency"] != current["currency"]:
+            raise CurrencyMismatch.between(target["currency"], current["currency"])
         return ChangePreview(request.change_plan_id, at)
