@@ -57,6 +57,14 @@ class BalancesProjection:
         BALANCE_INVOICES: [],
     }
 
+    async def prefetch(self, events: Sequence[RecordedEvent], view: View) -> None:
+        """Load the batch's invoices, then the balances they belong to."""
+        changed = [e.payload["invoice_id"] for e in events if e.type != InvoiceIssued.TYPE]
+        await view.prefetch(BALANCE_INVOICES, changed)
+        invoices = [await view.get(BALANCE_INVOICES, invoice_id) for invoice_id in changed]
+        keys = {balance_key(i["organization_id"], i["currency"]) for i in invoices if i is not None}
+        await view.prefetch(BALANCES, keys)
+
     async def apply(self, event: RecordedEvent, view: View) -> None:
         """Move the invoice's amount between the buckets of its organization's balance."""
         fact = decode_event(event.type, event.payload)
