@@ -39,6 +39,9 @@ _BUCKET = {
 }
 
 
+_CREDIT = frozenset({CreditGranted.TYPE, CreditApplied.TYPE})
+
+
 def balance_key(organization_id: str, currency: str) -> str:
     """The document id of an organization's balance in one currency."""
     return f"{organization_id}|{currency}"
@@ -64,6 +67,16 @@ class BalancesProjection:
         BALANCES: [Index((("organization_id", 1),))],
         BALANCE_INVOICES: [],
     }
+
+    async def prefetch(self, events: Sequence[RecordedEvent], view: View) -> None:
+        """Load the batch's invoices, then the balances they (and the batch's credit moves) belong to."""
+        credit = [e for e in events if e.type in _CREDIT]
+        changed = [e.payload["invoice_id"] for e in events if e.type not in _CREDIT and e.type != InvoiceIssued.TYPE]
+        await view.prefetch(BALANCE_INVOICES, changed)
+        invoices = [await view.get(BALANCE_INVOICES, invoice_id) for invoice_id in changed]
+        keys = {balance_key(i["organization_id"], i["currency"]) for i in invoices if i is not None}
+        keys |= {balance_key(e.payload["organization_id"], e.payload["currency"]) for e in credit}
+        await view.prefetch(BALANCES, keys)
 
     async def apply(self, event: RecordedEvent, view: View) -> None:
         """Move the invoice's amount between the buckets of its organization's balance."""

@@ -76,6 +76,11 @@ class InvoicesProjection:
         BILLING_RECORDS: [],
     }
 
+    async def prefetch(self, events: Sequence[RecordedEvent], view: View) -> None:
+        """Load the invoices that the batch's changes update."""
+        created = {InvoiceIssued.TYPE, BillingCalculated.TYPE}
+        await view.prefetch(INVOICES, (e.payload["invoice_id"] for e in events if e.type not in created))
+
     async def apply(self, event: RecordedEvent, view: View) -> None:
         """Create or update the invoice's document (or store its billing record)."""
         fact = decode_event(event.type, event.payload)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from billing_grpc.eventstore import RecordedEvent
 
@@ -46,6 +46,15 @@ class Projection(Protocol):
 
     async def apply(self, event: RecordedEvent, view: View) -> None:
         """Update the read model for one event. Must be deterministic: rebuilds must agree."""
+        ...
+
+
+@runtime_checkable
+class Prefetching(Protocol):
+    """A projection that can name, before applying a batch, the documents the batch will read."""
+
+    async def prefetch(self, events: Sequence[RecordedEvent], view: View) -> None:
+        """Load what `events` will read into `view` (a query per collection, not one per event)."""
         ...
 
 

@@ -16,7 +16,7 @@ from pymongo.write_concern import WriteConcern
 from billing_grpc.eventstore import StoreUnavailable
 from billing_grpc.eventstore.mongo import ensure_collections
 from projections.model import Document, Index, Key, Query, Sort
-from projections.store import CheckpointMoved
+from projections.store import Batch, CheckpointMoved
 
 CHECKPOINTS = "checkpoints"
 
@@ -78,31 +78,38 @@ class MongoReadModels:
         self, projection: str, writes: Mapping[str, Mapping[Key, Document | None]], previous: int, position: int
     ) -> None:
         """Apply the batch and move the checkpoint in one transaction."""
+        await self.commit_all([Batch(projection, writes, previous, position)])
+
+    async def commit_all(self, batches: Sequence[Batch]) -> None:
+        """Apply every batch and move every checkpoint in one transaction."""
+        current = ""
         try:
             async with self._client.start_session() as session, await session.start_transaction():
-                moved = await self._collection(CHECKPOINTS).update_one(
-                    {"_id": projection, "position": previous},
-                    {"$set": {"position": position}},
-                    upsert=previous == 0,
-                    session=session,
-                )
-                if moved.matched_count == 0 and moved.upserted_id is None:
-                    raise CheckpointMoved(projection)
-                for collection, documents in writes.items():
-                    operations = [
-                        DeleteOne({"_id": key}) if doc is None else ReplaceOne({"_id": key}, doc, upsert=True)
-                        for key, doc in documents.items()
-                    ]
-                    await self._collection(collection).bulk_write(operations, ordered=True, session=session)
-        except DuplicateKeyError as exc:  # the upsert lost to a checkpoint someone else wrote
-            raise CheckpointMoved(projection) from exc
+                for batch in batches:
+                    current = batch.projection
+                    moved = await self._collection(CHECKPOINTS).update_one(
+                        {"_id": batch.projection, "position": batch.previous},
+                        {"$set": {"position": batch.position}},
+                        upsert=batch.previous == 0,
+                        session=session,
+                    )
+                    if moved.matched_count == 0 and moved.upserted_id is None:
+                        raise CheckpointMoved(batch.projection)
+                    for collection, documents in batch.writes.items():
+                        operations = [
+                            DeleteOne({"_id": key}) if doc is None else ReplaceOne({"_id": key}, doc, upsert=True)
+                            for key, doc in documents.items()
+                        ]
+                        await self._collection(collection).bulk_write(operations, ordered=True, session=session)
+        except DuplicateKeyError as exc:  # an upsert lost to a checkpoint someone else wrote
+            raise CheckpointMoved(current) from exc
         except ConnectionFailure as exc:
             raise StoreUnavailable(str(exc)) from exc
         except OperationFailure as exc:
-            # A write conflict here means another runner is committing this projection's
-            # checkpoint at the same moment: the same situation as a moved checkpoint.
+            # A write conflict here means another runner is committing these checkpoints at the
+            # same moment: the same situation as a moved checkpoint.
             if exc.has_error_label("TransientTransactionError"):
-                raise CheckpointMoved(projection) from exc
+                raise CheckpointMoved(current) from exc
             raise
 
     async def reset(self, projection: str, collections: Sequence[str]) -> None:

@@ -26,6 +26,10 @@ class PaymentsProjection:
         ]
     }
 
+    async def prefetch(self, events: Sequence[RecordedEvent], view: View) -> None:
+        """Load the payments whose outcomes the batch records."""
+        await view.prefetch(PAYMENTS, (e.payload["payment_id"] for e in events if e.type != PaymentStarted.TYPE))
+
     async def apply(self, event: RecordedEvent, view: View) -> None:
         """Record an attempt, or its outcome."""
         fact = decode_event(event.type, event.payload)

@@ -2,6 +2,12 @@
 
 Each batch of events is applied to a View and committed together with the new checkpoint,
 so a crash between batches neither loses nor repeats anything.
+
+Following live, one task serves every projection: it reads what is new once, gives each
+projection the events it handles, and commits all their writes and checkpoints in one
+transaction. Per projection that would be a head read, a log read and a commit for every
+commit to the log, which under load was most of the store's work (measured: ~30 of the ~48
+store round trips per subscription of a billing run).
 """
 
 from __future__ import annotations
@@ -11,9 +17,9 @@ import logging
 from collections.abc import Sequence
 
 from billing_grpc.domain.errors import Unavailable
-from billing_grpc.eventstore import EventFilter, EventStore
-from projections.model import Projection, View
-from projections.store import CheckpointMoved, ReadModelStore
+from billing_grpc.eventstore import EventFilter, EventStore, RecordedEvent
+from projections.model import Prefetching, Projection, View
+from projections.store import Batch, CheckpointMoved, ReadModelStore
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +53,7 @@ class ProjectionRunner:
         self._progress = asyncio.Condition()
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
+        self._types = frozenset().union(*(p.handles for p in projections))
 
     @property
     def projections(self) -> list[Projection]:
@@ -57,7 +64,7 @@ class ProjectionRunner:
         """Create indexes, then follow the log in the background, one task per projection."""
         for projection in self._projections:
             await self._read_models.ensure_indexes(projection.collections)
-        self._tasks = [asyncio.create_task(self._follow(p), name=f"projection-{p.name}") for p in self._projections]
+        self._tasks = [asyncio.create_task(self._follow(), name="projections")]
 
     async def stop(self) -> None:
         """Stop following; committed batches stay committed."""
@@ -104,41 +111,66 @@ class ProjectionRunner:
             position = applied
         await self._mark(projection.name, max(position, head))
 
-    async def _follow(self, projection: Projection) -> None:
+    async def _follow(self) -> None:
         while not self._stopping:
             try:
-                # `checkpoint` is what the store holds; `position` may run ahead of it over
-                # events of other types, which need no commit. A batch commits from `checkpoint`
-                # (moving it past the skipped events too), or the store would refuse it as moved.
-                checkpoint = position = await self._read_models.checkpoint(projection.name)
+                # The stored checkpoints; `positions` may run ahead of them over events of other
+                # types, which need no commit. A batch commits from the stored checkpoint (moving
+                # it past the skipped events too), or the store would refuse it as moved.
+                stored = {p.name: await self._read_models.checkpoint(p.name) for p in self._projections}
+                positions = dict(stored)
+                for name, position in positions.items():
+                    # After a reload the checkpoints may be another runner's progress: it counts here too.
+                    await self._mark(name, position)
                 while not self._stopping:
-                    head = await self._store.head_position()
-                    # Nothing of ours since `position`: no need to read (and scan) the log.
-                    if await self._store.latest_of(projection.handles) <= position:
-                        position = max(position, head)
-                        await self._mark(projection.name, position)
-                        await self._store.wait_for_append(position, self._poll_interval)
-                        continue
-                    applied = await self._apply_next_batch(projection, position, checkpoint)
-                    if applied is not None:
-                        checkpoint = position = applied
-                        continue
-                    # Nothing left before `head` for this projection: it reflects `head`.
-                    position = max(position, head)
-                    await self._mark(projection.name, position)
-                    await self._store.wait_for_append(position, self._poll_interval)
+                    await self._follow_once(stored, positions)
             except asyncio.CancelledError:
                 raise
-            except CheckpointMoved:
-                # Another runner moved the checkpoint, or a write conflict hid whether it did.
-                log.info("projection %s: checkpoint contended; reloading it", projection.name)
+            except CheckpointMoved as moved:
+                # Another runner moved a checkpoint, or a write conflict hid whether it did.
+                log.info("projection %s: checkpoint contended; reloading checkpoints", moved)
             except Unavailable as exc:
-                log.warning("projection %s waits for the store: %s", projection.name, exc)
+                log.warning("projections wait for the store: %s", exc)
                 await asyncio.sleep(self._retry_delay)
             except Exception:
-                # Skipping the event would corrupt the read model; retry until fixed.
-                log.exception("projection %s failed; retrying", projection.name)
+                # Skipping the event would corrupt a read model; retry until fixed.
+                log.exception("projections failed; retrying")
                 await asyncio.sleep(self._retry_delay)
+
+    async def _follow_once(self, stored: dict[str, int], positions: dict[str, int]) -> None:
+        """Apply the next batch of new events to every projection behind, or wait for some."""
+        head, latest = await self._store.heads(self._types)
+        behind = [p for p in self._projections if positions[p.name] < head]
+        # Only projections with something new of their types need reading for.
+        news = [p for p in behind if max(latest[t] for t in p.handles) > positions[p.name]]
+        for projection in behind:
+            if projection not in news:  # nothing of its types before `head`: it reflects `head`
+                positions[projection.name] = head
+                await self._mark(projection.name, head)
+        if not news:
+            await self._store.wait_for_append(head, self._poll_interval)
+            return
+        after = min(positions[p.name] for p in news)
+        types = frozenset().union(*(p.handles for p in news))
+        events = await self._store.read_all(after, EventFilter(types=types), self._batch_size)
+        # A short page read everything of these types committed before it ran, so it reaches
+        # `head` at least (and beyond it, if commits landed between the two reads).
+        full = len(events) == self._batch_size
+        end = events[-1].position if full else max([head, *(e.position for e in events[-1:])])
+        batches: list[Batch] = []
+        for projection in news:
+            view = View(self._read_models)
+            mine = [e for e in events if e.type in projection.handles and e.position > positions[projection.name]]
+            await _apply(projection, mine, view)
+            if mine:
+                batches.append(Batch(projection.name, view.writes(), stored[projection.name], end))
+        if batches:
+            await self._read_models.commit_all(batches)
+        for projection in news:
+            if any(b.projection == projection.name for b in batches):
+                stored[projection.name] = end
+            positions[projection.name] = end
+            await self._mark(projection.name, end)
 
     async def _apply_next_batch(self, projection: Projection, after: int, checkpoint: int | None = None) -> int | None:
         """Apply the next batch after `after`; return the new checkpoint, or None if none.
@@ -150,8 +182,7 @@ class ProjectionRunner:
         if not events:
             return None
         view = View(self._read_models)
-        for event in events:
-            await projection.apply(event, view)
+        await _apply(projection, events, view)
         position = events[-1].position
         previous = after if checkpoint is None else checkpoint
         await self._read_models.commit(projection.name, view.writes(), previous, position)
@@ -163,3 +194,11 @@ class ProjectionRunner:
             if position > self._reached[name]:
                 self._reached[name] = position
                 self._progress.notify_all()
+
+
+async def _apply(projection: Projection, events: Sequence[RecordedEvent], view: View) -> None:
+    """Apply a batch of events in order, prefetching what it reads when the projection can say."""
+    if events and isinstance(projection, Prefetching):
+        await projection.prefetch(events, view)
+    for event in events:
+        await projection.apply(event, view)

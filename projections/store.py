@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from projections.model import Document, Index, Key, Query, ReadModelReader, Sort
@@ -12,6 +13,16 @@ from projections.query import matches, ordered
 
 class CheckpointMoved(Exception):
     """Another runner advanced this projection's checkpoint first; reload and retry."""
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One projection's writes for a run of events, and the checkpoint move that goes with them."""
+
+    projection: str
+    writes: Mapping[str, Mapping[Key, Document | None]]
+    previous: int
+    position: int
 
 
 class ReadModelStore(ReadModelReader, Protocol):
@@ -33,6 +44,10 @@ class ReadModelStore(ReadModelReader, Protocol):
         Raises CheckpointMoved if the checkpoint is no longer `previous`: the batch was
         applied by someone else, and applying it again would count it twice.
         """
+        ...
+
+    async def commit_all(self, batches: Sequence[Batch]) -> None:
+        """Commit several projections' batches atomically (see `commit`); one moved refuses all."""
         ...
 
     async def reset(self, projection: str, collections: Sequence[str]) -> None:
@@ -76,16 +91,22 @@ class InMemoryReadModels:
         self, projection: str, writes: Mapping[str, Mapping[Key, Document | None]], previous: int, position: int
     ) -> None:
         """Apply writes and move the checkpoint, all or nothing."""
-        if self._checkpoints.get(projection, 0) != previous:
-            raise CheckpointMoved(projection)
-        for collection, documents in writes.items():
-            stored = self._collections.setdefault(collection, {})
-            for key, document in documents.items():
-                if document is None:
-                    stored.pop(key, None)
-                else:
-                    stored[key] = copy.deepcopy(document)
-        self._checkpoints[projection] = position
+        await self.commit_all([Batch(projection, writes, previous, position)])
+
+    async def commit_all(self, batches: Sequence[Batch]) -> None:
+        """Apply every batch and move every checkpoint, all or nothing."""
+        for batch in batches:
+            if self._checkpoints.get(batch.projection, 0) != batch.previous:
+                raise CheckpointMoved(batch.projection)
+        for batch in batches:
+            for collection, documents in batch.writes.items():
+                stored = self._collections.setdefault(collection, {})
+                for key, document in documents.items():
+                    if document is None:
+                        stored.pop(key, None)
+                    else:
+                        stored[key] = copy.deepcopy(document)
+            self._checkpoints[batch.projection] = batch.position
 
     async def reset(self, projection: str, collections: Sequence[str]) -> None:
         """Forget the projection's documents and checkpoint."""

@@ -75,6 +75,11 @@ class SubscriptionsProjection:
         ]
     }
 
+    async def prefetch(self, events: Sequence[RecordedEvent], view: View) -> None:
+        """Load the subscriptions that the batch's changes update."""
+        changed = (e.payload["subscription_id"] for e in events if e.type != SubscriptionStarted.TYPE)
+        await view.prefetch(SUBSCRIPTIONS, changed)
+
     async def apply(self, event: RecordedEvent, view: View) -> None:
         """Create or update the subscription's document."""
         fact = decode_event(event.type, event.payload)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from grpc import aio
 from pydantic import SecretStr
+from pymongo import AsyncMongoClient
 
 from billing_grpc.api.server import Server, create_server
 from billing_grpc.bootstrap import App, open_app
@@ -50,20 +51,25 @@ async def start_running(mongo_uri: str, database: str, **settings: object) -> As
         **settings,  # type: ignore[arg-type]
     )
     clock = TestClock(datetime(2026, 1, 15, 9, 0, tzinfo=UTC))
-    async with open_app(config, clock=clock) as app:
-        assert app.bootstrap is not None and app.bootstrap.token is not None
-        head = await app.store.head_position()
-        await app.projections.wait_until(head)
-        server = create_server(app)
-        await server.start()
-        channel = aio.insecure_channel(f"127.0.0.1:{server.port}")
-        try:
-            yield Running(app, server, channel, app.bootstrap.token, clock, head)
-        finally:
-            await channel.close()
-            await server.stop(grace=0)
-            client = app.store._client  # type: ignore[attr-defined]
-            await client.drop_database(database)
+    try:
+        async with open_app(config, clock=clock) as app:
+            assert app.bootstrap is not None and app.bootstrap.token is not None
+            head = await app.store.head_position()
+            await app.projections.wait_until(head)
+            server = create_server(app)
+            await server.start()
+            channel = aio.insecure_channel(f"127.0.0.1:{server.port}")
+            try:
+                yield Running(app, server, channel, app.bootstrap.token, clock, head)
+            finally:
+                await channel.close()
+                await server.stop(grace=0)
+    finally:
+        # Only once the application has stopped: dropping a database under running projections
+        # and an open writer left transactions behind that stalled later tests on the shared store.
+        client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(mongo_uri)
+        await client.drop_database(database)
+        await client.close()
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from pymongo import AsyncMongoClient
 
 from billing_grpc.application.catalogue import NewPlan
 from billing_grpc.application.context import system_context
@@ -68,8 +69,9 @@ async def deployment(request: pytest.FixtureRequest, database_name: str) -> Asyn
 
     deployed = await _customer(Deployment(fresh, clock))
     yield deployed
-    async with fresh() as app:
-        await app.store._client.drop_database(database_name)  # type: ignore[attr-defined]
+    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(settings.mongo_uri)
+    await client.drop_database(database_name)
+    await client.close()
 
 
 class _borrowed(AbstractAsyncContextManager[App]):

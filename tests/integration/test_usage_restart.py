@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from pymongo import AsyncMongoClient
+
 from billing_grpc.application.catalogue import NewPlan
 from billing_grpc.application.context import system_context
 from billing_grpc.application.organizations import NewOrganization
@@ -40,4 +42,6 @@ async def test_keys_recorded_before_a_restart_are_duplicates_after_it(mongo_uri:
     async with open_app(settings, clock=clock) as restarted:
         again = await restarted.usage.ingest(context, batch)
         assert {r.outcome for r in again} == {Outcome.DUPLICATE}
-        await restarted.store._client.drop_database(database_name)  # type: ignore[attr-defined]
+    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(mongo_uri)
+    await client.drop_database(database_name)
+    await client.close()

@@ -15,19 +15,19 @@ class SwallowingStore(InMemoryEventStore):
 
     swallowed = 0
 
-    async def head_position(self) -> int:
+    async def heads(self, types: frozenset[str]) -> tuple[int, dict[str, int]]:
         try:
             await asyncio.sleep(0.05)
         except asyncio.CancelledError:
             self.swallowed += 1
-        return await super().head_position()
+        return await super().heads(types)
 
 
 async def test_stop_ends_a_projection_whose_cancellation_was_swallowed() -> None:
     store = SwallowingStore()
     runner = ProjectionRunner(store, InMemoryReadModels(), [OrganizationsProjection()], poll_interval=0.01)
     await runner.start()
-    await asyncio.sleep(0.02)  # the task is inside head_position now
+    await asyncio.sleep(0.02)  # the follower is inside heads() now
 
     async with asyncio.timeout(5):
         await runner.stop()

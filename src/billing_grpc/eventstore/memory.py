@@ -75,6 +75,10 @@ class InMemoryEventStore:
         """The last position of an event of these types."""
         return max((self._latest_by_type.get(t, 0) for t in types), default=0)
 
+    async def heads(self, types: frozenset[str]) -> tuple[int, dict[str, int]]:
+        """The head and the last position of each type."""
+        return len(self._log), {t: self._latest_by_type.get(t, 0) for t in types}
+
     async def wait_for_append(self, after_position: int, timeout: float) -> None:
         """Return once the log is longer than `after_position`, or after `timeout`."""
         async with self._appended:

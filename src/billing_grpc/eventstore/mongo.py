@@ -56,6 +56,8 @@ CLAIMS = "claims"
 POSITION_COUNTER = "position"
 # How long a commit keeps retrying write conflicts with other processes before giving up.
 CONFLICT_RETRY_SECONDS = 10.0
+# How many positions one light query of a several-types read walks at a time.
+READ_WINDOW = 2000
 # How often a batch that broke a unique index is decided again on fresh state.
 STRICT_ATTEMPTS = 5
 
@@ -170,22 +172,27 @@ class MongoEventStore:
         return [self._decode(doc) for doc in docs]
 
     async def _read_after(self, after: int, event_filter: EventFilter, limit: int) -> list[Document]:
-        """The documents of `read_all`, each query an equality plus a range on one index.
+        """The documents of `read_all`, each query served by an index on any server.
 
         Ranges on `_id`, and `$in` combined with a range, were measured as collection scans on
         secantusdb (cost growing with the log), while equality-plus-range on a secondary index
-        stays flat. So a filter by several types (or organizations) runs one query per value and
-        merges: the first `limit` events of the union are among the first `limit` of each part.
+        and `_id` point lookups stay flat. So: one type, or one organization, is an equality plus
+        a `position` range; several types walk the positions with a light query (`_id` and `type`
+        only) and fetch the matching events by `_id`; several organizations (an auditor of a
+        few) run one query each and merge. The first `limit` events of a union are among the
+        first `limit` of each part.
         """
-        rest: Document = {}
-        if event_filter.stream_id is not None:
-            rest["stream_id"] = event_filter.stream_id
-        if event_filter.types and event_filter.organization_ids is not None:
-            rest["organization_id"] = {"$in": sorted(event_filter.organization_ids)}
-        if event_filter.types:
-            parts = [{"type": t, **rest} for t in sorted(event_filter.types)]
-        elif event_filter.organization_ids is not None:
-            parts = [{"organization_id": o, **rest} for o in sorted(event_filter.organization_ids)]
+        types = sorted(event_filter.types)
+        organizations = None if event_filter.organization_ids is None else sorted(event_filter.organization_ids)
+        rest: Document = {} if event_filter.stream_id is None else {"stream_id": event_filter.stream_id}
+        if len(types) > 1:
+            return await self._read_types_after(after, types, organizations, rest, limit)
+        if types:
+            if organizations is not None:
+                rest["organization_id"] = {"$in": organizations}
+            parts = [{"type": types[0], **rest}]
+        elif organizations is not None:
+            parts = [{"organization_id": o, **rest} for o in organizations]
         else:
             parts = [rest]
         found: list[Document] = []
@@ -194,6 +201,29 @@ class MongoEventStore:
             found += await self._events.find(query).sort("position", ASCENDING).limit(limit).to_list()
         found.sort(key=lambda doc: int(doc["_id"]))
         return found[:limit]
+
+    async def _read_types_after(
+        self, after: int, types: list[str], organizations: list[str] | None, rest: Document, limit: int
+    ) -> list[Document]:
+        wanted = set(types)
+        window = max(limit, READ_WINDOW)
+        ids: list[int] = []
+        while len(ids) < limit:
+            query = {**rest, "position": {"$gt": after}}
+            shape = {"type": 1, "organization_id": 1}
+            seen = await self._events.find(query, shape).sort("position", ASCENDING).limit(window).to_list()
+            for doc in seen:
+                if doc["type"] in wanted and (organizations is None or doc.get("organization_id") in organizations):
+                    ids.append(int(doc["_id"]))
+            if len(seen) < window:
+                break
+            after = int(seen[-1]["_id"])
+        ids = ids[:limit]
+        if not ids:
+            return []
+        docs = await self._events.find({"_id": {"$in": ids}}).to_list()
+        docs.sort(key=lambda doc: int(doc["_id"]))
+        return docs
 
     async def head_position(self) -> int:
         """The position of the last committed event."""
@@ -212,6 +242,15 @@ class MongoEventStore:
             doc = await self._counters.find_one({"_id": POSITION_COUNTER})
         latest = (doc or {}).get("types", {})
         return max((int(latest.get(_field(t), 0)) for t in types), default=0)
+
+    async def heads(self, types: frozenset[str]) -> tuple[int, dict[str, int]]:
+        """The head and the last position of each type, from one read of the counter document."""
+        async with _unavailable_on_connection_loss():
+            doc = await self._counters.find_one({"_id": POSITION_COUNTER}) or {}
+        head = int(doc.get("value", 0))
+        self._known_head = max(self._known_head, head)
+        latest = doc.get("types", {})
+        return head, {t: int(latest.get(_field(t), 0)) for t in types}
 
     async def wait_for_append(self, after_position: int, timeout: float) -> None:
         """Return at once if this process committed past `after_position`, else wait for a commit."""

@@ -58,6 +58,13 @@ class EventStore(Protocol):
         """
         ...
 
+    async def heads(self, types: frozenset[str]) -> tuple[int, dict[str, int]]:
+        """The head position and the last position of each of these types (0 if none), read together.
+
+        One read for a reader that serves many interests (the projection runner).
+        """
+        ...
+
     async def wait_for_append(self, after_position: int, timeout: float) -> None:
         """Return once the log may hold events after `after_position`, or after `timeout` seconds.
 
