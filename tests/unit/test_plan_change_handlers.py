@@ -182,6 +182,24 @@ async def test_an_interval_change_ends_the_period_at_the_change_and_restarts_the
     assert ("usage", 5) in kinds(update) and update["status"] == "paid"
 
 
+async def test_a_scheduled_interval_change_restarts_the_cycle_at_the_period_end(shop: Shop) -> None:
+    sub = await shop.subscribe(shop.basic)
+    await shop.app.plan_changes.change(CONTEXT, sub, shop.yearly, "", True)
+    await shop.use("january", "2", START + 3 * DAY)
+    await shop.app.cycle.advance(shop.clock, FEB_1 + 2 * timedelta(hours=1))
+    [cycle] = [i for i in await shop.invoices(sub) if i["reason"] == "subscription_cycle"]
+    assert sorted(kinds(cycle)) == [("base_fee", 36500), ("usage", 2)]
+    [fee] = [line for line in cycle["lines"] if line["kind"] == "base_fee"]
+    assert (fee["period_start"], fee["period_end"]) == (FEB_1, FEB_1.replace(year=2027))
+    doc = await shop.subscription(sub)
+    assert (doc["plan_id"], doc["cycle_anchor"], doc["current_period_end"]) == (
+        shop.yearly,
+        FEB_1,
+        FEB_1.replace(year=2027),
+    )
+    await shop.use("february", "1", FEB_1 + DAY)
+
+
 async def test_a_prorated_immediate_cancellation_credits_the_unused_fee_and_the_credit_pays_the_next_invoice(
     shop: Shop,
 ) -> None:
