@@ -12,6 +12,7 @@ from typing import Any
 
 from billing_grpc.domain import credit as credits
 from billing_grpc.domain import invoice as invoices
+from billing_grpc.domain import invoice_numbering
 from billing_grpc.domain import subscription as subscriptions
 from billing_grpc.domain.dunning import UNRESOLVED_RECHECK, DunningPolicy, FinalAction
 from billing_grpc.domain.events import DomainEvent
@@ -158,7 +159,7 @@ class World:
             total_minor=inv.total_minor,
             calculated_at=now,
         )
-        number = invoices.invoice_number(inv.organization_id, sequence)
+        number = invoice_numbering.invoice_number(inv.organization_id, sequence)
         await self.emit(inv.finalization(number, sequence, lines, calculation, now))
 
     async def collect(self, inv_id: str, now: datetime, succeeded: bool) -> str:

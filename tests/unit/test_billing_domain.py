@@ -22,8 +22,8 @@ from billing_grpc.domain.invoice import (
     PaymentFailed,
     PaymentStarted,
     PaymentSucceeded,
-    invoice_number,
 )
+from billing_grpc.domain.invoice_numbering import invoice_number
 from billing_grpc.domain.periods import Interval, Period
 from billing_grpc.domain.subscription import (
     Subscription,

@@ -23,7 +23,7 @@ from billing_grpc.application.streams import Writer, load, load_existing, load_o
 from billing_grpc.application.usage_queries import meter_usage
 from billing_grpc.domain import credit as credits
 from billing_grpc.domain import invoice as invoices
-from billing_grpc.domain import organization, subscription
+from billing_grpc.domain import invoice_numbering, organization, subscription
 from billing_grpc.domain.access import Action
 from billing_grpc.domain.dunning import DunningPolicy, FinalAction
 from billing_grpc.domain.errors import NotFound, Unavailable
@@ -183,10 +183,10 @@ class BillingHandlers:
             total_minor=total,
             calculated_at=now,
         )
-        sequence_stream = invoices.sequence_stream_of(inv.organization_id)
+        sequence_stream = invoice_numbering.sequence_stream_of(inv.organization_id)
         sequence = len(await self.writer.store.read_stream(sequence_stream)) + 1
-        number = invoices.invoice_number(inv.organization_id, sequence)
-        numbered = invoices.InvoiceNumberAssigned(
+        number = invoice_numbering.invoice_number(inv.organization_id, sequence)
+        numbered = invoice_numbering.InvoiceNumberAssigned(
             organization_id=inv.organization_id, invoice_id=invoice_id, sequence=sequence
         )
         # Credit is spent before any charge, decided on the credit stream's version: two
