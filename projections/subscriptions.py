@@ -162,7 +162,8 @@ def _plan_change(current: Document, fact: SubscriptionPlanChanged | Subscription
         return
     start = current.get("segment_start") or current["current_period_start"]
     if start < fact.changed_at:
-        current["segments"] = [*current.get("segments", []), {"start": start, "end": fact.changed_at}]
+        segment = {"start": start, "end": fact.changed_at, "plan_id": fact.from_plan_id}
+        current["segments"] = [*current.get("segments", []), segment]
     if fact.behavior is ProrationBehavior.CREATE_PRORATIONS:
         current["pending_prorations"] = [*current.get("pending_prorations", []), *fact.proration_lines]
     current["segment_start"] = fact.changed_at if fact.changed_at > current["current_period_start"] else None

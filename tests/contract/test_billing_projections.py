@@ -544,7 +544,7 @@ async def test_a_plan_change_splits_the_period_into_segments_until_the_close_and
     await fold(store, read_models)
     doc = await get(read_models, SUBSCRIPTIONS, "sub-1")
     assert (doc["plan_id"], doc["segment_start"], doc["scheduled_plan_id"]) == ("plan-max", changed_at, "plan-max")
-    assert doc["segments"] == [{"start": T0, "end": changed_at}]
+    assert doc["segments"] == [{"start": T0, "end": changed_at, "plan_id": "plan-pro"}]
     assert [line["amount_minor"] for line in doc["pending_prorations"]] == [-3319, 6706]
     assert world.subs["sub-1"].plan_segments(subscriptions.Period(T0, APRIL)) == [
         subscriptions.Segment(subscriptions.Period(T0, changed_at), "plan-pro"),
@@ -555,7 +555,7 @@ async def test_a_plan_change_splits_the_period_into_segments_until_the_close_and
     await fold(store, read_models)
     doc = await get(read_models, SUBSCRIPTIONS, "sub-1")
     assert (doc["segment_start"], doc["pending_prorations"]) == (None, [])
-    assert doc["segments"] == [{"start": T0, "end": changed_at}]  # late usage still needs it
+    assert doc["segments"] == [{"start": T0, "end": changed_at, "plan_id": "plan-pro"}]  # late usage needs it
     await world.emit(world.subs["sub-1"].seal_usage(APRIL, APRIL))
     await fold(store, read_models)
     assert (await get(read_models, SUBSCRIPTIONS, "sub-1"))["segments"] == []

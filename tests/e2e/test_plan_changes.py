@@ -109,6 +109,17 @@ async def test_an_upgrade_is_previewed_then_prorated_to_the_second_and_usage_rat
     assert [p.amount_minor for p in changed.subscription.pending_prorations] == [-2100, 4200]
     await customer.advance_to(at(1, 26))
     assert (await customer.use("after", "2", at(1, 26))).outcome == ACCEPTED
+    # Before the close, the preview rates each segment by its plan and carries the pending prorations.
+    await running.app.projections.wait_until(await running.app.store.head_position())  # as test_usage does
+    preview = await customer.stubs.usage.PreviewInvoice(
+        usage_pb2.PreviewInvoiceRequest(subscription_id=customer.subscription_id), metadata=running.admin
+    )
+    expected = [("base_fee", 6200), ("proration", -2100), ("proration", 4200), ("usage", 5), ("usage", 20)]
+    assert sorted((line.kind, line.amount_minor) for line in preview.lines) == expected
+    summary = await customer.stubs.usage.GetUsageSummary(
+        usage_pb2.GetUsageSummaryRequest(subscription_id=customer.subscription_id), metadata=running.admin
+    )
+    assert summary.period_start.ToDatetime(tzinfo=at(1, 1).tzinfo) == at(1, 25)  # the new plan's segment
 
     await customer.advance_to(at(2, 15, 10, 30))
     february = (await customer.invoices())[-1]

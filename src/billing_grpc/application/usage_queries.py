@@ -37,25 +37,60 @@ def plan_from_document(doc: dict[str, Any]) -> plans.Plan:
 async def usage_summary(
     read_models: ReadModelReader, catalog: UsageCatalog, subscription: dict[str, Any], at: datetime | None
 ) -> UsageSummary:
-    """The usage of the period containing `at` (default: the current period)."""
+    """The usage of the period containing `at` (default: the current period).
+
+    After a plan change the period is split into segments, each rated by its plan: the summary
+    is then of the segment (the current plan's, by default).
+    """
     live = await catalog.live_from(subscription)
     period = (
-        Period(subscription["current_period_start"], subscription["current_period_end"])
+        Period(
+            subscription.get("segment_start") or subscription["current_period_start"],
+            subscription["current_period_end"],
+        )
         if at is None
         else live.period_at(max(at, live.started_at))
     )
+    meters = await _metered(read_models, catalog, subscription["_id"], period, _plan_of(subscription, period))
+    return UsageSummary(period, meters)
+
+
+async def _metered(
+    read_models: ReadModelReader, catalog: UsageCatalog, subscription_id: str, period: Period, plan_id: str
+) -> dict[str, MeterUsage]:
+    """Per meter the plan charges: the period's (or segment's) aggregated usage."""
     docs = await read_models.find(
-        USAGE_TOTALS, {"subscription_id": subscription["_id"], "period_start": stamp(period.start)}
+        USAGE_TOTALS, {"subscription_id": subscription_id, "period_start": stamp(period.start)}
     )
     meters: dict[str, MeterUsage] = {}
-    plan = await catalog.plan_document(subscription["plan_id"])
+    plan = await catalog.plan_document(plan_id)
     by_meter = {doc["meter_code"]: doc for doc in docs}
     for charge in plan["charges"]:
         meter = await catalog.meter(charge["meter_code"])
         if meter is None:
             continue
         meters[meter.code] = meter_usage(meter.aggregation, by_meter.get(meter.code))
-    return UsageSummary(period, meters)
+    return meters
+
+
+def _plan_of(subscription: dict[str, Any], period: Period) -> str:
+    """The plan that rates a segment: a finished segment's own plan, else the current one."""
+    for segment in subscription.get("segments") or ():
+        if segment["start"] == period.start and segment.get("plan_id"):
+            return str(segment["plan_id"])
+    return str(subscription["plan_id"])
+
+
+def _current_segments(subscription: dict[str, Any]) -> list[tuple[Period, str]]:
+    """The current period's segments (one, without a plan change) and the plan of each."""
+    start = subscription["current_period_start"]
+    earlier = [
+        (Period(s["start"], s["end"]), str(s["plan_id"]))
+        for s in subscription.get("segments") or ()
+        if s.get("plan_id") and s["start"] >= start
+    ]
+    current = Period(subscription.get("segment_start") or start, subscription["current_period_end"])
+    return [*earlier, (current, str(subscription["plan_id"]))]
 
 
 @dataclass(frozen=True)
@@ -77,12 +112,16 @@ async def preview_lines(
     Pending prorations are included; a previewed change adds its proration lines and the new
     plan's base fee for the next period (the period restarts at the change on a new interval).
     """
-    summary = await usage_summary(read_models, catalog, subscription, None)
     plan = plan_from_document(await catalog.plan_document(subscription["plan_id"]))
     live = await catalog.live_from(subscription)
-    lines = [line_to_dict(line) for line in usage_lines(plan, summary.meters, summary.period)]
+    lines: list[dict[str, Any]] = []
+    for period, plan_id in _current_segments(subscription):
+        rating = plan_from_document(await catalog.plan_document(plan_id))
+        metered = await _metered(read_models, catalog, subscription["_id"], period, plan_id)
+        lines += [line_to_dict(line) for line in usage_lines(rating, metered, period)]
     lines += subscription.get("pending_prorations") or []
-    following = live.period_at(summary.period.end)
+    end = subscription["current_period_end"]
+    following = live.period_at(end)
     prorations: list[dict[str, Any]] = []
     if change is not None:
         target = plan_from_document(await catalog.plan_document(change.plan_id))
@@ -94,7 +133,7 @@ async def preview_lines(
         lines += prorations
         plan = target
     ends = subscription.get("cancel_at") or subscription.get("canceled_at")
-    if ends is None or ends > summary.period.end:  # no base fee in advance for a period that will not come
+    if ends is None or ends > end:  # no base fee in advance for a period that will not come
         lines.append(line_to_dict(base_fee_line(plan, following)))
     return plan.currency, lines, prorations
 
