@@ -139,11 +139,7 @@ class UsageIngestor:
             allowed = organization_id is not None and context.principal.may(Action.USAGE_RECORD, organization_id)
             organizations[reference] = organization_id if allowed else None
         meters = {code: await self.catalog.meter(code) for code in {usage.meter_code for usage in batch}}
-        subscriptions = {
-            organization_id: await self.catalog.live_subscriptions(organization_id)
-            for organization_id in set(organizations.values())
-            if organization_id is not None
-        }
+        subscriptions = await self.catalog.live_subscriptions_of(o for o in organizations.values() if o is not None)
         return _Lookups(organizations, meters, subscriptions)
 
     async def _record(
