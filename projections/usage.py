@@ -39,19 +39,22 @@ class UsageProjection:
         USAGE_UNIQUE_VALUES: [],
     }
 
+    async def prefetch(self, events: Sequence[RecordedEvent], view: View) -> None:
+        """Read every document a batch of events touches in two queries, not two per event."""
+        series = [(key, s) for event in events for key, s in _keyed(event.payload["series"])]
+        await view.prefetch(USAGE_TOTALS, [key for key, _ in series])
+        await view.prefetch(
+            USAGE_UNIQUE_VALUES, [f"{key}|{value}" for key, s in series for value in s.get("unique_values", ())]
+        )
+
     async def apply(self, event: RecordedEvent, view: View) -> None:
         """Fold one batch of accepted usage events into the totals, a whole series at a time."""
         # The payload is read as stored (version 2, series of columns): validating it into the
         # domain class would copy every column, and it was validated when it was decided.
         organization_id: str = event.payload["organization_id"]
-        series_list: list[dict[str, Any]] = event.payload["series"]
-        keys = [totals_key(s["subscription_id"], s["period_start"], s["meter_code"]) for s in series_list]
-        await view.prefetch(USAGE_TOTALS, keys)
-        await view.prefetch(
-            USAGE_UNIQUE_VALUES,
-            [f"{k}|{value}" for k, s in zip(keys, series_list, strict=True) for value in s.get("unique_values", ())],
-        )
-        for key, series in zip(keys, series_list, strict=True):
+        keyed = _keyed(event.payload["series"])
+        await self.prefetch([event], view)  # a no-op when the runner prefetched the whole batch
+        for key, series in keyed:
             totals = await view.get(USAGE_TOTALS, key) or _empty(organization_id, series, event.position)
             _add(totals, series, event.position)
             for value in series.get("unique_values", ()):
@@ -60,6 +63,10 @@ class UsageProjection:
                     view.put(USAGE_UNIQUE_VALUES, value_key, {"totals": key})
                     totals["unique_count"] += 1
             view.put(USAGE_TOTALS, key, totals)
+
+
+def _keyed(series: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    return [(totals_key(s["subscription_id"], s["period_start"], s["meter_code"]), s) for s in series]
 
 
 def _empty(organization_id: str, series: Mapping[str, Any], position: int) -> dict[str, Any]:
