@@ -21,7 +21,6 @@ from billing_grpc.eventstore import (
     WrongExpectedVersion,
     subscribe,
 )
-from billing_grpc.eventstore.mongo import MongoEventStore
 from tests.contract.conftest import StoreFactory
 
 T0 = datetime(2026, 1, 31, 12, 0, 0, 123456, tzinfo=UTC)
@@ -351,23 +350,3 @@ async def test_a_page_of_several_types_is_the_first_of_their_merge(store: EventS
     page = await store.read_all(after_position=1, event_filter=wanted, limit=4)
 
     assert [(e.position, e.type) for e in page] == [(2, "x.two"), (3, "x.one"), (5, "x.two"), (6, "x.one")]
-
-
-async def test_claims_queries_waiting_together_are_asked_as_one(open_store: StoreFactory) -> None:
-    store = await open_store()
-    await store.append(append("usage-1", 0), claims=["org_a:k1", "org_a:k3"])
-    queries = []
-    if isinstance(store, MongoEventStore):
-        claims = store._claims
-        find = claims.find
-
-        def counting(*args: object, **kwargs: object) -> object:
-            queries.append(args)
-            return find(*args, **kwargs)
-
-        claims.find = counting  # type: ignore[method-assign]
-
-    answers = await asyncio.gather(*(store.claimed([f"org_a:k{i}", f"org_a:k{i + 1}"]) for i in range(4)))
-
-    assert answers == [{"org_a:k1"}, {"org_a:k1"}, {"org_a:k3"}, {"org_a:k3"}]
-    assert len(queries) <= 2  # MongoDB: the first query, and one for all that waited meanwhile

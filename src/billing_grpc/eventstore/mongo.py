@@ -78,15 +78,6 @@ class _Pending:
         return sum(len(append.events) for append in self.batch)
 
 
-@dataclass
-class _ClaimQuery:
-    """A caller's question which of some keys are claimed, answered by the writer between commits."""
-
-    keys: tuple[str, ...]
-    future: asyncio.Future[set[str]] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
-    size = 0  # no events: never limits a group
-
-
 class MongoEventStore:
     """The event store contract on MongoDB (a replica set, or the embedded MongoDB-wire store)."""
 
@@ -118,7 +109,7 @@ class MongoEventStore:
         self._upcasters = upcasters
         self._max_group_events = max_group_events
         # Bounded, so a slow store slows appenders down instead of buffering without limit.
-        self._queue: asyncio.Queue[_Pending | _ClaimQuery | None] = asyncio.Queue(maxsize=max_queued_batches)
+        self._queue: asyncio.Queue[_Pending | None] = asyncio.Queue(maxsize=max_queued_batches)
         self._writer: asyncio.Task[None] | None = None
         self._known_head = 0
         self._appended = asyncio.Event()
@@ -158,24 +149,11 @@ class MongoEventStore:
         return await pending.future
 
     async def claimed(self, keys: Sequence[str]) -> set[str]:
-        """Which of these keys are claimed (asked through the writer, between its commits)."""
+        """Which of these keys are claimed."""
         if not keys:
             return set()
-        if self._writer is None:
-            return await self._claimed_now(keys)
-        # Through the writer: a claims query running while the writer's transaction inserts
-        # claims stalled secantusdb for 3-40 s now and then (measured); one process's queries and
-        # commits now take turns, and queries that wait together are asked as one.
-        query = _ClaimQuery(tuple(keys))
-        await self._queue.put(query)
-        return await query.future
-
-    async def _claimed_now(self, keys: Iterable[str]) -> set[str]:
-        wanted = list(keys)
-        if not wanted:
-            return set()
         async with _unavailable_on_connection_loss():
-            docs = await self._claims.find({"_id": {"$in": wanted}}, {"_id": 1}).to_list()
+            docs = await self._claims.find({"_id": {"$in": list(keys)}}, {"_id": 1}).to_list()
         return {doc["_id"] for doc in docs}
 
     async def read_stream(self, stream_id: str, after_version: int = 0) -> list[RecordedEvent]:
@@ -300,31 +278,13 @@ class MongoEventStore:
                     break
                 group.append(item)
                 events += item.size
-            await self._answer([item for item in group if isinstance(item, _ClaimQuery)])
-            appends = [item for item in group if isinstance(item, _Pending)]
             try:
-                if appends:
-                    await self._commit_group(appends)
+                await self._commit_group(group)
             except Exception as exc:  # the writer must outlive any one failure
                 log.exception("event store commit failed")
-                _fail(appends, exc)
+                _fail(group, exc)
             if stop:
                 return
-
-    async def _answer(self, queries: Sequence[_ClaimQuery]) -> None:
-        """Answer every waiting claims query with one query to the store."""
-        if not queries:
-            return
-        try:
-            taken = await self._claimed_now({key for query in queries for key in query.keys})
-        except Exception as exc:  # each caller gets the failure; the writer carries on
-            for query in queries:
-                if not query.future.done():
-                    query.future.set_exception(exc)
-            return
-        for query in queries:
-            if not query.future.done():
-                query.future.set_result(taken.intersection(query.keys))
 
     async def _commit_group(self, group: Sequence[_Pending], *, strict: int = 0) -> None:
         """Decide every batch of the group against the stored state, then commit the accepted.
@@ -347,7 +307,7 @@ class MongoEventStore:
             read_versions = dict(versions)  # decide() advances `versions`; validation needs what was read
             # Callers check their claims before appending (usage ingestion does), so the common
             # path leaves collisions to the unique index; the strict retry names the losers.
-            taken = await self._claimed_now([key for p in waiting for key in p.claims]) if strict else set()
+            taken = await self.claimed([key for p in waiting for key in p.claims]) if strict else set()
         except ConnectionFailure as exc:
             _fail(waiting, StoreUnavailable(str(exc)))
             return
