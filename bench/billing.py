@@ -25,7 +25,7 @@ from bench.common import write_results
 from billing_grpc.application.catalogue import NewPlan
 from billing_grpc.application.context import system_context
 from billing_grpc.application.organizations import NewOrganization
-from billing_grpc.application.usage import Outcome, RawUsage
+from billing_grpc.application.usage import Outcome
 from billing_grpc.bootstrap import App, open_app, open_in_memory_app
 from billing_grpc.domain.clock import TestClock
 from billing_grpc.domain.pricing import Charge, Graduated, Tier
@@ -73,7 +73,7 @@ async def _populate(app: App, clock: TestClock, subscriptions: int) -> None:
     await app.projections.wait_until(await app.store.head_position(), timeout=300)
     clock.advance(timedelta(days=10))
     events = [
-        RawUsage(org, "", UsageInput(org, "api_calls", str(1200 + i % 7), clock.now(), f"u-{i}", {}))
+        UsageInput(org, "api_calls", str(1200 + i % 7), clock.now(), f"u-{i}", {})
         for i, org in enumerate(organizations)
     ]
     for first in range(0, len(events), USAGE_BATCH):

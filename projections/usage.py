@@ -8,18 +8,20 @@ so counting them stays cheap however many there are. Numbers are canonical decim
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
-from decimal import Decimal
+from decimal import Context, Decimal, Inexact, InvalidOperation, Overflow, localcontext
 from typing import Any
 
-from billing_grpc.domain.events import decode_event
 from billing_grpc.domain.money import format_decimal
-from billing_grpc.domain.usage import UsageRecorded
+from billing_grpc.domain.usage import UsageRecorded, from_micros, stamp
 from billing_grpc.eventstore import RecordedEvent
 from projections.model import Index, View
 
 USAGE_TOTALS = "usage_totals"
 USAGE_UNIQUE_VALUES = "usage_unique_values"
+# Sums stay exact however large they grow: rounding would be an error, never a silent result.
+_EXACT = Context(prec=200, traps=[InvalidOperation, Overflow, Inexact])
 
 
 def totals_key(subscription_id: str, period_start: str, meter_code: str) -> str:
@@ -37,35 +39,43 @@ class UsageProjection:
         USAGE_UNIQUE_VALUES: [],
     }
 
-    async def apply(self, event: RecordedEvent, view: View) -> None:
-        """Fold one batch of accepted usage events into the totals."""
-        recorded = decode_event(event.type, event.payload)
-        assert isinstance(recorded, UsageRecorded)
-        keys = [totals_key(r["subscription_id"], r["period_start"], r["meter_code"]) for r in recorded.records]
-        await view.prefetch(USAGE_TOTALS, keys)
+    async def prefetch(self, events: Sequence[RecordedEvent], view: View) -> None:
+        """Read every document a batch of events touches in two queries, not two per event."""
+        series = [(key, s) for event in events for key, s in _keyed(event.payload["series"])]
+        await view.prefetch(USAGE_TOTALS, [key for key, _ in series])
         await view.prefetch(
-            USAGE_UNIQUE_VALUES,
-            [f"{k}|{r['unique_value']}" for k, r in zip(keys, recorded.records, strict=True) if "unique_value" in r],
+            USAGE_UNIQUE_VALUES, [f"{key}|{value}" for key, s in series for value in s.get("unique_values", ())]
         )
-        for record in recorded.records:
-            key = totals_key(record["subscription_id"], record["period_start"], record["meter_code"])
-            totals = await view.get(USAGE_TOTALS, key) or _empty(recorded.organization_id, record, event.position)
-            _add(totals, record, event.position)
-            if "unique_value" in record:
-                value_key = f"{key}|{record['unique_value']}"
+
+    async def apply(self, event: RecordedEvent, view: View) -> None:
+        """Fold one batch of accepted usage events into the totals, a whole series at a time."""
+        # The payload is read as stored (version 2, series of columns): validating it into the
+        # domain class would copy every column, and it was validated when it was decided.
+        organization_id: str = event.payload["organization_id"]
+        keyed = _keyed(event.payload["series"])
+        await self.prefetch([event], view)  # a no-op when the runner prefetched the whole batch
+        for key, series in keyed:
+            totals = await view.get(USAGE_TOTALS, key) or _empty(organization_id, series, event.position)
+            _add(totals, series, event.position)
+            for value in series.get("unique_values", ()):
+                value_key = f"{key}|{value}"
                 if await view.get(USAGE_UNIQUE_VALUES, value_key) is None:
                     view.put(USAGE_UNIQUE_VALUES, value_key, {"totals": key})
                     totals["unique_count"] += 1
             view.put(USAGE_TOTALS, key, totals)
 
 
-def _empty(organization_id: str, record: Mapping[str, Any], position: int) -> dict[str, Any]:
+def _keyed(series: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    return [(totals_key(s["subscription_id"], s["period_start"], s["meter_code"]), s) for s in series]
+
+
+def _empty(organization_id: str, series: Mapping[str, Any], position: int) -> dict[str, Any]:
     return {
         "organization_id": organization_id,
-        "subscription_id": record["subscription_id"],
-        "meter_code": record["meter_code"],
-        "period_start": record["period_start"],
-        "period_end": record["period_end"],
+        "subscription_id": series["subscription_id"],
+        "meter_code": series["meter_code"],
+        "period_start": series["period_start"],
+        "period_end": series["period_end"],
         "event_count": 0,
         "sum": "0",
         "max": None,
@@ -77,13 +87,24 @@ def _empty(organization_id: str, record: Mapping[str, Any], position: int) -> di
     }
 
 
-def _add(totals: dict[str, Any], record: Mapping[str, Any], position: int) -> None:
-    quantity = Decimal(record["quantity"])
-    totals["event_count"] += 1
-    totals["sum"] = format_decimal(Decimal(totals["sum"]) + quantity)
-    if totals["max"] is None or quantity > Decimal(totals["max"]):
-        totals["max"] = record["quantity"]
-    # ISO timestamps in UTC compare correctly as text; a tie goes to the later event.
-    if totals["latest_timestamp"] is None or record["timestamp"] >= totals["latest_timestamp"]:
-        totals["latest"], totals["latest_timestamp"] = record["quantity"], record["timestamp"]
+def _add(totals: dict[str, Any], series: Mapping[str, Any], position: int) -> None:
+    """Fold a series into its totals: Decimal work per distinct quantity, not per event."""
+    quantities: list[str] = series["quantities"]
+    timestamps: list[int] = series["timestamps"]
+    # Canonical strings: equal quantities are equal strings, so counting them is exact.
+    counts = Counter(quantities)
+    values = {text: Decimal(text) for text in counts}
+    with localcontext(_EXACT):
+        added = sum((values[text] * n for text, n in counts.items()), Decimal(totals["sum"]))
+    totals["event_count"] += len(quantities)
+    totals["sum"] = format_decimal(added)
+    top = max(counts, key=values.__getitem__)
+    if totals["max"] is None or values[top] > Decimal(totals["max"]):
+        totals["max"] = top
+    # The latest by usage timestamp; a tie goes to the later event, in the series and across batches.
+    newest = max(timestamps)
+    at = len(timestamps) - 1 - timestamps[::-1].index(newest)
+    newest_stamp = stamp(from_micros(newest))
+    if totals["latest_timestamp"] is None or newest_stamp >= totals["latest_timestamp"]:
+        totals["latest"], totals["latest_timestamp"] = quantities[at], newest_stamp
     totals["last_position"] = position

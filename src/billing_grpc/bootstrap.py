@@ -33,8 +33,9 @@ from billing_grpc.application.usage import UsageIngestor
 from billing_grpc.application.usage_catalog import UsageCatalog
 from billing_grpc.domain.clock import Clock, SystemClock, TestClock
 from billing_grpc.domain.dunning import DunningPolicy, FinalAction
+from billing_grpc.domain.usage import UsageRecorded, series_from_records
 from billing_grpc.embedded import EmbeddedMongo
-from billing_grpc.eventstore import EventStore
+from billing_grpc.eventstore import EventStore, Upcasters
 from billing_grpc.eventstore.memory import InMemoryEventStore
 from billing_grpc.eventstore.mongo import MongoEventStore
 from billing_grpc.payments import ChargeLedger, InMemoryChargeLedger, SimulatedGateway
@@ -70,6 +71,13 @@ def all_projections() -> list[Projection]:
         PaymentsProjection(),
         BalancesProjection(),
     ]
+
+
+def upcasters() -> Upcasters:
+    """Every schema step of the domain's events; the stores apply them on every read."""
+    steps = Upcasters()
+    steps.register(UsageRecorded.TYPE, 1, series_from_records)
+    return steps
 
 
 @dataclass
@@ -127,7 +135,7 @@ async def open_app(
             uri, serverSelectionTimeoutMS=settings.store_timeout_ms, tz_aware=True
         )
         stack.push_async_callback(client.close)
-        store = MongoEventStore(client, settings.database, clock=clock)
+        store = MongoEventStore(client, settings.database, clock=clock, upcasters=upcasters())
         await store.start()
         stack.push_async_callback(store.close)
         read_models = MongoReadModels(client, settings.database)
@@ -147,7 +155,7 @@ async def open_in_memory_app(
     settings = settings or Settings(key_hash_secret=SecretStr(secrets.token_hex(32)))
     clock = clock or business_clock(settings)
     async with AsyncExitStack() as stack:
-        store = InMemoryEventStore(clock)
+        store = InMemoryEventStore(clock, upcasters())
         adapters = _Adapters(InMemoryReadModels(), InMemoryKeyActivity(), InMemoryChargeLedger(), LocalLease())
         yield await _wire(stack, settings, clock, store, adapters, projections)
 

@@ -332,3 +332,21 @@ async def test_an_append_expecting_a_stream_never_commits_after_that_stream_move
         assert all(isinstance(r, list | WrongExpectedVersion) for r in usages)
         landed_in_all_rounds += len(landed) + 2
     assert await stores[0].head_position() == landed_in_all_rounds
+
+
+async def test_claimed_answers_for_many_keys_wherever_the_claimed_ones_are(store: EventStore) -> None:
+    keys = [f"org_a:k{i}" for i in range(700)]
+    taken = {keys[0], keys[251], keys[699]}
+    await store.append(append("usage-1", 0), claims=sorted(taken))
+
+    assert await store.claimed(keys) == taken
+
+
+async def test_a_page_of_several_types_is_the_first_of_their_merge(store: EventStore) -> None:
+    kinds = ["x.one", "x.two", "x.one", "x.three", "x.two", "x.one", "x.two"]
+    await store.append(append("a", 0, *(event(kind) for kind in kinds)))
+    wanted = EventFilter(types=frozenset({"x.one", "x.two"}))
+
+    page = await store.read_all(after_position=1, event_filter=wanted, limit=4)
+
+    assert [(e.position, e.type) for e in page] == [(2, "x.two"), (3, "x.one"), (5, "x.two"), (6, "x.one")]

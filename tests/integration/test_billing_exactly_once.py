@@ -20,7 +20,7 @@ from pymongo import AsyncMongoClient
 from billing_grpc.application.catalogue import NewPlan
 from billing_grpc.application.context import system_context
 from billing_grpc.application.organizations import NewOrganization
-from billing_grpc.application.usage import Outcome, RawUsage
+from billing_grpc.application.usage import Outcome
 from billing_grpc.bootstrap import App, open_app, open_in_memory_app
 from billing_grpc.domain.clock import TestClock
 from billing_grpc.domain.errors import ConcurrencyConflict
@@ -98,11 +98,7 @@ async def _customer(deployment: Deployment) -> Deployment:
             CONTEXT, deployment.organization_id, plan_id, None, None
         )
         await app.projections.wait_until(position)
-        batch = [
-            RawUsage("", "", UsageInput(deployment.organization_id, "calls", "10", START, f"k{i}", {}))
-            for i in range(5)
-        ]
-        batch = [replace(raw, organization_id=deployment.organization_id) for raw in batch]
+        batch = [UsageInput(deployment.organization_id, "calls", "10", START, f"k{i}", {}) for i in range(5)]
         assert {r.outcome for r in await app.usage.ingest(CONTEXT, batch)} == {Outcome.ACCEPTED}
         await app.projections.wait_until(await app.store.head_position())
     return deployment

@@ -10,7 +10,7 @@ from pymongo import AsyncMongoClient
 from billing_grpc.application.catalogue import NewPlan
 from billing_grpc.application.context import system_context
 from billing_grpc.application.organizations import NewOrganization
-from billing_grpc.application.usage import Outcome, RawUsage
+from billing_grpc.application.usage import Outcome
 from billing_grpc.bootstrap import open_app
 from billing_grpc.domain.clock import TestClock
 from billing_grpc.domain.pricing import Charge, PerUnit
@@ -32,10 +32,7 @@ async def test_keys_recorded_before_a_restart_are_duplicates_after_it(mongo_uri:
         _, position = await app.subscriptions.start(context, organization_id, plan_id, None, None)
         await app.projections.wait_until(position)
         clock.advance(timedelta(minutes=1))
-        batch = [
-            RawUsage(organization_id, "", UsageInput(organization_id, "calls", "1", clock.now(), f"k{i}", {}))
-            for i in range(100)
-        ]
+        batch = [UsageInput(organization_id, "calls", "1", clock.now(), f"k{i}", {}) for i in range(100)]
         first = await app.usage.ingest(context, batch)
         assert {r.outcome for r in first} == {Outcome.ACCEPTED}
 

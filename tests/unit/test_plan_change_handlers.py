@@ -14,7 +14,7 @@ import pytest
 from billing_grpc.application.catalogue import NewPlan
 from billing_grpc.application.context import system_context
 from billing_grpc.application.organizations import NewOrganization
-from billing_grpc.application.usage import Outcome, RawUsage
+from billing_grpc.application.usage import Outcome
 from billing_grpc.bootstrap import App, open_in_memory_app
 from billing_grpc.domain.clock import TestClock
 from billing_grpc.domain.errors import ConcurrencyConflict, FailedPrecondition, InvalidArgument
@@ -52,7 +52,7 @@ class Shop:
         if when > self.clock.now():  # usage is never from the future: time passes up to it
             self.clock.advance_to(when)
         usage = UsageInput(self.organization_id, "calls", quantity, when, key, {})
-        [result] = await self.app.usage.ingest(CONTEXT, [RawUsage(self.organization_id, "", usage)])
+        [result] = await self.app.usage.ingest(CONTEXT, [usage])
         assert result.outcome is Outcome.ACCEPTED, result
 
     async def invoices(self, subscription_id: str) -> list[dict[str, Any]]:

@@ -37,11 +37,11 @@ def usage(at: datetime, quantity: str = "1", meter: str = "calls", **properties:
 def test_usage_lands_in_the_anchored_calendar_period_it_happened_in() -> None:
     record = judge(usage(datetime(2026, 3, 30, tzinfo=UTC)), CALLS, [subscription()], datetime(2026, 4, 1, tzinfo=UTC))
     assert not isinstance(record, Rejection)
-    assert (record["period_start"], record["period_end"]) == (
+    assert (record.period_start, record.period_end) == (
         stamp(datetime(2026, 2, 28, 10, 0, tzinfo=UTC)),
         stamp(datetime(2026, 3, 31, 10, 0, tzinfo=UTC)),
     )
-    assert record["subscription_id"] == "sub_1" and record["quantity"] == "1"
+    assert record.subscription_id == "sub_1" and record.quantity == "1"
 
 
 def test_trial_usage_belongs_to_the_trial_and_a_stub_period_runs_to_the_billing_anchor() -> None:
@@ -52,10 +52,10 @@ def test_trial_usage_belongs_to_the_trial_and_a_stub_period_runs_to_the_billing_
     in_trial = judge(usage(T0 + timedelta(days=1)), CALLS, [live], now)
     in_stub = judge(usage(trial_end + timedelta(days=1)), CALLS, [live], now)
     after = judge(usage(anchor + timedelta(days=1)), CALLS, [live], now)
-    assert not isinstance(in_trial, Rejection) and in_trial["period_end"] == stamp(trial_end)
+    assert not isinstance(in_trial, Rejection) and in_trial.period_end == stamp(trial_end)
     assert not isinstance(in_stub, Rejection)
-    assert (in_stub["period_start"], in_stub["period_end"]) == (stamp(trial_end), stamp(anchor))
-    assert not isinstance(after, Rejection) and after["period_start"] == stamp(anchor)
+    assert (in_stub.period_start, in_stub.period_end) == (stamp(trial_end), stamp(anchor))
+    assert not isinstance(after, Rejection) and after.period_start == stamp(anchor)
 
 
 @pytest.mark.parametrize(
@@ -106,4 +106,4 @@ def test_unique_count_records_carry_the_value_and_quantities_are_canonical() -> 
     users = Meter("users", "U", Aggregation.UNIQUE_COUNT, "user_id")
     record = judge(usage(T0, "1.50", "users", user_id="ada"), users, [subscription()], T0)
     assert not isinstance(record, Rejection)
-    assert (record["unique_value"], record["quantity"]) == ("ada", "1.5")
+    assert (record.unique_value, record.quantity) == ("ada", "1.5")

@@ -1,7 +1,8 @@
 """Usage ingestion: judge every event, count each (organization, idempotency key) once, ever.
 
-A batch becomes one `usage.recorded` event per organization, appended atomically together with
-one claim per accepted idempotency key. The store refuses a claim that exists (another stream,
+A batch becomes one `usage.recorded` event per organization (its events as columns per
+subscription period and meter), appended atomically together with one claim per accepted
+idempotency key. The store refuses a claim that exists (another stream,
 another instance, an earlier retry got there first); those events are answered `duplicate`
 and the rest of the batch is appended again. An answer is only given once the append is
 committed: acknowledged means durable.
@@ -19,7 +20,6 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
 
 from billing_grpc.application.context import CommandContext
 from billing_grpc.application.progress import ProjectionProgress
@@ -29,7 +29,15 @@ from billing_grpc.domain import subscription as subscriptions
 from billing_grpc.domain.access import Action
 from billing_grpc.domain.errors import ConcurrencyConflict
 from billing_grpc.domain.meter import Meter
-from billing_grpc.domain.usage import LiveSubscription, Rejection, RejectReason, UsageInput, UsageRecorded, judge
+from billing_grpc.domain.usage import (
+    LiveSubscription,
+    Rejection,
+    RejectReason,
+    UsageInput,
+    UsageRecord,
+    UsageRecorded,
+    judge,
+)
 from billing_grpc.eventstore import ClaimConflict, WrongExpectedVersion
 
 # How often a batch is re-appended after losing claims to concurrent writers before giving up.
@@ -54,15 +62,6 @@ class UsageResult:
     outcome: Outcome
     reason: str = ""
     message: str = ""
-
-
-@dataclass(frozen=True)
-class RawUsage:
-    """A usage event as received: the organization may be named by id or external id."""
-
-    organization_id: str
-    external_id: str
-    usage: UsageInput
 
 
 ACCEPTED = UsageResult(Outcome.ACCEPTED)
@@ -92,7 +91,7 @@ class UsageIngestor:
     catalog: UsageCatalog
     progress: ProjectionProgress
 
-    async def ingest(self, context: CommandContext, batch: Sequence[RawUsage]) -> list[UsageResult]:
+    async def ingest(self, context: CommandContext, batch: Sequence[UsageInput]) -> list[UsageResult]:
         """Judge, deduplicate and durably record a batch; one result per event, in order."""
         for _ in range(REJUDGE_RETRIES):
             try:
@@ -104,53 +103,50 @@ class UsageIngestor:
                 self.catalog.forget_subscriptions()
         raise ConcurrencyConflict("usage_contended", "subscriptions changed while recording; resend the batch")
 
-    async def _ingest_once(self, context: CommandContext, batch: Sequence[RawUsage]) -> list[UsageResult]:
+    async def _ingest_once(self, context: CommandContext, batch: Sequence[UsageInput]) -> list[UsageResult]:
         lookups = await self._lookups(context, batch)
-        results: list[UsageResult | None] = [None] * len(batch)
-        pending: dict[str, tuple[int, str, dict[str, Any]]] = {}  # claim → (index, organization, record)
+        organizations, meters, subscriptions = lookups.organizations, lookups.meters, lookups.subscriptions
+        results: list[UsageResult] = [ACCEPTED] * len(batch)
+        pending: dict[str, tuple[int, str, UsageRecord]] = {}  # claim → (index, organization, record)
         now = self.writer.clock.now()
-        for index, raw in enumerate(batch):
-            organization_id = lookups.organizations[(raw.organization_id, raw.external_id)]
+        # The loop runs once per event: names are bound locally and the claim key is inlined.
+        for index, usage in enumerate(batch):
+            organization_id = organizations[(usage.organization_id, usage.external_id)]
             if organization_id is None:
                 results[index] = UNKNOWN_ORGANIZATION
                 continue
-            usage = raw.usage if raw.usage.organization_id == organization_id else _with_org(raw.usage, organization_id)
-            verdict = judge(usage, lookups.meters[usage.meter_code], lookups.subscriptions[organization_id], now)
+            verdict = judge(usage, meters[usage.meter_code], subscriptions[organization_id], now)
             if isinstance(verdict, Rejection):
                 results[index] = UsageResult(Outcome.REJECTED, verdict.reason.value, verdict.message)
                 continue
-            claim = claim_key(organization_id, verdict["idempotency_key"])
+            claim = f"usage:{organization_id}:{verdict.idempotency_key}"  # claim_key, inlined
             if claim in pending:  # the same key twice in one batch: the first one counts
                 results[index] = DUPLICATE
                 continue
             pending[claim] = (index, organization_id, verdict)
         for claim in await self.writer.store.claimed(list(pending)):
             results[pending.pop(claim)[0]] = DUPLICATE
-        versions = {s.subscription_id: s.stream_version for subs in lookups.subscriptions.values() for s in subs}
+        versions = {s.subscription_id: s.stream_version for subs in subscriptions.values() for s in subs}
         await self._record(context, pending, results, versions)
-        return [result or ACCEPTED for result in results]
+        return results
 
-    async def _lookups(self, context: CommandContext, batch: Sequence[RawUsage]) -> _Lookups:
+    async def _lookups(self, context: CommandContext, batch: Sequence[UsageInput]) -> _Lookups:
         """Resolve each distinct organization and meter of the batch once, not once per event."""
         organizations: dict[tuple[str, str], str | None] = {}
-        for reference in {(raw.organization_id, raw.external_id) for raw in batch}:
+        for reference in {(usage.organization_id, usage.external_id) for usage in batch}:
             organization_id = await self.catalog.organization_id(*reference)
             # Another tenant's organization is answered exactly like one that does not exist.
             allowed = organization_id is not None and context.principal.may(Action.USAGE_RECORD, organization_id)
             organizations[reference] = organization_id if allowed else None
-        meters = {code: await self.catalog.meter(code) for code in {raw.usage.meter_code for raw in batch}}
-        subscriptions = {
-            organization_id: await self.catalog.live_subscriptions(organization_id)
-            for organization_id in set(organizations.values())
-            if organization_id is not None
-        }
+        meters = {code: await self.catalog.meter(code) for code in {usage.meter_code for usage in batch}}
+        subscriptions = await self.catalog.live_subscriptions_of(o for o in organizations.values() if o is not None)
         return _Lookups(organizations, meters, subscriptions)
 
     async def _record(
         self,
         context: CommandContext,
-        pending: dict[str, tuple[int, str, dict[str, Any]]],
-        results: list[UsageResult | None],
+        pending: dict[str, tuple[int, str, UsageRecord]],
+        results: list[UsageResult],
         versions: dict[str, int],
     ) -> None:
         for _ in range(CLAIM_RETRIES):
@@ -158,16 +154,16 @@ class UsageIngestor:
                 return
             expect = {
                 subscriptions.stream_of(subscription_id): versions[subscription_id]
-                for subscription_id in {record["subscription_id"] for _, _, record in pending.values()}
+                for subscription_id in {record.subscription_id for _, _, record in pending.values()}
             }
-            by_organization: dict[str, list[dict[str, Any]]] = defaultdict(list)
+            by_organization: dict[str, list[UsageRecord]] = defaultdict(list)
             for _, organization_id, record in pending.values():
                 by_organization[organization_id].append(record)
             appends = [
                 self.writer.append_of(
                     f"usage-{organization_id}-{uuid.uuid4().hex}",
                     0,
-                    [UsageRecorded(organization_id=organization_id, records=records)],
+                    [UsageRecorded.of(organization_id, records)],
                     context,
                     organization_id,
                 )
@@ -180,9 +176,3 @@ class UsageIngestor:
                 for claim in conflict.keys:
                     results[pending.pop(claim)[0]] = DUPLICATE
         raise ConcurrencyConflict("usage_contended", "usage keys are contended; resend the batch")
-
-
-def _with_org(usage: UsageInput, organization_id: str) -> UsageInput:
-    return UsageInput(
-        organization_id, usage.meter_code, usage.quantity, usage.timestamp, usage.idempotency_key, usage.properties
-    )

@@ -7,12 +7,12 @@ is counted once, ever, by the event store's claims.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from functools import lru_cache
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from billing_grpc.domain import periods
 from billing_grpc.domain.errors import InvalidArgument
@@ -52,9 +52,16 @@ class Rejection:
     message: str
 
 
-@dataclass(frozen=True)
-class UsageInput:
-    """One usage event as an emitter sent it (organization already resolved to its id)."""
+# Usage timestamps are stored as whole microseconds since this instant (exact, compact, cheap).
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+class UsageInput(NamedTuple):
+    """One usage event as an emitter sent it; the organization is named by id or external id.
+
+    A named tuple, not a dataclass: ingestion builds one per event and the difference shows.
+    """
 
     organization_id: str
     meter_code: str
@@ -62,6 +69,21 @@ class UsageInput:
     timestamp: datetime | None
     idempotency_key: str
     properties: Mapping[str, str]
+    external_id: str = ""
+
+
+class UsageRecord(NamedTuple):
+    """An accepted usage event as it is stored; the first four fields name its series."""
+
+    subscription_id: str
+    meter_code: str
+    period_start: str
+    period_end: str
+    idempotency_key: str
+    quantity: str  # canonical decimal
+    timestamp: int  # microseconds since EPOCH
+    properties: Mapping[str, str]
+    unique_value: str | None  # the counted property of a unique_count meter
 
 
 @dataclass(frozen=True)
@@ -118,63 +140,132 @@ class LiveSubscription:
 class UsageRecorded(DomainEvent):
     """Usage events of one organization were accepted (one fact per ingested batch).
 
-    Each record: idempotency_key, meter_code, quantity (canonical decimal string), timestamp,
-    properties, subscription_id, period_start, period_end. Records are plain objects so a batch
-    of thousands is cheap to write and to project.
+    Version 2 stores the events as columns, one `series` per (subscription, meter, period):
+    `subscription_id`, `meter_code`, `period_start`, `period_end` (fixed-width UTC stamps), then
+    one entry per event, in the order they arrived, in `idempotency_keys`, `quantities`
+    (canonical decimal strings) and `timestamps` (microseconds since the Unix epoch, UTC);
+    `properties` lists `[index, {name: value}]` for the events that carried any, and
+    `unique_values` (unique_count meters only) the counted property of every event. Columns
+    keep a batch of thousands cheap to encode, store and fold; version 1 (a list of `records`,
+    one object per event) is upcast by `series_from_records`.
     """
 
     TYPE: ClassVar[str] = "usage.recorded"
+    VERSION: ClassVar[int] = 2
 
     organization_id: str
-    records: list[dict[str, Any]]
+    series: list[dict[str, Any]]
+
+    @classmethod
+    def of(cls, organization_id: str, records: Iterable[UsageRecord]) -> UsageRecorded:
+        """The fact that these records of one organization were accepted, as series."""
+        grouped: dict[tuple[str, ...], list[UsageRecord]] = {}
+        for record in records:
+            grouped.setdefault(record[:4], []).append(record)
+        return cls.model_construct(organization_id=organization_id, series=[_series(g) for g in grouped.values()])
+
+    def payload(self) -> dict[str, Any]:
+        """The payload as stored; the series are plain JSON values already, so no copy is made."""
+        return {"organization_id": self.organization_id, "series": self.series}
+
+
+def _series(records: list[UsageRecord]) -> dict[str, Any]:
+    first = records[0]
+    series: dict[str, Any] = {
+        "subscription_id": first.subscription_id,
+        "meter_code": first.meter_code,
+        "period_start": first.period_start,
+        "period_end": first.period_end,
+        "idempotency_keys": [r.idempotency_key for r in records],
+        "quantities": [r.quantity for r in records],
+        "timestamps": [r.timestamp for r in records],
+        "properties": [[i, dict(r.properties)] for i, r in enumerate(records) if r.properties],
+    }
+    if first.unique_value is not None:
+        series["unique_values"] = [r.unique_value for r in records]
+    return series
+
+
+def series_from_records(payload: dict[str, Any]) -> dict[str, Any]:
+    """Upcast a version 1 `usage.recorded` payload (one object per event) to version 2 (series)."""
+    records = [
+        UsageRecord(
+            r["subscription_id"],
+            r["meter_code"],
+            r["period_start"],
+            r["period_end"],
+            r["idempotency_key"],
+            r["quantity"],
+            micros(datetime.fromisoformat(r["timestamp"])),
+            r.get("properties") or {},
+            r.get("unique_value"),
+        )
+        for r in payload["records"]
+    ]
+    return UsageRecorded.of(payload["organization_id"], records).payload()
+
+
+def micros(moment: datetime) -> int:
+    """Whole microseconds since EPOCH (how usage timestamps are stored)."""
+    return (moment - EPOCH) // _MICROSECOND
+
+
+def from_micros(value: int) -> datetime:
+    """The UTC instant `value` microseconds after EPOCH."""
+    return EPOCH + timedelta(microseconds=value)
 
 
 def judge(
     usage: UsageInput, meter: Meter | None, subscriptions: Sequence[LiveSubscription], now: datetime
-) -> dict[str, Any] | Rejection:
+) -> UsageRecord | Rejection:
     """The record to store for an acceptable usage event, or why it is refused."""
-    if not usage.idempotency_key:
+    key = usage.idempotency_key
+    if not key:
         return Rejection(RejectReason.MISSING_IDEMPOTENCY_KEY, "every usage event needs an idempotency key")
-    if len(usage.idempotency_key) > MAX_KEY_LENGTH or not usage.idempotency_key.isprintable():
+    if len(key) > MAX_KEY_LENGTH or not key.isprintable():
         return Rejection(RejectReason.INVALID_IDEMPOTENCY_KEY, f"at most {MAX_KEY_LENGTH} printable characters")
     if meter is None:
         return Rejection(RejectReason.UNKNOWN_METER, f"no meter {usage.meter_code!r}")
     quantity = _quantity(usage.quantity, meter)
     if isinstance(quantity, Rejection):
         return quantity
-    if problem := _properties_problem(usage.properties, meter):
+    if (usage.properties or meter.aggregation is Aggregation.UNIQUE_COUNT) and (
+        problem := _properties_problem(usage.properties, meter)
+    ):
         return Rejection(RejectReason.INVALID_PROPERTIES, problem)
-    if usage.timestamp is None:
+    timestamp = usage.timestamp
+    if timestamp is None:
         return Rejection(RejectReason.MISSING_TIMESTAMP, "every usage event needs a timestamp")
-    if usage.timestamp > now + MAX_FUTURE_SKEW:
+    if timestamp > now + MAX_FUTURE_SKEW:
         return Rejection(RejectReason.TIMESTAMP_IN_FUTURE, "timestamps may be at most 5 minutes ahead")
-    charging = [s for s in subscriptions if usage.meter_code in s.meter_codes]
-    covering = [
-        s for s in charging if s.started_at <= usage.timestamp and (s.ends_at is None or usage.timestamp < s.ends_at)
-    ]
-    if not covering:
+    # At most one live subscription charges a meter at a time; a loop, not comprehensions:
+    # this runs for every event.
+    for subscription in subscriptions:
+        if (
+            usage.meter_code in subscription.meter_codes
+            and subscription.started_at <= timestamp
+            and (subscription.ends_at is None or timestamp < subscription.ends_at)
+        ):
+            break
+    else:
         return Rejection(
             RejectReason.NO_ACTIVE_SUBSCRIPTION,
             f"no live subscription of the organization charges {usage.meter_code!r} at that time",
         )
-    subscription = covering[0]  # at most one live subscription charges a meter
-    if usage.timestamp < subscription.open_from:
+    if timestamp < subscription.open_from:
         return Rejection(RejectReason.PERIOD_CLOSED, "that period is invoiced already")
-    period_start, period_end = _period_stamps(subscription.period_at(usage.timestamp))
-    record = {
-        "idempotency_key": usage.idempotency_key,
-        "meter_code": usage.meter_code,
-        "quantity": quantity,
-        "timestamp": stamp(usage.timestamp),
-        "properties": dict(usage.properties),
-        "subscription_id": subscription.subscription_id,
-        "period_start": period_start,
-        "period_end": period_end,
-    }
-    if meter.aggregation is Aggregation.UNIQUE_COUNT:
-        # Self-contained records: the projection counts distinct values without knowing meters.
-        record["unique_value"] = usage.properties[meter.property]
-    return record
+    period_start, period_end = _period_stamps(subscription.period_at(timestamp))
+    return UsageRecord(
+        subscription.subscription_id,
+        usage.meter_code,
+        period_start,
+        period_end,
+        key,
+        quantity,
+        (timestamp - EPOCH) // _MICROSECOND,
+        usage.properties,
+        usage.properties[meter.property] if meter.aggregation is Aggregation.UNIQUE_COUNT else None,
+    )
 
 
 def stamp(moment: datetime) -> str:
@@ -211,8 +302,6 @@ def _quantity(text: str, meter: Meter) -> str | Rejection:
 
 
 def _properties_problem(properties: Mapping[str, str], meter: Meter) -> str | None:
-    if not properties and meter.aggregation is not Aggregation.UNIQUE_COUNT:
-        return None
     if len(properties) > MAX_PROPERTIES:
         return f"at most {MAX_PROPERTIES} properties"
     if any(len(k) > MAX_PROPERTY_LENGTH or len(v) > MAX_PROPERTY_LENGTH for k, v in properties.items()):
