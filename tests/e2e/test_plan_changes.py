@@ -217,6 +217,20 @@ async def test_bad_plan_changes_and_grants_are_refused_with_field_violations_and
         assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert field in details_of(refused.value).fields
     with pytest.raises(aio.AioRpcError) as refused:
+        await customer.stubs.subscriptions.CancelSubscription(
+            subscriptions_pb2.CancelSubscriptionRequest(
+                subscription_id=customer.subscription_id, at_period_end=True, prorate=True
+            ),
+            metadata=running.admin,
+        )
+    assert "prorate" in details_of(refused.value).fields
+    long_trial = subscriptions_pb2.StartSubscriptionRequest(
+        organization_id=customer.organization_id, plan_id=plans.pro, trial_days=731
+    )
+    with pytest.raises(aio.AioRpcError) as refused:
+        await customer.stubs.subscriptions.StartSubscription(long_trial, metadata=running.admin)
+    assert "trial_days" in details_of(refused.value).fields
+    with pytest.raises(aio.AioRpcError) as refused:
         await customer.stubs.invoices.GrantCredit(
             billing_pb2.GrantCreditRequest(organization_id=customer.organization_id, amount_minor=-5),
             metadata=running.admin,

@@ -281,6 +281,10 @@ async def test_bad_changes_write_nothing(shop: Shop) -> None:
     with pytest.raises(FailedPrecondition) as same:
         await shop.app.plan_changes.change(CONTEXT, sub, shop.basic, "", False)
     assert same.value.reason == "plan_unchanged"
+    shop.clock.advance_to(FEB_1)  # January has ended but no billing run closed it yet
+    with pytest.raises(FailedPrecondition) as due:
+        await shop.app.plan_changes.change(CONTEXT, sub, shop.pro, "", False)
+    assert due.value.reason == "period_close_due"
     with pytest.raises(InvalidArgument):
         await shop.app.subscriptions.cancel(CONTEXT, sub, True, prorate=True)
     with pytest.raises(InvalidArgument):

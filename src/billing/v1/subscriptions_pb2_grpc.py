@@ -107,7 +107,8 @@ class SubscriptionServiceServicer:
         usage before the change is rated by the old plan, after it by the new one. A change of
         interval (monthly <-> yearly) ends the current period at the change and restarts the cycle
         there. FAILED_PRECONDITION: `plan_unchanged`, `plan_archived`, `currency_mismatch`,
-        `subscription_not_live`, `meter_already_charged`.
+        `subscription_not_live`, `meter_already_charged`, `period_close_due` (the period has ended and
+        the billing run has not closed it yet: retry shortly).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

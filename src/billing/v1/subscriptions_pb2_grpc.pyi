@@ -54,7 +54,8 @@ class SubscriptionServiceStub:
     usage before the change is rated by the old plan, after it by the new one. A change of
     interval (monthly <-> yearly) ends the current period at the change and restarts the cycle
     there. FAILED_PRECONDITION: `plan_unchanged`, `plan_archived`, `currency_mismatch`,
-    `subscription_not_live`, `meter_already_charged`.
+    `subscription_not_live`, `meter_already_charged`, `period_close_due` (the period has ended and
+    the billing run has not closed it yet: retry shortly).
     """
 
 @_typing.type_check_only
@@ -83,7 +84,8 @@ class SubscriptionServiceAsyncStub(SubscriptionServiceStub):
     usage before the change is rated by the old plan, after it by the new one. A change of
     interval (monthly <-> yearly) ends the current period at the change and restarts the cycle
     there. FAILED_PRECONDITION: `plan_unchanged`, `plan_archived`, `currency_mismatch`,
-    `subscription_not_live`, `meter_already_charged`.
+    `subscription_not_live`, `meter_already_charged`, `period_close_due` (the period has ended and
+    the billing run has not closed it yet: retry shortly).
     """
 
 class SubscriptionServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -139,7 +141,8 @@ class SubscriptionServiceServicer(metaclass=_abc_1.ABCMeta):
         usage before the change is rated by the old plan, after it by the new one. A change of
         interval (monthly <-> yearly) ends the current period at the change and restarts the cycle
         there. FAILED_PRECONDITION: `plan_unchanged`, `plan_archived`, `currency_mismatch`,
-        `subscription_not_live`, `meter_already_charged`.
+        `subscription_not_live`, `meter_already_charged`, `period_close_due` (the period has ended and
+        the billing run has not closed it yet: retry shortly).
         """
 
 def add_SubscriptionServiceServicer_to_server(servicer: SubscriptionServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -32,6 +32,7 @@ from billing_grpc.domain.subscription import Subscription, SubscriptionStatus
 from billing_grpc.domain.subscription_changes import (
     change_now,
     check_change,
+    check_change_now,
     parse_behavior,
     restart_now,
     restarts_cycle,
@@ -75,6 +76,7 @@ class PlanChangeHandlers:
                 self.writer.append_of(stream, version, scheduled, context, sub.organization_id)
             )
             return ChangeOutcome(position, "")
+        check_change_now(sub, current, now)
         restart = restarts_cycle(current, target) and sub.status is not SubscriptionStatus.TRIALING
         invoice_id = ordered_id("in", self.writer.clock)
         changed = change_now(sub, current, target, behavior, now, invoice_id)

@@ -44,6 +44,16 @@ def check_change(sub: Subscription, target: Plan, organization_currency: str) ->
         raise CurrencyMismatch.between(target.currency, organization_currency)
 
 
+def check_change_now(sub: Subscription, current: Plan, now: datetime) -> None:
+    """Refuse a change now while the current period has ended but is not closed yet.
+
+    The change would otherwise fall after the period it splits: retried after the billing run
+    (which closes the period within a minute), it prorates the period it happens in.
+    """
+    if sub.period_to_close(current.interval, now) is not None:
+        raise FailedPrecondition("period_close_due", "the current period has ended and is being closed; retry shortly")
+
+
 def change_now(
     sub: Subscription,
     current: Plan,
