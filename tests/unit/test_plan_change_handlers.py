@@ -10,6 +10,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from billing_grpc.application.catalogue import NewPlan
 from billing_grpc.application.context import system_context
@@ -312,3 +314,72 @@ async def test_voiding_an_invoice_gives_its_credit_back_and_read_models_rebuild_
     for projection in runner.projections:
         await runner.rebuild(projection)
     assert {name: await shop.app.read_models.find(name, {}) for name in collections} == live
+
+
+actions = st.lists(
+    st.one_of(
+        st.tuples(st.just("grant"), st.integers(min_value=1, max_value=5000)),
+        st.tuples(
+            st.just("change"),
+            st.sampled_from(["basic", "pro"]),
+            st.sampled_from(["create_prorations", "always_invoice", "none"]),
+        ),
+        st.tuples(st.just("wait"), st.integers(min_value=1, max_value=20)),
+    ),
+    max_size=6,
+)
+
+
+@settings(max_examples=15, deadline=None)
+@given(steps=actions)
+@example(
+    steps=[
+        ("grant", 100),
+        ("wait", 5),
+        ("change", "pro", "always_invoice"),
+        ("wait", 3),
+        ("change", "basic", "create_prorations"),
+        ("grant", 4000),
+    ]
+)
+def test_credits_and_charges_reconcile_with_the_balance_over_any_changes(steps: list[tuple[Any, ...]]) -> None:
+    """Whatever the grants and plan changes, every balance adds up and credit is what was granted minus spent."""
+
+    async def scenario() -> None:
+        clock = TestClock(START)
+        settings_ = Settings(database="reconcile", key_hash_secret=TEST_KEY_HASH_SECRET, scheduler=False)
+        async with open_in_memory_app(settings_, clock=clock) as app:
+            await app.catalogue.create_meter(CONTEXT, "calls", "Calls", "sum", "")
+            ids = {
+                name: (await app.catalogue.create_plan(CONTEXT, NewPlan(name, name, "USD", "month", 1, fee, 0, [])))[0]
+                for name, fee in (("basic", 3100), ("pro", 6200))
+            }
+            org, _ = await app.organizations.create(CONTEXT, NewOrganization("Acme", "USD", payment_method="pm_ok"))
+            sub, _ = await app.subscriptions.start(CONTEXT, org, ids["basic"], None, None)
+            plan, granted = "basic", 0
+            for step in steps:
+                if step[0] == "grant":
+                    await app.credit.grant(CONTEXT, org, step[1], "")
+                    granted += step[1]
+                elif step[0] == "change" and step[1] != plan:
+                    await app.cycle.run()  # a due close first, as the scheduler would
+                    await app.plan_changes.change(CONTEXT, sub, ids[step[1]], step[2], False)
+                    plan = step[1]
+                elif step[0] == "wait":
+                    await app.cycle.advance(clock, clock.now() + step[1] * DAY)
+            await app.cycle.advance(clock, clock.now() + 40 * DAY)
+            await app.projections.wait_until(await app.store.head_position())
+            [balance] = await app.read_models.find("balances", {"organization_id": org})
+            invoices = await app.read_models.find("invoices", {"organization_id": org})
+            parts = ("paid_minor", "credit_applied_minor", "outstanding_minor", "uncollectible_minor", "voided_minor")
+            assert balance["invoiced_minor"] == sum(balance[p] for p in parts)
+            assert balance["invoiced_minor"] == sum(i["total_minor"] for i in invoices if i["status"] != "draft")
+            applied = sum(i["credit_applied_minor"] for i in invoices)
+            assert balance["credit_minor"] == granted - applied >= 0
+            for invoice in invoices:
+                if invoice["status"] == "paid":
+                    paid = invoice["amount_paid_minor"]
+                    assert paid == invoice["total_minor"] - invoice["credit_applied_minor"] >= 0
+                    assert await app.gateway.captured_total(invoice["_id"]) == paid
+
+    asyncio.run(scenario())
