@@ -79,26 +79,29 @@ class Shop:
 @pytest.fixture
 async def shop(database_name: str) -> AsyncIterator[Shop]:
     clock = TestClock(START)
-    settings = Settings(
+    async with open_in_memory_app(shop_settings(database_name), clock=clock) as app:
+        yield await open_shop(app, clock)
+
+
+def shop_settings(database_name: str) -> Settings:
+    """One-hour grace, no scheduler: the tests drive the billing cycle."""
+    return Settings(
         database=database_name, key_hash_secret=TEST_KEY_HASH_SECRET, grace_period_seconds=3600, scheduler=False
     )
-    async with open_in_memory_app(settings, clock=clock) as app:
-        await app.catalogue.create_meter(CONTEXT, "calls", "Calls", "sum", "")
-        per_call = [Charge("calls", PerUnit(Decimal("1")))]
-        ten_per_call = [Charge("calls", PerUnit(Decimal("10")))]
-        basic, _ = await app.catalogue.create_plan(
-            CONTEXT, NewPlan("basic", "Basic", "USD", "month", 1, 3100, 0, per_call)
-        )
-        pro, _ = await app.catalogue.create_plan(
-            CONTEXT, NewPlan("pro", "Pro", "USD", "month", 1, 6200, 0, ten_per_call)
-        )
-        yearly, _ = await app.catalogue.create_plan(
-            CONTEXT, NewPlan("yearly", "Yearly", "USD", "year", 1, 36500, 0, per_call)
-        )
-        organization_id, _ = await app.organizations.create(
-            CONTEXT, NewOrganization("Acme", "USD", payment_method="pm_ok")
-        )
-        yield Shop(app, clock, organization_id, basic, pro, yearly)
+
+
+async def open_shop(app: App, clock: TestClock) -> Shop:
+    """The catalogue and the organization every test starts from."""
+    await app.catalogue.create_meter(CONTEXT, "calls", "Calls", "sum", "")
+    per_call = [Charge("calls", PerUnit(Decimal("1")))]
+    ten_per_call = [Charge("calls", PerUnit(Decimal("10")))]
+    basic, _ = await app.catalogue.create_plan(CONTEXT, NewPlan("basic", "Basic", "USD", "month", 1, 3100, 0, per_call))
+    pro, _ = await app.catalogue.create_plan(CONTEXT, NewPlan("pro", "Pro", "USD", "month", 1, 6200, 0, ten_per_call))
+    yearly, _ = await app.catalogue.create_plan(
+        CONTEXT, NewPlan("yearly", "Yearly", "USD", "year", 1, 36500, 0, per_call)
+    )
+    organization_id, _ = await app.organizations.create(CONTEXT, NewOrganization("Acme", "USD", payment_method="pm_ok"))
+    return Shop(app, clock, organization_id, basic, pro, yearly)
 
 
 def kinds(invoice: dict[str, Any]) -> list[tuple[str, int]]:
