@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from projections.model import Document, Index, Key, Query, ReadModelReader, Sort
 from projections.query import matches, ordered
@@ -56,14 +56,28 @@ class ReadModelStore(ReadModelReader, Protocol):
 
 
 class InMemoryReadModels:
-    """Read models in dictionaries, for unit tests and the in-memory server."""
+    """Read models in dictionaries, for unit tests and the in-memory server.
+
+    The field that leads each declared index gets an equality lookup (value → keys), so a query
+    by that field reads its candidates only, as MongoDB would: scanning every document per query
+    made a billing run of 10,000 subscriptions quadratic.
+    """
 
     def __init__(self) -> None:
         self._collections: dict[str, dict[Key, Document]] = {}
         self._checkpoints: dict[str, int] = {}
+        self._lookups: dict[str, dict[str, dict[Any, set[Key]]]] = {}  # collection → field → value → keys
 
     async def ensure_indexes(self, collections: Mapping[str, Sequence[Index]]) -> None:
-        """Nothing to index in memory."""
+        """Keep an equality lookup on the leading field of every declared index."""
+        for collection, indexes in collections.items():
+            lookups = self._lookups.setdefault(collection, {})
+            for index in indexes:
+                field_name = index.keys[0][0]
+                if field_name not in lookups:
+                    lookups[field_name] = {}
+                    for key, document in self._collections.get(collection, {}).items():
+                        _remember(lookups[field_name], document.get(field_name), key)
 
     async def get(self, collection: str, key: Key) -> Document | None:
         """A copy of the stored document, so callers cannot change the model behind our back."""
@@ -79,9 +93,23 @@ class InMemoryReadModels:
         if len(query) == 1 and isinstance(ids, dict) and set(ids) == {"$in"}:  # a batch of lookups
             found = [stored[key] for key in ids["$in"] if key in stored]
         else:
-            found = [doc for doc in stored.values() if matches(doc, query)]
+            found = [doc for doc in self._candidates(collection, query) if matches(doc, query)]
         page = ordered(found, sort or [("_id", 1)])[skip:]
         return copy.deepcopy(page[:limit] if limit is not None else page)
+
+    def _candidates(self, collection: str, query: Query) -> list[Document]:
+        """The documents an equality on an indexed field allows, else every document."""
+        stored = self._collections.get(collection, {})
+        lookups = self._lookups.get(collection, {})
+        narrowest: set[Key] | None = None
+        for field_name, condition in query.items():
+            if field_name in lookups and not isinstance(condition, dict) and _hashable(condition):
+                keys = lookups[field_name].get(condition, set())
+                if narrowest is None or len(keys) < len(narrowest):
+                    narrowest = keys
+        if narrowest is None:
+            return list(stored.values())
+        return [stored[key] for key in narrowest]
 
     async def checkpoint(self, projection: str) -> int:
         """The stored checkpoint."""
@@ -101,10 +129,15 @@ class InMemoryReadModels:
         for batch in batches:
             for collection, documents in batch.writes.items():
                 stored = self._collections.setdefault(collection, {})
+                lookups = self._lookups.get(collection, {})
                 for key, document in documents.items():
-                    if document is None:
-                        stored.pop(key, None)
-                    else:
+                    previous = stored.pop(key, None)
+                    for field_name, lookup in lookups.items():
+                        if previous is not None:
+                            _forget(lookup, previous.get(field_name), key)
+                        if document is not None:
+                            _remember(lookup, document.get(field_name), key)
+                    if document is not None:
                         stored[key] = copy.deepcopy(document)
             self._checkpoints[batch.projection] = batch.position
 
@@ -112,4 +145,24 @@ class InMemoryReadModels:
         """Forget the projection's documents and checkpoint."""
         for collection in collections:
             self._collections.pop(collection, None)
+            for lookup in self._lookups.get(collection, {}).values():
+                lookup.clear()
         self._checkpoints.pop(projection, None)
+
+
+def _hashable(value: object) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
+
+
+def _remember(lookup: dict[Any, set[Key]], value: object, key: Key) -> None:
+    if _hashable(value):
+        lookup.setdefault(value, set()).add(key)
+
+
+def _forget(lookup: dict[Any, set[Key]], value: object, key: Key) -> None:
+    if _hashable(value) and value in lookup:
+        lookup[value].discard(key)
