@@ -7,12 +7,14 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 import pytest
+from pymongo import AsyncMongoClient
 
 from billing_grpc.eventstore import EventStore, NewEvent, RecordedEvent, StreamAppend
+from billing_grpc.eventstore.mongo import MongoEventStore
 from projections.model import Index, View
+from projections.mongo_store import MongoReadModels
 from projections.runner import ProjectionRunner
 from projections.store import CheckpointMoved, ReadModelStore
-from tests.contract.conftest import Backend
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -158,15 +160,17 @@ async def test_a_view_prefetches_in_one_query_and_its_own_writes_win(read_models
 
 
 async def test_starting_creates_every_collection_so_no_transaction_has_to(
-    backend: Backend, store: EventStore, read_models: ReadModelStore
+    mongo_client: AsyncMongoClient[dict[str, object]], database_name: str
 ) -> None:
-    if backend.client is None:
-        pytest.skip("only MongoDB has collections to create")
-    runner = ProjectionRunner(store, read_models, [TallyProjection()])
+    # Only MongoDB has collections to create: a first insert inside a transaction stalled secantusdb.
+    store = MongoEventStore(mongo_client, database_name)
+    await store.start()
+    runner = ProjectionRunner(store, MongoReadModels(mongo_client, database_name), [TallyProjection()])
     await runner.start()
     await runner.stop()
+    await store.close()
 
-    names = set(await backend.client[backend.database].list_collection_names())
+    names = set(await mongo_client[database_name].list_collection_names())
 
     assert {"events", "event_counters", "claims", "rm_checkpoints", "rm_tallies"} <= names
 

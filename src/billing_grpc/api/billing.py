@@ -17,10 +17,10 @@ from billing_grpc.bootstrap import App
 from billing_grpc.domain.access import Action
 from billing_grpc.domain.errors import FailedPrecondition, FieldViolation, InvalidArgument
 from billing_grpc.domain.invoice import InvoiceStatus
+from projections.balances import BALANCES
+from projections.invoices import INVOICES
+from projections.payments import PAYMENTS
 
-INVOICES = "invoices"
-PAYMENTS = "payments"
-BALANCES = "balances"
 # AdvanceClock moves at most this far per call: enough for ten years of billing, and a bound on
 # how long one call may run.
 MAX_ADVANCE = timedelta(days=3660)

@@ -20,12 +20,12 @@ from billing_grpc.application.context import CommandContext, system_context
 from billing_grpc.application.progress import ProjectionProgress
 from billing_grpc.domain.clock import Clock, TestClock
 from billing_grpc.domain.errors import BillingError, ConcurrencyConflict, FailedPrecondition
+from projections.invoices import INVOICES
 from projections.model import ReadModelReader
+from projections.subscriptions import SUBSCRIPTIONS
 
 log = logging.getLogger(__name__)
 
-SUBSCRIPTIONS = "subscriptions"
-INVOICES = "invoices"
 # Items per query: a run pages through everything due, this many at a time.
 BATCH = 200
 # A run that keeps finding work after this many passes is stuck on something; the next run retries.
