@@ -281,14 +281,14 @@ async def test_concurrent_appends_claiming_one_key_let_exactly_one_win(open_stor
 
 
 async def test_the_latest_position_of_some_types_is_known_without_reading(store: EventStore) -> None:
-    assert await store.latest_of(frozenset({"a.x"})) == 0
+    assert await store.heads(frozenset({"a.x"})) == (0, {"a.x": 0})
     await store.append(append("s", 0, event("a.x"), event("b.x")))
     await store.append(append("s", 2, event("c.x")))
 
-    assert await store.latest_of(frozenset({"a.x"})) == 1
-    assert await store.latest_of(frozenset({"a.x", "b.x"})) == 2
-    assert await store.latest_of(frozenset({"c.x", "zzz"})) == 3
-    assert await store.latest_of(frozenset({"zzz"})) == 0
+    assert await store.heads(frozenset({"a.x"})) == (3, {"a.x": 1})
+    assert await store.heads(frozenset({"a.x", "b.x"})) == (3, {"a.x": 1, "b.x": 2})
+    assert await store.heads(frozenset({"c.x", "zzz"})) == (3, {"c.x": 3, "zzz": 0})
+    assert await store.heads(frozenset()) == (3, {})
 
 
 async def test_an_expected_stream_must_be_at_its_version_or_nothing_is_written(store: EventStore) -> None:

@@ -71,10 +71,6 @@ class InMemoryEventStore:
         """The position of the last event."""
         return len(self._log)
 
-    async def latest_of(self, types: frozenset[str]) -> int:
-        """The last position of an event of these types."""
-        return max((self._latest_by_type.get(t, 0) for t in types), default=0)
-
     async def heads(self, types: frozenset[str]) -> tuple[int, dict[str, int]]:
         """The head and the last position of each type."""
         return len(self._log), {t: self._latest_by_type.get(t, 0) for t in types}

@@ -228,20 +228,9 @@ class MongoEventStore:
     async def head_position(self) -> int:
         """The position of the last committed event."""
         # The counter document moves in the same transaction as the inserts, so it is the head.
-        # A point lookup: sorting the log by position is a collection scan on some servers
-        # (secantusdb sorts in memory), and every projection asks this on every wake-up.
-        async with _unavailable_on_connection_loss():
-            doc = await self._counters.find_one({"_id": POSITION_COUNTER})
-        head = int(doc["value"]) if doc else 0
-        self._known_head = max(self._known_head, head)
+        # A point lookup: sorting the log by position is a collection scan on some servers.
+        head, _ = await self.heads(frozenset())
         return head
-
-    async def latest_of(self, types: frozenset[str]) -> int:
-        """The last position of an event of these types, kept on the counter document."""
-        async with _unavailable_on_connection_loss():
-            doc = await self._counters.find_one({"_id": POSITION_COUNTER})
-        latest = (doc or {}).get("types", {})
-        return max((int(latest.get(_field(t), 0)) for t in types), default=0)
 
     async def heads(self, types: frozenset[str]) -> tuple[int, dict[str, int]]:
         """The head and the last position of each type, from one read of the counter document."""

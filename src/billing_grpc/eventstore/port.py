@@ -51,17 +51,11 @@ class EventStore(Protocol):
         """The position of the last committed event, 0 for an empty log."""
         ...
 
-    async def latest_of(self, types: frozenset[str]) -> int:
-        """The position of the last committed event of any of these types (0 if none).
-
-        Lets a reader interested in a few types skip reading when only other types arrived.
-        """
-        ...
-
     async def heads(self, types: frozenset[str]) -> tuple[int, dict[str, int]]:
         """The head position and the last position of each of these types (0 if none), read together.
 
-        One read for a reader that serves many interests (the projection runner).
+        One read for a reader that serves many interests (the projection runner): it skips
+        reading the log for projections whose types have nothing new.
         """
         ...
 
