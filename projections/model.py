@@ -31,9 +31,15 @@ class ReadModelReader(Protocol):
         ...
 
     async def find(
-        self, collection: str, query: Query, sort: Sort = (), limit: int | None = None, skip: int = 0
+        self,
+        collection: str,
+        query: Query,
+        sort: Sort = (),
+        limit: int | None = None,
+        skip: int = 0,
+        fields: Sequence[str] | None = None,
     ) -> list[Document]:
-        """Documents matching `query` in `sort` order."""
+        """Documents matching `query` in `sort` order; only `_id` and `fields` when `fields` is given."""
         ...
 
 

@@ -57,10 +57,19 @@ class MongoReadModels:
         return document
 
     async def find(
-        self, collection: str, query: Query, sort: Sort = (), limit: int | None = None, skip: int = 0
+        self,
+        collection: str,
+        query: Query,
+        sort: Sort = (),
+        limit: int | None = None,
+        skip: int = 0,
+        fields: Sequence[str] | None = None,
     ) -> list[Document]:
-        """Matching documents, sorted, paged."""
-        cursor = self._collection(collection).find(dict(query)).sort(list(sort) or [("_id", 1)]).skip(skip)
+        """Matching documents, sorted, paged; only `_id` and `fields` when `fields` is given."""
+        # `_id` named explicitly: an empty projection would mean "every field".
+        projection = None if fields is None else {"_id": True, **dict.fromkeys(fields, True)}
+        cursor = self._collection(collection).find(dict(query), projection)
+        cursor = cursor.sort(list(sort) or [("_id", 1)]).skip(skip)
         if limit is not None:
             cursor = cursor.limit(limit)
         try:

@@ -85,9 +85,15 @@ class InMemoryReadModels:
         return copy.deepcopy(document) if document is not None else None
 
     async def find(
-        self, collection: str, query: Query, sort: Sort = (), limit: int | None = None, skip: int = 0
+        self,
+        collection: str,
+        query: Query,
+        sort: Sort = (),
+        limit: int | None = None,
+        skip: int = 0,
+        fields: Sequence[str] | None = None,
     ) -> list[Document]:
-        """Matching documents, sorted, paged."""
+        """Matching documents, sorted, paged; only `_id` and `fields` when `fields` is given."""
         stored = self._collections.get(collection, {})
         ids = query.get("_id")
         if len(query) == 1 and isinstance(ids, dict) and set(ids) == {"$in"}:  # a batch of lookups
@@ -95,7 +101,11 @@ class InMemoryReadModels:
         else:
             found = [doc for doc in self._candidates(collection, query) if matches(doc, query)]
         page = ordered(found, sort or [("_id", 1)])[skip:]
-        return copy.deepcopy(page[:limit] if limit is not None else page)
+        page = page[:limit] if limit is not None else page
+        if fields is not None:
+            kept = {"_id", *fields}
+            return [copy.deepcopy({name: value for name, value in doc.items() if name in kept}) for doc in page]
+        return copy.deepcopy(page)
 
     def _candidates(self, collection: str, query: Query) -> list[Document]:
         """The documents an equality on an indexed field allows, else every document."""

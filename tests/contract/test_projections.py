@@ -131,6 +131,17 @@ async def test_read_models_answer_range_queries_sorted_and_paged(read_models: Re
     assert [d["total"] for d in await read_models.find("tallies", {"total": {"$in": [1, 9]}})] == [1, 9]
 
 
+async def test_read_models_return_only_the_fields_asked_for(read_models: ReadModelStore) -> None:
+    docs = {str(i): {"_id": str(i), "total": i, "kind": "even" if i % 2 == 0 else "odd"} for i in range(4)}
+    await read_models.commit("tally", {"tallies": docs}, 0, 1)
+
+    ids = await read_models.find("tallies", {"kind": "odd"}, sort=[("total", -1)], fields=())
+    assert ids == [{"_id": "3"}, {"_id": "1"}]
+    totals = await read_models.find("tallies", {"total": {"$lte": 1}}, fields=("total",))
+    assert totals == [{"_id": "0", "total": 0}, {"_id": "1", "total": 1}]
+    assert (await read_models.get("tallies", "3")) == docs["3"]  # the stored document is whole
+
+
 async def test_two_runners_racing_on_one_projection_never_double_count(
     store: EventStore, read_models: ReadModelStore
 ) -> None:
