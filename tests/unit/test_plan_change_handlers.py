@@ -297,6 +297,27 @@ async def test_bad_changes_write_nothing(shop: Shop) -> None:
     assert await shop.app.store.head_position() == head
 
 
+async def test_an_interval_change_at_the_instant_the_period_began_is_refused_and_a_moment_later_closes_it(
+    shop: Shop,
+) -> None:
+    """Found by the fuzz suite: the change closed the empty period [start, start) and failed with INTERNAL."""
+    sub = await shop.subscribe(shop.basic)
+    head = await shop.app.store.head_position()
+    with pytest.raises(FailedPrecondition) as refused:
+        await shop.app.plan_changes.change(CONTEXT, sub, shop.yearly, "create_prorations", False)
+    assert refused.value.reason == "period_just_started"
+    assert await shop.app.store.head_position() == head  # nothing written
+
+    shop.clock.advance(timedelta(seconds=1))
+    outcome = await shop.app.plan_changes.change(CONTEXT, sub, shop.yearly, "create_prorations", False)
+    await shop.app.projections.wait_until(outcome.position)
+    restarted = await shop.subscription(sub)
+    assert restarted["current_period_start"] == START + timedelta(seconds=1)
+    [opening, closing] = await shop.invoices(sub)
+    assert opening["reason"] == "subscription_create"
+    assert closing["usage_period_start"] == START and closing["reason"] == "subscription_update"
+
+
 async def test_voiding_an_invoice_gives_its_credit_back_and_read_models_rebuild_identically(shop: Shop) -> None:
     await shop.app.credit.grant(CONTEXT, shop.organization_id, 500, "goodwill")
     sub = await shop.subscribe(shop.basic)

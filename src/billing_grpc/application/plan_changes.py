@@ -33,6 +33,7 @@ from billing_grpc.domain.subscription_changes import (
     change_now,
     check_change,
     check_change_now,
+    check_restart,
     parse_behavior,
     restart_now,
     restarts_cycle,
@@ -78,6 +79,8 @@ class PlanChangeHandlers:
             return ChangeOutcome(position, "")
         check_change_now(sub, current, now)
         restart = restarts_cycle(current, target) and sub.status is not SubscriptionStatus.TRIALING
+        if restart:
+            check_restart(sub.current_period.start, now)
         invoice_id = ordered_id("in", self.writer.clock)
         changed = change_now(sub, current, target, behavior, now, invoice_id)
         events: list[DomainEvent] = [changed]

@@ -13,7 +13,12 @@ from billing_grpc.domain.invoicing import MeterUsage, base_fee_line, line_to_dic
 from billing_grpc.domain.meter import Aggregation
 from billing_grpc.domain.periods import Period
 from billing_grpc.domain.subscription import SubscriptionStatus
-from billing_grpc.domain.subscription_changes import change_proration, restarted_period, restarts_cycle
+from billing_grpc.domain.subscription_changes import (
+    change_proration,
+    check_restart,
+    restarted_period,
+    restarts_cycle,
+)
 from billing_grpc.domain.usage import stamp
 from projections.model import ReadModelReader
 from projections.usage import USAGE_TOTALS
@@ -129,6 +134,7 @@ async def preview_lines(
         status = SubscriptionStatus(subscription["status"])
         prorations = change_proration(status, period, plan, target, change.at)
         if restarts_cycle(plan, target) and status is not SubscriptionStatus.TRIALING:
+            check_restart(period.start, change.at)
             following = restarted_period(target, change.at)
         lines += prorations
         plan = target

@@ -54,6 +54,20 @@ def check_change_now(sub: Subscription, current: Plan, now: datetime) -> None:
         raise FailedPrecondition("period_close_due", "the current period has ended and is being closed; retry shortly")
 
 
+def check_restart(period_start: datetime, at: datetime) -> None:
+    """Refuse an interval change at the very moment the current period began.
+
+    The change would close the empty period `[start, start)`: nothing to invoice in arrears, and
+    the new cycle would begin where the closed period begins, so both would claim one period
+    start (the key of its invoice and of its usage totals). Any later moment closes a real period.
+    """
+    if at <= period_start:
+        raise FailedPrecondition(
+            "period_just_started",
+            "an interval change needs the current period to have begun; retry in a moment or change at period end",
+        )
+
+
 def change_now(
     sub: Subscription,
     current: Plan,
