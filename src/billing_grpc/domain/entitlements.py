@@ -38,12 +38,16 @@ from billing_grpc.domain.subscription_events import (
 
 
 def follow(
-    sub: Subscription | None, changes: Sequence[DomainEvent], plans: Mapping[str, Plan], past_due: PastDuePolicy
+    sub: Subscription | None,
+    changes: Sequence[DomainEvent],
+    plans: Mapping[str, Plan],
+    past_due: PastDuePolicy = PastDuePolicy.KEEP,
 ) -> list[DomainEvent]:
     """The subscription's changes with each one's entitlements consequence right after it.
 
     `sub` is the state the changes apply to (None before a start); `plans` must hold every plan
-    the changes leave the subscription on. Events of other streams pass through untouched.
+    the changes leave the subscription on. Only a payment's outcome makes a subscription past
+    due, so only its handler needs to pass the operator's `past_due` policy.
     """
     out: list[DomainEvent] = []
     state = sub
