@@ -45,7 +45,13 @@ CATALOGUE_READ = frozenset(
         "CatalogueService/ListFeatures",
     }
 )
-ENTITLEMENTS = frozenset({"EntitlementService/ListEntitlements", "EntitlementService/CheckEntitlement"})
+ENTITLEMENTS = frozenset(
+    {
+        "EntitlementService/ListEntitlements",
+        "EntitlementService/CheckEntitlement",
+        "EntitlementService/CheckEntitlements",
+    }
+)
 # What each caller may do to its own organization (or, for platform roles, to any).
 ALLOWED: dict[str, frozenset[str]] = {
     "platform_admin": EVERYTHING,

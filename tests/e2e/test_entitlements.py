@@ -186,6 +186,20 @@ async def test_several_subscriptions_grant_their_union_and_a_cancellation_revoke
     )
     addon_id = addon.subscription.subscription_id
     assert await verdict(customer, "seats", "10") == (True, "entitled", "0")  # the higher limit wins
+    batch = await customer.stubs.entitlements.CheckEntitlements(
+        entitlements_pb2.CheckEntitlementsRequest(
+            checks=[
+                entitlements_pb2.CheckEntitlementRequest(organization_id=customer.organization_id, feature_code=code)
+                for code in ("seats", "sso", "api-calls")
+            ]
+        ),
+        metadata=running.admin,
+    )
+    assert [(r.allowed, r.reason, r.remaining) for r in batch.results] == [
+        (True, "entitled", "10"),
+        (False, "disabled", ""),
+        (True, "entitled", "100"),
+    ]
     assert (await listed(customer))["seats"].subscription_id == addon_id
 
     await customer.stubs.subscriptions.CancelSubscription(
@@ -242,14 +256,14 @@ async def test_bad_input_is_refused_and_writes_nothing(running: Running, plans: 
     PF = catalogue_pb2.PlanFeature
     refusals = [
         (
-            stubs.catalogue.CreateFeature(
+            lambda: stubs.catalogue.CreateFeature(
                 catalogue_pb2.CreateFeatureRequest(code="x", name="X", kind="quota"), metadata=admin
             ),
             grpc.StatusCode.INVALID_ARGUMENT,
             ["kind"],
         ),
         (
-            stubs.catalogue.CreateFeature(
+            lambda: stubs.catalogue.CreateFeature(
                 catalogue_pb2.CreateFeatureRequest(code="x", name="X", kind="metered", meter_code="nope"),
                 metadata=admin,
             ),
@@ -257,14 +271,14 @@ async def test_bad_input_is_refused_and_writes_nothing(running: Running, plans: 
             ["meter_code"],
         ),
         (
-            stubs.catalogue.CreateFeature(
+            lambda: stubs.catalogue.CreateFeature(
                 catalogue_pb2.CreateFeatureRequest(code="sso", name="X", kind="boolean"), metadata=admin
             ),
             grpc.StatusCode.ALREADY_EXISTS,
             [],
         ),
         (
-            stubs.catalogue.CreatePlan(
+            lambda: stubs.catalogue.CreatePlan(
                 catalogue_pb2.CreatePlanRequest(
                     code="bad",
                     name="Bad",
@@ -282,7 +296,7 @@ async def test_bad_input_is_refused_and_writes_nothing(running: Running, plans: 
             ["features[0].limit", "features[1].feature_code", "features[2].feature_code"],
         ),
         (
-            stubs.entitlements.CheckEntitlement(
+            lambda: stubs.entitlements.CheckEntitlement(
                 entitlements_pb2.CheckEntitlementRequest(
                     organization_id=customer.organization_id, feature_code="seats", requested="-1"
                 ),
@@ -292,7 +306,7 @@ async def test_bad_input_is_refused_and_writes_nothing(running: Running, plans: 
             ["requested"],
         ),
         (
-            stubs.entitlements.CheckEntitlement(
+            lambda: stubs.entitlements.CheckEntitlement(
                 entitlements_pb2.CheckEntitlementRequest(
                     organization_id=customer.organization_id, feature_code="ghost"
                 ),
@@ -302,17 +316,34 @@ async def test_bad_input_is_refused_and_writes_nothing(running: Running, plans: 
             [],
         ),
         (
-            stubs.entitlements.ListEntitlements(
+            lambda: stubs.entitlements.ListEntitlements(
                 entitlements_pb2.ListEntitlementsRequest(organization_id="org_missing"), metadata=admin
             ),
             grpc.StatusCode.NOT_FOUND,
             [],
         ),
     ]
+    refusals.append(
+        (
+            lambda: stubs.entitlements.CheckEntitlements(
+                entitlements_pb2.CheckEntitlementsRequest(
+                    checks=[
+                        entitlements_pb2.CheckEntitlementRequest(
+                            organization_id=customer.organization_id, feature_code="seats", requested=amount
+                        )
+                        for amount in ("1", "x")
+                    ]
+                ),
+                metadata=admin,
+            ),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            ["checks[1].requested"],
+        )
+    )
     for call, code, fields in refusals:
         before = await running.app.store.head_position()
         with pytest.raises(grpc.aio.AioRpcError) as refused:
-            await call
+            await call()
         assert refused.value.code() == code
         assert sorted(details_of(refused.value).fields) == fields
         assert await running.app.store.head_position() == before

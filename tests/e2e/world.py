@@ -313,6 +313,18 @@ RPCS: dict[str, tuple[bool, Call]] = {
             metadata=md,
         ),
     ),
+    "EntitlementService/CheckEntitlements": (
+        True,
+        lambda s, t, md: s.entitlements.CheckEntitlements(
+            entitlements_pb2.CheckEntitlementsRequest(
+                checks=[
+                    entitlements_pb2.CheckEntitlementRequest(organization_id=t.organization_id, feature_code=code)
+                    for code in (t.feature_code, t.feature_code)
+                ]
+            ),
+            metadata=md,
+        ),
+    ),
     "CatalogueService/CreatePlan": (
         False,
         lambda s, t, md: s.catalogue.CreatePlan(

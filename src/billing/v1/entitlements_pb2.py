@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x62illing/v1/entitlements.proto\x12\nbilling.v1\"\xce\x01\n\x0b\x45ntitlement\x12\x14\n\x0c\x66\x65\x61ture_code\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x0f\n\x07\x65nabled\x18\x03 \x01(\x08\x12\x12\n\x05limit\x18\x04 \x01(\x03H\x00\x88\x01\x01\x12\x11\n\tunlimited\x18\x05 \x01(\x08\x12\x0b\n\x03\x63\x61p\x18\x06 \x01(\t\x12\x12\n\nmeter_code\x18\x07 \x01(\t\x12\x0c\n\x04used\x18\x08 \x01(\t\x12\x11\n\tremaining\x18\t \x01(\t\x12\x17\n\x0fsubscription_id\x18\n \x01(\tB\x08\n\x06_limit\"2\n\x17ListEntitlementsRequest\x12\x17\n\x0forganization_id\x18\x01 \x01(\t\"I\n\x18ListEntitlementsResponse\x12-\n\x0c\x65ntitlements\x18\x01 \x03(\x0b\x32\x17.billing.v1.Entitlement\"[\n\x17\x43heckEntitlementRequest\x12\x17\n\x0forganization_id\x18\x01 \x01(\t\x12\x14\n\x0c\x66\x65\x61ture_code\x18\x02 \x01(\t\x12\x11\n\trequested\x18\x03 \x01(\t\"|\n\x18\x43heckEntitlementResponse\x12\x0f\n\x07\x61llowed\x18\x01 \x01(\x08\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x11\n\tremaining\x18\x03 \x01(\t\x12,\n\x0b\x65ntitlement\x18\x04 \x01(\x0b\x32\x17.billing.v1.Entitlement2\xd2\x01\n\x12\x45ntitlementService\x12]\n\x10ListEntitlements\x12#.billing.v1.ListEntitlementsRequest\x1a$.billing.v1.ListEntitlementsResponse\x12]\n\x10\x43heckEntitlement\x12#.billing.v1.CheckEntitlementRequest\x1a$.billing.v1.CheckEntitlementResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x62illing/v1/entitlements.proto\x12\nbilling.v1\"\xce\x01\n\x0b\x45ntitlement\x12\x14\n\x0c\x66\x65\x61ture_code\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x0f\n\x07\x65nabled\x18\x03 \x01(\x08\x12\x12\n\x05limit\x18\x04 \x01(\x03H\x00\x88\x01\x01\x12\x11\n\tunlimited\x18\x05 \x01(\x08\x12\x0b\n\x03\x63\x61p\x18\x06 \x01(\t\x12\x12\n\nmeter_code\x18\x07 \x01(\t\x12\x0c\n\x04used\x18\x08 \x01(\t\x12\x11\n\tremaining\x18\t \x01(\t\x12\x17\n\x0fsubscription_id\x18\n \x01(\tB\x08\n\x06_limit\"2\n\x17ListEntitlementsRequest\x12\x17\n\x0forganization_id\x18\x01 \x01(\t\"I\n\x18ListEntitlementsResponse\x12-\n\x0c\x65ntitlements\x18\x01 \x03(\x0b\x32\x17.billing.v1.Entitlement\"[\n\x17\x43heckEntitlementRequest\x12\x17\n\x0forganization_id\x18\x01 \x01(\t\x12\x14\n\x0c\x66\x65\x61ture_code\x18\x02 \x01(\t\x12\x11\n\trequested\x18\x03 \x01(\t\"|\n\x18\x43heckEntitlementResponse\x12\x0f\n\x07\x61llowed\x18\x01 \x01(\x08\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x11\n\tremaining\x18\x03 \x01(\t\x12,\n\x0b\x65ntitlement\x18\x04 \x01(\x0b\x32\x17.billing.v1.Entitlement\"O\n\x18\x43heckEntitlementsRequest\x12\x33\n\x06\x63hecks\x18\x01 \x03(\x0b\x32#.billing.v1.CheckEntitlementRequest\"R\n\x19\x43heckEntitlementsResponse\x12\x35\n\x07results\x18\x01 \x03(\x0b\x32$.billing.v1.CheckEntitlementResponse2\xb4\x02\n\x12\x45ntitlementService\x12]\n\x10ListEntitlements\x12#.billing.v1.ListEntitlementsRequest\x1a$.billing.v1.ListEntitlementsResponse\x12]\n\x10\x43heckEntitlement\x12#.billing.v1.CheckEntitlementRequest\x1a$.billing.v1.CheckEntitlementResponse\x12`\n\x11\x43heckEntitlements\x12$.billing.v1.CheckEntitlementsRequest\x1a%.billing.v1.CheckEntitlementsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,6 +41,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CHECKENTITLEMENTREQUEST']._serialized_end=472
   _globals['_CHECKENTITLEMENTRESPONSE']._serialized_start=474
   _globals['_CHECKENTITLEMENTRESPONSE']._serialized_end=598
-  _globals['_ENTITLEMENTSERVICE']._serialized_start=601
-  _globals['_ENTITLEMENTSERVICE']._serialized_end=811
+  _globals['_CHECKENTITLEMENTSREQUEST']._serialized_start=600
+  _globals['_CHECKENTITLEMENTSREQUEST']._serialized_end=679
+  _globals['_CHECKENTITLEMENTSRESPONSE']._serialized_start=681
+  _globals['_CHECKENTITLEMENTSRESPONSE']._serialized_end=763
+  _globals['_ENTITLEMENTSERVICE']._serialized_start=766
+  _globals['_ENTITLEMENTSERVICE']._serialized_end=1074
 # @@protoc_insertion_point(module_scope)

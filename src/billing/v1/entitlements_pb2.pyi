@@ -63,3 +63,15 @@ class CheckEntitlementResponse(_message.Message):
     remaining: str
     entitlement: Entitlement
     def __init__(self, allowed: _Optional[bool] = ..., reason: _Optional[str] = ..., remaining: _Optional[str] = ..., entitlement: _Optional[_Union[Entitlement, _Mapping]] = ...) -> None: ...
+
+class CheckEntitlementsRequest(_message.Message):
+    __slots__ = ("checks",)
+    CHECKS_FIELD_NUMBER: _ClassVar[int]
+    checks: _containers.RepeatedCompositeFieldContainer[CheckEntitlementRequest]
+    def __init__(self, checks: _Optional[_Iterable[_Union[CheckEntitlementRequest, _Mapping]]] = ...) -> None: ...
+
+class CheckEntitlementsResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[CheckEntitlementResponse]
+    def __init__(self, results: _Optional[_Iterable[_Union[CheckEntitlementResponse, _Mapping]]] = ...) -> None: ...

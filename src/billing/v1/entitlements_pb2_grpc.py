@@ -49,6 +49,11 @@ class EntitlementServiceStub:
                 request_serializer=billing_dot_v1_dot_entitlements__pb2.CheckEntitlementRequest.SerializeToString,
                 response_deserializer=billing_dot_v1_dot_entitlements__pb2.CheckEntitlementResponse.FromString,
                 _registered_method=True)
+        self.CheckEntitlements = channel.unary_unary(
+                '/billing.v1.EntitlementService/CheckEntitlements',
+                request_serializer=billing_dot_v1_dot_entitlements__pb2.CheckEntitlementsRequest.SerializeToString,
+                response_deserializer=billing_dot_v1_dot_entitlements__pb2.CheckEntitlementsResponse.FromString,
+                _registered_method=True)
 
 
 class EntitlementServiceServicer:
@@ -76,6 +81,17 @@ class EntitlementServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CheckEntitlements(self, request, context):
+        """CheckEntitlements answers up to 1,000 checks in one call, in order, each exactly as
+        CheckEntitlement would. For callers that check several features (or organizations) at once:
+        a gRPC call costs the server far more than a check (see the README's benchmark). A check
+        that CheckEntitlement would refuse (bad input, unknown feature, another tenant's
+        organization) refuses the whole call, naming it (`checks[i]...`).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_EntitlementServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -88,6 +104,11 @@ def add_EntitlementServiceServicer_to_server(servicer, server):
                     servicer.CheckEntitlement,
                     request_deserializer=billing_dot_v1_dot_entitlements__pb2.CheckEntitlementRequest.FromString,
                     response_serializer=billing_dot_v1_dot_entitlements__pb2.CheckEntitlementResponse.SerializeToString,
+            ),
+            'CheckEntitlements': grpc.unary_unary_rpc_method_handler(
+                    servicer.CheckEntitlements,
+                    request_deserializer=billing_dot_v1_dot_entitlements__pb2.CheckEntitlementsRequest.FromString,
+                    response_serializer=billing_dot_v1_dot_entitlements__pb2.CheckEntitlementsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -149,6 +170,33 @@ class EntitlementService:
             '/billing.v1.EntitlementService/CheckEntitlement',
             billing_dot_v1_dot_entitlements__pb2.CheckEntitlementRequest.SerializeToString,
             billing_dot_v1_dot_entitlements__pb2.CheckEntitlementResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CheckEntitlements(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/billing.v1.EntitlementService/CheckEntitlements',
+            billing_dot_v1_dot_entitlements__pb2.CheckEntitlementsRequest.SerializeToString,
+            billing_dot_v1_dot_entitlements__pb2.CheckEntitlementsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -47,6 +47,13 @@ class EntitlementServiceStub:
     amount of it), why, and what remains. An unknown feature code is NOT_FOUND (reason
     `unknown_feature`); a feature it is not entitled to is an answer (`allowed` false).
     """
+    CheckEntitlements: _grpc.UnaryUnaryMultiCallable[_entitlements_pb2.CheckEntitlementsRequest, _entitlements_pb2.CheckEntitlementsResponse]
+    """CheckEntitlements answers up to 1,000 checks in one call, in order, each exactly as
+    CheckEntitlement would. For callers that check several features (or organizations) at once:
+    a gRPC call costs the server far more than a check (see the README's benchmark). A check
+    that CheckEntitlement would refuse (bad input, unknown feature, another tenant's
+    organization) refuses the whole call, naming it (`checks[i]...`).
+    """
 
 @_typing.type_check_only
 class EntitlementServiceAsyncStub(EntitlementServiceStub):
@@ -66,6 +73,13 @@ class EntitlementServiceAsyncStub(EntitlementServiceStub):
     """CheckEntitlement answers whether the organization may use a feature (optionally, a given
     amount of it), why, and what remains. An unknown feature code is NOT_FOUND (reason
     `unknown_feature`); a feature it is not entitled to is an answer (`allowed` false).
+    """
+    CheckEntitlements: _aio.UnaryUnaryMultiCallable[_entitlements_pb2.CheckEntitlementsRequest, _entitlements_pb2.CheckEntitlementsResponse]  # type: ignore[assignment]
+    """CheckEntitlements answers up to 1,000 checks in one call, in order, each exactly as
+    CheckEntitlement would. For callers that check several features (or organizations) at once:
+    a gRPC call costs the server far more than a check (see the README's benchmark). A check
+    that CheckEntitlement would refuse (bad input, unknown feature, another tenant's
+    organization) refuses the whole call, naming it (`checks[i]...`).
     """
 
 class EntitlementServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -95,6 +109,19 @@ class EntitlementServiceServicer(metaclass=_abc_1.ABCMeta):
         """CheckEntitlement answers whether the organization may use a feature (optionally, a given
         amount of it), why, and what remains. An unknown feature code is NOT_FOUND (reason
         `unknown_feature`); a feature it is not entitled to is an answer (`allowed` false).
+        """
+
+    @_abc_1.abstractmethod
+    def CheckEntitlements(
+        self,
+        request: _entitlements_pb2.CheckEntitlementsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_entitlements_pb2.CheckEntitlementsResponse, _abc.Awaitable[_entitlements_pb2.CheckEntitlementsResponse]]:
+        """CheckEntitlements answers up to 1,000 checks in one call, in order, each exactly as
+        CheckEntitlement would. For callers that check several features (or organizations) at once:
+        a gRPC call costs the server far more than a check (see the README's benchmark). A check
+        that CheckEntitlement would refuse (bad input, unknown feature, another tenant's
+        organization) refuses the whole call, naming it (`checks[i]...`).
         """
 
 def add_EntitlementServiceServicer_to_server(servicer: EntitlementServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -11,9 +11,11 @@ from billing_grpc.api.auth import command_context
 from billing_grpc.application.entitlements import FeatureStanding
 from billing_grpc.bootstrap import App
 from billing_grpc.domain.entitlements import check
-from billing_grpc.domain.errors import FieldViolation, InvalidArgument
+from billing_grpc.domain.errors import FieldViolation, InvalidArgument, ResourceExhausted
 from billing_grpc.domain.feature import FeatureKind
 from billing_grpc.domain.money import format_decimal, parse_decimal
+
+MAX_CHECKS = 1000
 
 
 def _entitlement(code: str, standing: FeatureStanding) -> entitlements_pb2.Entitlement:
@@ -57,11 +59,28 @@ class EntitlementServicer(entitlements_pb2_grpc.EntitlementServiceServicer):
         self, request: entitlements_pb2.CheckEntitlementRequest, context: aio.ServicerContext
     ) -> entitlements_pb2.CheckEntitlementResponse:
         """May the organization use (this much of) the feature?"""
+        return await self._check(request)
+
+    async def CheckEntitlements(
+        self, request: entitlements_pb2.CheckEntitlementsRequest, context: aio.ServicerContext
+    ) -> entitlements_pb2.CheckEntitlementsResponse:
+        """Several checks in one call, answered in order."""
+        if not request.checks:
+            raise InvalidArgument.of(FieldViolation("checks", "at least one check"))
+        if len(request.checks) > MAX_CHECKS:
+            raise ResourceExhausted("too_many_checks", f"at most {MAX_CHECKS} checks a call")
+        return entitlements_pb2.CheckEntitlementsResponse(
+            results=[await self._check(check, f"checks[{i}].") for i, check in enumerate(request.checks)]
+        )
+
+    async def _check(
+        self, request: entitlements_pb2.CheckEntitlementRequest, path: str = ""
+    ) -> entitlements_pb2.CheckEntitlementResponse:
         if not request.feature_code:
-            raise InvalidArgument.of(FieldViolation("feature_code", "is required"))
-        requested = parse_decimal(request.requested, "requested") if request.requested else None
+            raise InvalidArgument.of(FieldViolation(f"{path}feature_code", "is required"))
+        requested = parse_decimal(request.requested, f"{path}requested") if request.requested else None
         if requested is not None and requested < 0:
-            raise InvalidArgument.of(FieldViolation("requested", "must not be negative"))
+            raise InvalidArgument.of(FieldViolation(f"{path}requested", "must not be negative"))
         result = await self._app.entitlements.check(
             command_context(), request.organization_id, request.feature_code, requested
         )

@@ -71,6 +71,7 @@ POLICY: dict[str, Action] = {
     method(billing_pb2, "InvoiceService", "GrantCredit"): Action.BILLING_OPERATE,
     method(entitlements_pb2, "EntitlementService", "ListEntitlements"): Action.ENTITLEMENTS_CHECK,
     method(entitlements_pb2, "EntitlementService", "CheckEntitlement"): Action.ENTITLEMENTS_CHECK,
+    method(entitlements_pb2, "EntitlementService", "CheckEntitlements"): Action.ENTITLEMENTS_CHECK,
 }
 
 
