@@ -281,7 +281,7 @@ async def test_bad_input_is_refused_and_writes_nothing(running: Running, plans: 
             lambda: stubs.catalogue.CreatePlan(
                 catalogue_pb2.CreatePlanRequest(
                     code="bad",
-                    name="Bad",
+                    name="",
                     currency="USD",
                     interval_unit="month",
                     features=[
@@ -293,7 +293,7 @@ async def test_bad_input_is_refused_and_writes_nothing(running: Running, plans: 
                 metadata=admin,
             ),
             grpc.StatusCode.INVALID_ARGUMENT,
-            ["features[0].limit", "features[1].feature_code", "features[2].feature_code"],
+            ["features[0].limit", "features[1].feature_code", "features[2].feature_code", "name"],
         ),
         (
             lambda: stubs.entitlements.CheckEntitlement(

@@ -66,20 +66,31 @@ class CatalogueHandlers:
         context.require(Action.CATALOGUE_MANAGE, None, "plan")
         plan_id = new_id("plan")
         definitions = await self._features([request.code for request in new.features])
-        values = feature.plan_features(new.features, definitions, frozenset(c.meter_code for c in new.charges))
-        created = plan.create_plan(
-            plan_id,
-            new.code,
-            new.name,
-            new.currency,
-            new.interval_unit,
-            new.interval_count,
-            new.base_fee_minor,
-            new.trial_days,
-            new.charges,
-            self.writer.clock.now(),
-            values,
-        )
+        # Both checks run, so a refusal lists the plan's and its features' violations together.
+        features_refused: InvalidArgument | None = None
+        try:
+            values = feature.plan_features(new.features, definitions, frozenset(c.meter_code for c in new.charges))
+        except InvalidArgument as refused:
+            values, features_refused = [], refused
+        try:
+            created = plan.create_plan(
+                plan_id,
+                new.code,
+                new.name,
+                new.currency,
+                new.interval_unit,
+                new.interval_count,
+                new.base_fee_minor,
+                new.trial_days,
+                new.charges,
+                self.writer.clock.now(),
+                values,
+            )
+        except InvalidArgument as refused:
+            extra = features_refused.violations if features_refused else []
+            raise InvalidArgument.of(*refused.violations, *extra) from None
+        if features_refused is not None:
+            raise features_refused
         await self._require_meters([c.meter_code for c in new.charges])
         claim = UniqueKeyClaimed(scope=PLAN_CODE_SCOPE, key_digest=digest(new.code), owner_id=plan_id)
         try:
