@@ -217,6 +217,22 @@ async def test_several_subscriptions_grant_their_union_and_a_cancellation_revoke
     ]
 
 
+async def test_a_cancellation_at_period_end_revokes_at_the_close(running: Running, plans: Catalogue) -> None:
+    customer = await customer_on(running, plans.basic)
+    await customer.stubs.subscriptions.CancelSubscription(
+        subscriptions_pb2.CancelSubscriptionRequest(subscription_id=customer.subscription_id, at_period_end=True),
+        metadata=running.admin,
+    )
+    await customer.advance_to(at(2, 15, 8, 59))
+    assert await verdict(customer, "seats", "3") == (True, "entitled", "0")
+    await customer.advance_to(at(2, 15, 9, 1))
+    assert await verdict(customer, "seats", "3") == (False, "not_entitled", "0")
+    assert await entitlement_events(customer) == [
+        ("entitlements.granted", "subscription_started"),
+        ("entitlements.revoked", "canceled"),
+    ]
+
+
 async def test_past_due_keeps_entitlements_by_default(running: Running, plans: Catalogue) -> None:
     customer = await customer_on(running, plans.basic, payment_method="pm_declined")
     await customer.advance_to(at(1, 15, 9, 5))  # the opening invoice's payment fails

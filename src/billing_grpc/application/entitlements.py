@@ -31,6 +31,9 @@ from projections.model import ReadModelReader
 from projections.subscriptions import SUBSCRIPTIONS
 from projections.usage import USAGE_TOTALS, totals_key
 
+# A bound on memory: past it the cache starts over (a few KB each; refilled on the next checks).
+MAX_CACHED_ORGANIZATIONS = 100_000
+
 
 @dataclass(frozen=True)
 class FeatureStanding:
@@ -103,6 +106,8 @@ class EntitlementQueries:
         generation = self._generation
         loaded = await self._load(organization_id)
         if generation == self._generation:
+            if len(self._cache) >= MAX_CACHED_ORGANIZATIONS:
+                self._cache.clear()
             self._cache[organization_id] = loaded
         return loaded
 
