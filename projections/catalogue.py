@@ -1,10 +1,11 @@
-"""Read models of the catalogue: meters and plans, as created (plans may be archived)."""
+"""Read models of the catalogue: meters, features and plans, as created (plans may be archived)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
 from billing_grpc.domain.events import decode_event
+from billing_grpc.domain.feature import FeatureCreated
 from billing_grpc.domain.meter import MeterCreated
 from billing_grpc.domain.plan import PlanArchived, PlanCreated
 from billing_grpc.eventstore import RecordedEvent
@@ -12,6 +13,7 @@ from projections.model import Index, View
 
 METERS = "meters"
 PLANS = "plans"
+FEATURES = "features"
 
 
 class MetersProjection:
@@ -46,3 +48,17 @@ class PlansProjection:
         current = await view.get(PLANS, fact.plan_id)
         if current is not None:
             view.put(PLANS, fact.plan_id, {**current, "archived_at": fact.archived_at})
+
+
+class FeaturesProjection:
+    """One document per feature, keyed by its code."""
+
+    name = "features"
+    handles = frozenset({FeatureCreated.TYPE})
+    collections: Mapping[str, Sequence[Index]] = {FEATURES: []}
+
+    async def apply(self, event: RecordedEvent, view: View) -> None:
+        """Record a created feature."""
+        fact = decode_event(event.type, event.payload)
+        assert isinstance(fact, FeatureCreated)
+        view.put(FEATURES, fact.code, fact.model_dump(mode="python"))

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from typing import Protocol
 
 from billing_grpc.domain.errors import Unavailable
 from billing_grpc.eventstore import EventFilter, EventStore, RecordedEvent
@@ -22,6 +23,14 @@ from projections.model import Prefetching, Projection, View
 from projections.store import Batch, CheckpointMoved, ReadModelStore
 
 log = logging.getLogger(__name__)
+
+
+class ReadModelListener(Protocol):
+    """Something that keeps copies of read models in memory (a cache) and must drop what changed."""
+
+    def changed(self, events: Sequence[RecordedEvent] | None) -> None:
+        """The read models now reflect `events` (None: anything may have changed)."""
+        ...
 
 
 class ProjectionRunner:
@@ -54,6 +63,19 @@ class ProjectionRunner:
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
         self._types = frozenset().union(*(p.handles for p in projections))
+        self._listeners: list[ReadModelListener] = []
+
+    def listen(self, listener: ReadModelListener) -> None:
+        """Tell `listener` what every committed batch applied, before `wait_until` sees it reached.
+
+        So a cache that drops what the events touch answers fresh to anyone who waited for a
+        command's position (read-your-writes), and within the poll interval for other instances'.
+        """
+        self._listeners.append(listener)
+
+    def _changed(self, events: Sequence[RecordedEvent] | None) -> None:
+        for listener in self._listeners:
+            listener.changed(events)
 
     @property
     def projections(self) -> list[Projection]:
@@ -91,6 +113,7 @@ class ProjectionRunner:
         await self._read_models.reset(projection.name, list(projection.collections))
         await self._read_models.ensure_indexes(projection.collections)
         self._reached[projection.name] = 0
+        self._changed(None)
         await self._catch_up(projection, await self._store.head_position())
 
     async def wait_until(self, position: int, timeout: float = 5.0) -> bool:
@@ -119,6 +142,8 @@ class ProjectionRunner:
                 # it past the skipped events too), or the store would refuse it as moved.
                 stored = {p.name: await self._read_models.checkpoint(p.name) for p in self._projections}
                 positions = dict(stored)
+                # Checkpoints another runner moved cover events this one never saw: forget every copy.
+                self._changed(None)
                 for name, position in positions.items():
                     # After a reload the checkpoints may be another runner's progress: it counts here too.
                     await self._mark(name, position)
@@ -166,6 +191,7 @@ class ProjectionRunner:
                 batches.append(Batch(projection.name, view.writes(), stored[projection.name], end))
         if batches:
             await self._read_models.commit_all(batches)
+            self._changed(events)
         for projection in news:
             if any(b.projection == projection.name for b in batches):
                 stored[projection.name] = end
@@ -186,6 +212,7 @@ class ProjectionRunner:
         position = events[-1].position
         previous = after if checkpoint is None else checkpoint
         await self._read_models.commit(projection.name, view.writes(), previous, position)
+        self._changed(events)
         await self._mark(projection.name, position)
         return position
 

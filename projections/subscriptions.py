@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from billing_grpc.domain.entitlement_events import ENTITLEMENT_EVENT_TYPES
 from billing_grpc.domain.events import decode_event
 from billing_grpc.domain.plan_change import SubscriptionPlanChanged, SubscriptionPlanChangeScheduled
 from billing_grpc.domain.proration import ProrationBehavior
@@ -62,6 +63,8 @@ class SubscriptionsProjection:
             SubscriptionMarkedUnpaid.TYPE,
             SubscriptionPlanChanged.TYPE,
             SubscriptionPlanChangeScheduled.TYPE,
+            # They share the subscription's stream: only the stream version is read from them.
+            *ENTITLEMENT_EVENT_TYPES,
         }
     )
     collections: Mapping[str, Sequence[Index]] = {
@@ -82,6 +85,11 @@ class SubscriptionsProjection:
 
     async def apply(self, event: RecordedEvent, view: View) -> None:
         """Create or update the subscription's document."""
+        if event.type in ENTITLEMENT_EVENT_TYPES:
+            stored = await view.get(SUBSCRIPTIONS, event.payload["subscription_id"])
+            if stored is not None:
+                view.put(SUBSCRIPTIONS, event.payload["subscription_id"], {**stored, "version": event.stream_version})
+            return
         fact = decode_event(event.type, event.payload)
         if isinstance(fact, SubscriptionStarted):
             key = fact.subscription_id

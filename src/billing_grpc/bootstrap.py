@@ -22,6 +22,7 @@ from billing_grpc.application.billing_cycle import BillingCycle
 from billing_grpc.application.catalogue import CatalogueHandlers
 from billing_grpc.application.credentials import KeyHasher
 from billing_grpc.application.credit import CreditHandlers
+from billing_grpc.application.entitlements import EntitlementQueries
 from billing_grpc.application.identity import IdentityHandlers
 from billing_grpc.application.lease import Lease, LocalLease
 from billing_grpc.application.organizations import OrganizationHandlers
@@ -33,6 +34,7 @@ from billing_grpc.application.usage import UsageIngestor
 from billing_grpc.application.usage_catalog import UsageCatalog
 from billing_grpc.domain.clock import Clock, SystemClock, TestClock
 from billing_grpc.domain.dunning import DunningPolicy, FinalAction
+from billing_grpc.domain.entitlement_events import PastDuePolicy
 from billing_grpc.domain.usage import UsageRecorded, series_from_records
 from billing_grpc.embedded import EmbeddedMongo
 from billing_grpc.eventstore import EventStore, Upcasters
@@ -42,7 +44,8 @@ from billing_grpc.payments import ChargeLedger, InMemoryChargeLedger, SimulatedG
 from billing_grpc.scheduler import Scheduler
 from billing_grpc.settings import Settings, key_hash_secret
 from projections.balances import BalancesProjection
-from projections.catalogue import MetersProjection, PlansProjection
+from projections.catalogue import FeaturesProjection, MetersProjection, PlansProjection
+from projections.entitlements import EntitlementsProjection
 from projections.identity import ApiKeysProjection, UsersProjection
 from projections.invoices import InvoicesProjection
 from projections.model import Projection
@@ -65,7 +68,9 @@ def all_projections() -> list[Projection]:
         ApiKeysProjection(),
         MetersProjection(),
         PlansProjection(),
+        FeaturesProjection(),
         SubscriptionsProjection(),
+        EntitlementsProjection(),
         UsageProjection(),
         InvoicesProjection(),
         PaymentsProjection(),
@@ -100,6 +105,7 @@ class App:
     billing: BillingHandlers
     credit: CreditHandlers
     plan_changes: PlanChangeHandlers
+    entitlements: EntitlementQueries
     cycle: BillingCycle
     scheduler: Scheduler
     gateway: SimulatedGateway
@@ -199,11 +205,18 @@ async def _wire(
     policy = BillingPolicy(
         grace=timedelta(seconds=settings.grace_period_seconds),
         dunning=DunningPolicy(settings.retry_days(), FinalAction(settings.dunning_final_action)),
+        past_due=PastDuePolicy(settings.entitlements_past_due),
     )
     billing = BillingHandlers(writer, read_models, runner, gateway, policy)
     cycle = BillingCycle(billing, read_models, runner, clock)
     scheduler = Scheduler(cycle, adapters.lease, settings.scheduler_cron)
     stack.push_async_callback(scheduler.stop)
+    usage_catalog = UsageCatalog(read_models)
+    authenticator = Authenticator(read_models, hasher, clock, activity)
+    entitlements = EntitlementQueries(read_models, usage_catalog)
+    # The in-memory copies of read models follow the runner (see `ProjectionRunner.listen`).
+    runner.listen(authenticator)
+    runner.listen(entitlements)
     return App(
         settings=settings,
         clock=clock,
@@ -211,16 +224,17 @@ async def _wire(
         read_models=read_models,
         projections=runner,
         writer=writer,
-        authenticator=Authenticator(read_models, hasher, clock, activity),
+        authenticator=authenticator,
         key_activity=activity,
         identity=IdentityHandlers(store, writer, hasher),
         organizations=OrganizationHandlers(writer),
         catalogue=CatalogueHandlers(writer),
         subscriptions=SubscriptionHandlers(writer),
-        usage=UsageIngestor(writer, UsageCatalog(read_models), runner),
+        usage=UsageIngestor(writer, usage_catalog, runner),
         billing=billing,
         credit=CreditHandlers(writer),
         plan_changes=PlanChangeHandlers(writer, billing),
+        entitlements=entitlements,
         cycle=cycle,
         scheduler=scheduler,
         gateway=gateway,

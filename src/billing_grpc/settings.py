@@ -78,6 +78,11 @@ class Settings(BaseModel):
     dunning_final_action: Literal["cancel", "unpaid"] = Field(
         "cancel", description="When the last retry fails: cancel the subscription, or keep it as `unpaid`."
     )
+    entitlements_past_due: Literal["keep", "suspend"] = Field(
+        "keep",
+        description="What a past-due subscription grants: `keep` its entitlements until it ends (Stripe's "
+        "default), or `suspend` them until the failed invoice is paid. Decided when the payment fails.",
+    )
     test_clock: str | None = Field(
         None,
         description="Run on a test clock starting at this ISO 8601 UTC time (or `now`): time moves only "

@@ -1,4 +1,4 @@
-"""The billing read models on every store: subscriptions, invoices, payments and balances.
+"""The billing read models on every store: subscriptions, invoices, payments, balances, entitlements.
 
 Events come from the domain's own decisions (close a period, finalize, collect, void) and are
 appended the way the billing handlers append them; the runner then folds them.
@@ -15,7 +15,10 @@ from billing_grpc.domain import invoice as invoices
 from billing_grpc.domain import invoice_numbering
 from billing_grpc.domain import subscription as subscriptions
 from billing_grpc.domain.dunning import UNRESOLVED_RECHECK, DunningPolicy, FinalAction
+from billing_grpc.domain.entitlement_events import PastDuePolicy
+from billing_grpc.domain.entitlements import follow
 from billing_grpc.domain.events import DomainEvent
+from billing_grpc.domain.feature import FeatureKind, FeatureValue
 from billing_grpc.domain.invoice import (
     BillingCalculated,
     Invoice,
@@ -31,6 +34,7 @@ from billing_grpc.domain.proration import ProrationBehavior, change_lines
 from billing_grpc.domain.subscription import Subscription, SubscriptionStarted, SubscriptionStatus
 from billing_grpc.eventstore import EventStore, NewEvent, StreamAppend
 from projections.balances import BALANCE_INVOICES, BALANCES, BalancesProjection, balance_key
+from projections.entitlements import ENTITLEMENTS, EntitlementsProjection
 from projections.invoices import BILLING_RECORDS, INVOICES, InvoicesProjection
 from projections.model import Document, Projection
 from projections.payments import PAYMENTS, PaymentsProjection
@@ -46,7 +50,24 @@ DUNNING = DunningPolicy(retry_days=(1, 3), final_action=FinalAction.UNPAID)
 
 
 def billing_projections() -> list[Projection]:
-    return [SubscriptionsProjection(), InvoicesProjection(), PaymentsProjection(), BalancesProjection()]
+    return [
+        SubscriptionsProjection(),
+        InvoicesProjection(),
+        PaymentsProjection(),
+        BalancesProjection(),
+        EntitlementsProjection(),
+    ]
+
+
+def entitled_plan(plan_id: str, seats: int) -> Plan:
+    values = (FeatureValue("seats", FeatureKind.LIMIT, limit=seats), FeatureValue("sso", FeatureKind.BOOLEAN))
+    state = Plan.replay([create_plan(plan_id, plan_id, "P", "USD", "month", 1, 4900, 0, (), T0, values)])
+    assert state is not None
+    return state
+
+
+# The plans the World's subscriptions move between, with features, for worlds that follow entitlements.
+ENTITLED_PLANS = {p.plan_id: p for p in (entitled_plan("plan-pro", 5), entitled_plan("plan-max", 50))}
 
 
 def line(amount_minor: int, start: datetime, end: datetime) -> dict[str, Any]:
@@ -66,8 +87,10 @@ def line(amount_minor: int, start: datetime, end: datetime) -> dict[str, Any]:
 class World:
     """Subscriptions and invoices driven by their domain decisions, appended to one store."""
 
-    def __init__(self, store: EventStore) -> None:
+    def __init__(self, store: EventStore, entitled: bool = False) -> None:
         self.store = store
+        # Append each subscription fact's entitlements consequence, as the handlers do (policy: suspend).
+        self.entitled = entitled
         self.subs: dict[str, Subscription] = {}
         self.invoices: dict[str, Invoice] = {}
         self.payments = 0
@@ -75,11 +98,19 @@ class World:
     async def emit(self, events: Sequence[DomainEvent]) -> None:
         """Append each event to its aggregate's stream and fold it into that aggregate."""
         for event in events:
+            if self.entitled and event.TYPE.startswith("subscription."):
+                current = self.subs.get(event.payload()["subscription_id"])
+                await self._append(follow(current, [event], ENTITLED_PLANS, PastDuePolicy.SUSPEND))
+            else:
+                await self._append([event])
+
+    async def _append(self, events: Sequence[DomainEvent]) -> None:
+        for event in events:
             fields = event.payload()
             if event.TYPE.startswith("credit."):
                 organization = fields["organization_id"]
                 stream = credits.stream_of(organization)
-            elif event.TYPE.startswith("subscription."):
+            elif event.TYPE.startswith(("subscription.", "entitlements.")):
                 sub_id: str = fields["subscription_id"]
                 state = subscriptions.evolve(self.subs.get(sub_id), event)
                 assert state is not None
@@ -572,8 +603,15 @@ async def test_credit_shows_on_the_balance(store: EventStore, read_models: ReadM
 async def test_rebuilding_from_zero_reproduces_every_billing_read_model(
     store: EventStore, read_models: ReadModelStore
 ) -> None:
-    await everything(World(store), store, read_models)
+    await everything(World(store, entitled=True), store, read_models)
     await fold(store, read_models)
+    # sub-1 was suspended while past due, restored when paid, then changed to plan-max; sub-t was
+    # suspended until dunning gave up (revoked: deleted); sub-c was canceled (revoked: deleted).
+    granted = await read_models.find(ENTITLEMENTS, {"organization_id": "org-1"})
+    assert [(d["_id"], d["plan_id"], d["status"], d["reason"]) for d in granted] == [
+        ("sub-1", "plan-max", "active", "plan_changed")
+    ]
+    assert await read_models.find(ENTITLEMENTS, {"organization_id": "org-2"}) == []
     projections = billing_projections()
     collections = [name for p in projections for name in p.collections]
     live = {name: await read_models.find(name, {}) for name in collections}

@@ -41,6 +41,15 @@ CATALOGUE_READ = frozenset(
         "CatalogueService/ListMeters",
         "CatalogueService/GetPlan",
         "CatalogueService/ListPlans",
+        "CatalogueService/GetFeature",
+        "CatalogueService/ListFeatures",
+    }
+)
+ENTITLEMENTS = frozenset(
+    {
+        "EntitlementService/ListEntitlements",
+        "EntitlementService/CheckEntitlement",
+        "EntitlementService/CheckEntitlements",
     }
 )
 # What each caller may do to its own organization (or, for platform roles, to any).
@@ -48,6 +57,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "platform_admin": EVERYTHING,
     "org_admin": CATALOGUE_READ
     | BILLING_READ
+    | ENTITLEMENTS
     | frozenset(
         {
             "OrganizationService/GetOrganization",
@@ -68,11 +78,12 @@ ALLOWED: dict[str, frozenset[str]] = {
     ),
     "billing_viewer": CATALOGUE_READ
     | BILLING_READ
+    | ENTITLEMENTS
     | {"OrganizationService/GetOrganization", "OrganizationService/ListOrganizations"},
-    "usage_emitter": CATALOGUE_READ | USAGE,
+    "usage_emitter": CATALOGUE_READ | USAGE | ENTITLEMENTS,
     "auditor": CATALOGUE_READ
     | {"EventLogService/ReadEvents", "OrganizationService/GetOrganization", "OrganizationService/ListOrganizations"},
-    "platform_usage_emitter": CATALOGUE_READ | USAGE,
+    "platform_usage_emitter": CATALOGUE_READ | USAGE | ENTITLEMENTS,
     "platform_auditor": CATALOGUE_READ
     | {"EventLogService/ReadEvents", "OrganizationService/GetOrganization", "OrganizationService/ListOrganizations"},
     "no_roles": frozenset(),

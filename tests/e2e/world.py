@@ -19,6 +19,8 @@ from billing.v1 import (
     billing_pb2_grpc,
     catalogue_pb2,
     catalogue_pb2_grpc,
+    entitlements_pb2,
+    entitlements_pb2_grpc,
     event_log_pb2,
     event_log_pb2_grpc,
     identity_pb2,
@@ -46,6 +48,7 @@ class Stubs:
     usage: usage_pb2_grpc.UsageServiceStub
     billing: billing_pb2_grpc.BillingServiceStub
     invoices: billing_pb2_grpc.InvoiceServiceStub
+    entitlements: entitlements_pb2_grpc.EntitlementServiceStub
 
     @classmethod
     def on(cls, channel: aio.Channel) -> Stubs:
@@ -59,6 +62,7 @@ class Stubs:
             usage_pb2_grpc.UsageServiceStub(channel),
             billing_pb2_grpc.BillingServiceStub(channel),
             billing_pb2_grpc.InvoiceServiceStub(channel),
+            entitlements_pb2_grpc.EntitlementServiceStub(channel),
         )
 
 
@@ -76,6 +80,7 @@ class Tenant:
     plan_id: str = ""
     spare_plan_id: str = ""
     meter_code: str = ""
+    feature_code: str = ""
     usage_time: datetime | None = None  # the server's (test) clock when the world was built
     invoice_id: str = ""  # the metered subscription's first invoice
     voidable_invoice_id: str = ""  # a flat-fee invoice no one can pay (no payment method): voidable
@@ -116,6 +121,9 @@ async def build_world(running: Running) -> World:
     meter = await stubs.catalogue.CreateMeter(
         catalogue_pb2.CreateMeterRequest(code="api_calls", name="API calls", aggregation="sum"), metadata=running.admin
     )
+    feature = await stubs.catalogue.CreateFeature(
+        catalogue_pb2.CreateFeatureRequest(code="sso", name="SSO", kind="boolean"), metadata=running.admin
+    )
     plans = [
         await stubs.catalogue.CreatePlan(
             catalogue_pb2.CreatePlanRequest(
@@ -140,6 +148,7 @@ async def build_world(running: Running) -> World:
         tenant.member_user_id, key = await world.user(tenant.organization_id)
         tenant.member_key_id = key[4:20]
         tenant.meter_code = meter.meter.code
+        tenant.feature_code = feature.feature.code
         tenant.plan_id, tenant.spare_plan_id = plans[0].plan.plan_id, plans[1].plan.plan_id
         started = await stubs.subscriptions.StartSubscription(
             subscriptions_pb2.StartSubscriptionRequest(
@@ -275,6 +284,46 @@ RPCS: dict[str, tuple[bool, Call]] = {
     "CatalogueService/ListMeters": (
         False,
         lambda s, t, md: s.catalogue.ListMeters(catalogue_pb2.ListMetersRequest(), metadata=md),
+    ),
+    "CatalogueService/CreateFeature": (
+        False,
+        lambda s, t, md: s.catalogue.CreateFeature(
+            catalogue_pb2.CreateFeatureRequest(code=f"f{uuid.uuid4().hex[:8]}", name="F", kind="boolean"),
+            metadata=md,
+        ),
+    ),
+    "CatalogueService/GetFeature": (
+        False,
+        lambda s, t, md: s.catalogue.GetFeature(catalogue_pb2.GetFeatureRequest(code=t.feature_code), metadata=md),
+    ),
+    "CatalogueService/ListFeatures": (
+        False,
+        lambda s, t, md: s.catalogue.ListFeatures(catalogue_pb2.ListFeaturesRequest(), metadata=md),
+    ),
+    "EntitlementService/ListEntitlements": (
+        True,
+        lambda s, t, md: s.entitlements.ListEntitlements(
+            entitlements_pb2.ListEntitlementsRequest(organization_id=t.organization_id), metadata=md
+        ),
+    ),
+    "EntitlementService/CheckEntitlement": (
+        True,
+        lambda s, t, md: s.entitlements.CheckEntitlement(
+            entitlements_pb2.CheckEntitlementRequest(organization_id=t.organization_id, feature_code=t.feature_code),
+            metadata=md,
+        ),
+    ),
+    "EntitlementService/CheckEntitlements": (
+        True,
+        lambda s, t, md: s.entitlements.CheckEntitlements(
+            entitlements_pb2.CheckEntitlementsRequest(
+                checks=[
+                    entitlements_pb2.CheckEntitlementRequest(organization_id=t.organization_id, feature_code=code)
+                    for code in (t.feature_code, t.feature_code)
+                ]
+            ),
+            metadata=md,
+        ),
     ),
     "CatalogueService/CreatePlan": (
         False,

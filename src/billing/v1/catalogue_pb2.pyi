@@ -122,7 +122,7 @@ class Charge(_message.Message):
     def __init__(self, meter_code: _Optional[str] = ..., per_unit: _Optional[_Union[PerUnit, _Mapping]] = ..., graduated: _Optional[_Union[Tiers, _Mapping]] = ..., volume: _Optional[_Union[Tiers, _Mapping]] = ..., package: _Optional[_Union[Package, _Mapping]] = ..., percentage: _Optional[_Union[Percentage, _Mapping]] = ..., free_units: _Optional[str] = ..., minimum: _Optional[str] = ...) -> None: ...
 
 class Plan(_message.Message):
-    __slots__ = ("plan_id", "code", "name", "currency", "interval_unit", "interval_count", "base_fee_minor", "trial_days", "charges", "created_at", "archived_at")
+    __slots__ = ("plan_id", "code", "name", "currency", "interval_unit", "interval_count", "base_fee_minor", "trial_days", "charges", "created_at", "archived_at", "features")
     PLAN_ID_FIELD_NUMBER: _ClassVar[int]
     CODE_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
@@ -134,6 +134,7 @@ class Plan(_message.Message):
     CHARGES_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     ARCHIVED_AT_FIELD_NUMBER: _ClassVar[int]
+    FEATURES_FIELD_NUMBER: _ClassVar[int]
     plan_id: str
     code: str
     name: str
@@ -145,10 +146,11 @@ class Plan(_message.Message):
     charges: _containers.RepeatedCompositeFieldContainer[Charge]
     created_at: _timestamp_pb2.Timestamp
     archived_at: _timestamp_pb2.Timestamp
-    def __init__(self, plan_id: _Optional[str] = ..., code: _Optional[str] = ..., name: _Optional[str] = ..., currency: _Optional[str] = ..., interval_unit: _Optional[str] = ..., interval_count: _Optional[int] = ..., base_fee_minor: _Optional[int] = ..., trial_days: _Optional[int] = ..., charges: _Optional[_Iterable[_Union[Charge, _Mapping]]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., archived_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    features: _containers.RepeatedCompositeFieldContainer[PlanFeature]
+    def __init__(self, plan_id: _Optional[str] = ..., code: _Optional[str] = ..., name: _Optional[str] = ..., currency: _Optional[str] = ..., interval_unit: _Optional[str] = ..., interval_count: _Optional[int] = ..., base_fee_minor: _Optional[int] = ..., trial_days: _Optional[int] = ..., charges: _Optional[_Iterable[_Union[Charge, _Mapping]]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., archived_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., features: _Optional[_Iterable[_Union[PlanFeature, _Mapping]]] = ...) -> None: ...
 
 class CreatePlanRequest(_message.Message):
-    __slots__ = ("code", "name", "currency", "interval_unit", "interval_count", "base_fee_minor", "trial_days", "charges")
+    __slots__ = ("code", "name", "currency", "interval_unit", "interval_count", "base_fee_minor", "trial_days", "charges", "features")
     CODE_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     CURRENCY_FIELD_NUMBER: _ClassVar[int]
@@ -157,6 +159,7 @@ class CreatePlanRequest(_message.Message):
     BASE_FEE_MINOR_FIELD_NUMBER: _ClassVar[int]
     TRIAL_DAYS_FIELD_NUMBER: _ClassVar[int]
     CHARGES_FIELD_NUMBER: _ClassVar[int]
+    FEATURES_FIELD_NUMBER: _ClassVar[int]
     code: str
     name: str
     currency: str
@@ -165,7 +168,8 @@ class CreatePlanRequest(_message.Message):
     base_fee_minor: int
     trial_days: int
     charges: _containers.RepeatedCompositeFieldContainer[Charge]
-    def __init__(self, code: _Optional[str] = ..., name: _Optional[str] = ..., currency: _Optional[str] = ..., interval_unit: _Optional[str] = ..., interval_count: _Optional[int] = ..., base_fee_minor: _Optional[int] = ..., trial_days: _Optional[int] = ..., charges: _Optional[_Iterable[_Union[Charge, _Mapping]]] = ...) -> None: ...
+    features: _containers.RepeatedCompositeFieldContainer[PlanFeature]
+    def __init__(self, code: _Optional[str] = ..., name: _Optional[str] = ..., currency: _Optional[str] = ..., interval_unit: _Optional[str] = ..., interval_count: _Optional[int] = ..., base_fee_minor: _Optional[int] = ..., trial_days: _Optional[int] = ..., charges: _Optional[_Iterable[_Union[Charge, _Mapping]]] = ..., features: _Optional[_Iterable[_Union[PlanFeature, _Mapping]]] = ...) -> None: ...
 
 class CreatePlanResponse(_message.Message):
     __slots__ = ("plan",)
@@ -214,3 +218,75 @@ class ArchivePlanResponse(_message.Message):
     PLAN_FIELD_NUMBER: _ClassVar[int]
     plan: Plan
     def __init__(self, plan: _Optional[_Union[Plan, _Mapping]] = ...) -> None: ...
+
+class Feature(_message.Message):
+    __slots__ = ("code", "name", "kind", "meter_code", "created_at")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    METER_CODE_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    name: str
+    kind: str
+    meter_code: str
+    created_at: _timestamp_pb2.Timestamp
+    def __init__(self, code: _Optional[str] = ..., name: _Optional[str] = ..., kind: _Optional[str] = ..., meter_code: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class CreateFeatureRequest(_message.Message):
+    __slots__ = ("code", "name", "kind", "meter_code")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    METER_CODE_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    name: str
+    kind: str
+    meter_code: str
+    def __init__(self, code: _Optional[str] = ..., name: _Optional[str] = ..., kind: _Optional[str] = ..., meter_code: _Optional[str] = ...) -> None: ...
+
+class CreateFeatureResponse(_message.Message):
+    __slots__ = ("feature",)
+    FEATURE_FIELD_NUMBER: _ClassVar[int]
+    feature: Feature
+    def __init__(self, feature: _Optional[_Union[Feature, _Mapping]] = ...) -> None: ...
+
+class GetFeatureRequest(_message.Message):
+    __slots__ = ("code",)
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    def __init__(self, code: _Optional[str] = ...) -> None: ...
+
+class GetFeatureResponse(_message.Message):
+    __slots__ = ("feature",)
+    FEATURE_FIELD_NUMBER: _ClassVar[int]
+    feature: Feature
+    def __init__(self, feature: _Optional[_Union[Feature, _Mapping]] = ...) -> None: ...
+
+class ListFeaturesRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListFeaturesResponse(_message.Message):
+    __slots__ = ("features",)
+    FEATURES_FIELD_NUMBER: _ClassVar[int]
+    features: _containers.RepeatedCompositeFieldContainer[Feature]
+    def __init__(self, features: _Optional[_Iterable[_Union[Feature, _Mapping]]] = ...) -> None: ...
+
+class PlanFeature(_message.Message):
+    __slots__ = ("feature_code", "kind", "enabled", "limit", "unlimited", "cap", "meter_code")
+    FEATURE_CODE_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    ENABLED_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    UNLIMITED_FIELD_NUMBER: _ClassVar[int]
+    CAP_FIELD_NUMBER: _ClassVar[int]
+    METER_CODE_FIELD_NUMBER: _ClassVar[int]
+    feature_code: str
+    kind: str
+    enabled: bool
+    limit: int
+    unlimited: bool
+    cap: str
+    meter_code: str
+    def __init__(self, feature_code: _Optional[str] = ..., kind: _Optional[str] = ..., enabled: _Optional[bool] = ..., limit: _Optional[int] = ..., unlimited: _Optional[bool] = ..., cap: _Optional[str] = ..., meter_code: _Optional[str] = ...) -> None: ...

@@ -26,8 +26,9 @@ if _version_not_supported:
 
 
 class CatalogueServiceStub:
-    """CatalogueService manages what can be sold: meters (billable metrics) and plans. Both are
-    immutable once created, so every past invoice stays explainable; a new price is a new plan.
+    """CatalogueService manages what can be sold: meters (billable metrics), features (what a plan
+    lets an organization do) and plans. All are immutable once created, so every past invoice
+    and every grant stays explainable; a new price or a new feature value is a new plan.
     Platform admins manage the catalogue; every authenticated caller may read it.
     """
 
@@ -52,6 +53,21 @@ class CatalogueServiceStub:
                 request_serializer=billing_dot_v1_dot_catalogue__pb2.ListMetersRequest.SerializeToString,
                 response_deserializer=billing_dot_v1_dot_catalogue__pb2.ListMetersResponse.FromString,
                 _registered_method=True)
+        self.CreateFeature = channel.unary_unary(
+                '/billing.v1.CatalogueService/CreateFeature',
+                request_serializer=billing_dot_v1_dot_catalogue__pb2.CreateFeatureRequest.SerializeToString,
+                response_deserializer=billing_dot_v1_dot_catalogue__pb2.CreateFeatureResponse.FromString,
+                _registered_method=True)
+        self.GetFeature = channel.unary_unary(
+                '/billing.v1.CatalogueService/GetFeature',
+                request_serializer=billing_dot_v1_dot_catalogue__pb2.GetFeatureRequest.SerializeToString,
+                response_deserializer=billing_dot_v1_dot_catalogue__pb2.GetFeatureResponse.FromString,
+                _registered_method=True)
+        self.ListFeatures = channel.unary_unary(
+                '/billing.v1.CatalogueService/ListFeatures',
+                request_serializer=billing_dot_v1_dot_catalogue__pb2.ListFeaturesRequest.SerializeToString,
+                response_deserializer=billing_dot_v1_dot_catalogue__pb2.ListFeaturesResponse.FromString,
+                _registered_method=True)
         self.CreatePlan = channel.unary_unary(
                 '/billing.v1.CatalogueService/CreatePlan',
                 request_serializer=billing_dot_v1_dot_catalogue__pb2.CreatePlanRequest.SerializeToString,
@@ -75,8 +91,9 @@ class CatalogueServiceStub:
 
 
 class CatalogueServiceServicer:
-    """CatalogueService manages what can be sold: meters (billable metrics) and plans. Both are
-    immutable once created, so every past invoice stays explainable; a new price is a new plan.
+    """CatalogueService manages what can be sold: meters (billable metrics), features (what a plan
+    lets an organization do) and plans. All are immutable once created, so every past invoice
+    and every grant stays explainable; a new price or a new feature value is a new plan.
     Platform admins manage the catalogue; every authenticated caller may read it.
     """
 
@@ -96,6 +113,27 @@ class CatalogueServiceServicer:
 
     def ListMeters(self, request, context):
         """ListMeters returns every meter, ordered by code.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateFeature(self, request, context):
+        """CreateFeature defines a feature plans can grant. Its code is its identity.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetFeature(self, request, context):
+        """GetFeature returns a feature by code.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListFeatures(self, request, context):
+        """ListFeatures returns every feature, ordered by code.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -147,6 +185,21 @@ def add_CatalogueServiceServicer_to_server(servicer, server):
                     request_deserializer=billing_dot_v1_dot_catalogue__pb2.ListMetersRequest.FromString,
                     response_serializer=billing_dot_v1_dot_catalogue__pb2.ListMetersResponse.SerializeToString,
             ),
+            'CreateFeature': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateFeature,
+                    request_deserializer=billing_dot_v1_dot_catalogue__pb2.CreateFeatureRequest.FromString,
+                    response_serializer=billing_dot_v1_dot_catalogue__pb2.CreateFeatureResponse.SerializeToString,
+            ),
+            'GetFeature': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetFeature,
+                    request_deserializer=billing_dot_v1_dot_catalogue__pb2.GetFeatureRequest.FromString,
+                    response_serializer=billing_dot_v1_dot_catalogue__pb2.GetFeatureResponse.SerializeToString,
+            ),
+            'ListFeatures': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListFeatures,
+                    request_deserializer=billing_dot_v1_dot_catalogue__pb2.ListFeaturesRequest.FromString,
+                    response_serializer=billing_dot_v1_dot_catalogue__pb2.ListFeaturesResponse.SerializeToString,
+            ),
             'CreatePlan': grpc.unary_unary_rpc_method_handler(
                     servicer.CreatePlan,
                     request_deserializer=billing_dot_v1_dot_catalogue__pb2.CreatePlanRequest.FromString,
@@ -176,8 +229,9 @@ def add_CatalogueServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class CatalogueService:
-    """CatalogueService manages what can be sold: meters (billable metrics) and plans. Both are
-    immutable once created, so every past invoice stays explainable; a new price is a new plan.
+    """CatalogueService manages what can be sold: meters (billable metrics), features (what a plan
+    lets an organization do) and plans. All are immutable once created, so every past invoice
+    and every grant stays explainable; a new price or a new feature value is a new plan.
     Platform admins manage the catalogue; every authenticated caller may read it.
     """
 
@@ -252,6 +306,87 @@ class CatalogueService:
             '/billing.v1.CatalogueService/ListMeters',
             billing_dot_v1_dot_catalogue__pb2.ListMetersRequest.SerializeToString,
             billing_dot_v1_dot_catalogue__pb2.ListMetersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateFeature(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/billing.v1.CatalogueService/CreateFeature',
+            billing_dot_v1_dot_catalogue__pb2.CreateFeatureRequest.SerializeToString,
+            billing_dot_v1_dot_catalogue__pb2.CreateFeatureResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetFeature(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/billing.v1.CatalogueService/GetFeature',
+            billing_dot_v1_dot_catalogue__pb2.GetFeatureRequest.SerializeToString,
+            billing_dot_v1_dot_catalogue__pb2.GetFeatureResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListFeatures(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/billing.v1.CatalogueService/ListFeatures',
+            billing_dot_v1_dot_catalogue__pb2.ListFeaturesRequest.SerializeToString,
+            billing_dot_v1_dot_catalogue__pb2.ListFeaturesResponse.FromString,
             options,
             channel_credentials,
             insecure,

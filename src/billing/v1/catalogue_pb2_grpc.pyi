@@ -27,8 +27,9 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class CatalogueServiceStub:
-    """CatalogueService manages what can be sold: meters (billable metrics) and plans. Both are
-    immutable once created, so every past invoice stays explainable; a new price is a new plan.
+    """CatalogueService manages what can be sold: meters (billable metrics), features (what a plan
+    lets an organization do) and plans. All are immutable once created, so every past invoice
+    and every grant stays explainable; a new price or a new feature value is a new plan.
     Platform admins manage the catalogue; every authenticated caller may read it.
     """
 
@@ -42,6 +43,12 @@ class CatalogueServiceStub:
     """GetMeter returns a meter by code."""
     ListMeters: _grpc.UnaryUnaryMultiCallable[_catalogue_pb2.ListMetersRequest, _catalogue_pb2.ListMetersResponse]
     """ListMeters returns every meter, ordered by code."""
+    CreateFeature: _grpc.UnaryUnaryMultiCallable[_catalogue_pb2.CreateFeatureRequest, _catalogue_pb2.CreateFeatureResponse]
+    """CreateFeature defines a feature plans can grant. Its code is its identity."""
+    GetFeature: _grpc.UnaryUnaryMultiCallable[_catalogue_pb2.GetFeatureRequest, _catalogue_pb2.GetFeatureResponse]
+    """GetFeature returns a feature by code."""
+    ListFeatures: _grpc.UnaryUnaryMultiCallable[_catalogue_pb2.ListFeaturesRequest, _catalogue_pb2.ListFeaturesResponse]
+    """ListFeatures returns every feature, ordered by code."""
     CreatePlan: _grpc.UnaryUnaryMultiCallable[_catalogue_pb2.CreatePlanRequest, _catalogue_pb2.CreatePlanResponse]
     """CreatePlan defines a plan: a base fee charged in advance and usage charges in arrears."""
     GetPlan: _grpc.UnaryUnaryMultiCallable[_catalogue_pb2.GetPlanRequest, _catalogue_pb2.GetPlanResponse]
@@ -53,8 +60,9 @@ class CatalogueServiceStub:
 
 @_typing.type_check_only
 class CatalogueServiceAsyncStub(CatalogueServiceStub):
-    """CatalogueService manages what can be sold: meters (billable metrics) and plans. Both are
-    immutable once created, so every past invoice stays explainable; a new price is a new plan.
+    """CatalogueService manages what can be sold: meters (billable metrics), features (what a plan
+    lets an organization do) and plans. All are immutable once created, so every past invoice
+    and every grant stays explainable; a new price or a new feature value is a new plan.
     Platform admins manage the catalogue; every authenticated caller may read it.
     """
 
@@ -65,6 +73,12 @@ class CatalogueServiceAsyncStub(CatalogueServiceStub):
     """GetMeter returns a meter by code."""
     ListMeters: _aio.UnaryUnaryMultiCallable[_catalogue_pb2.ListMetersRequest, _catalogue_pb2.ListMetersResponse]  # type: ignore[assignment]
     """ListMeters returns every meter, ordered by code."""
+    CreateFeature: _aio.UnaryUnaryMultiCallable[_catalogue_pb2.CreateFeatureRequest, _catalogue_pb2.CreateFeatureResponse]  # type: ignore[assignment]
+    """CreateFeature defines a feature plans can grant. Its code is its identity."""
+    GetFeature: _aio.UnaryUnaryMultiCallable[_catalogue_pb2.GetFeatureRequest, _catalogue_pb2.GetFeatureResponse]  # type: ignore[assignment]
+    """GetFeature returns a feature by code."""
+    ListFeatures: _aio.UnaryUnaryMultiCallable[_catalogue_pb2.ListFeaturesRequest, _catalogue_pb2.ListFeaturesResponse]  # type: ignore[assignment]
+    """ListFeatures returns every feature, ordered by code."""
     CreatePlan: _aio.UnaryUnaryMultiCallable[_catalogue_pb2.CreatePlanRequest, _catalogue_pb2.CreatePlanResponse]  # type: ignore[assignment]
     """CreatePlan defines a plan: a base fee charged in advance and usage charges in arrears."""
     GetPlan: _aio.UnaryUnaryMultiCallable[_catalogue_pb2.GetPlanRequest, _catalogue_pb2.GetPlanResponse]  # type: ignore[assignment]
@@ -75,8 +89,9 @@ class CatalogueServiceAsyncStub(CatalogueServiceStub):
     """ArchivePlan stops a plan from taking new subscriptions; existing ones keep it. Idempotent."""
 
 class CatalogueServiceServicer(metaclass=_abc_1.ABCMeta):
-    """CatalogueService manages what can be sold: meters (billable metrics) and plans. Both are
-    immutable once created, so every past invoice stays explainable; a new price is a new plan.
+    """CatalogueService manages what can be sold: meters (billable metrics), features (what a plan
+    lets an organization do) and plans. All are immutable once created, so every past invoice
+    and every grant stays explainable; a new price or a new feature value is a new plan.
     Platform admins manage the catalogue; every authenticated caller may read it.
     """
 
@@ -103,6 +118,30 @@ class CatalogueServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_catalogue_pb2.ListMetersResponse, _abc.Awaitable[_catalogue_pb2.ListMetersResponse]]:
         """ListMeters returns every meter, ordered by code."""
+
+    @_abc_1.abstractmethod
+    def CreateFeature(
+        self,
+        request: _catalogue_pb2.CreateFeatureRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_catalogue_pb2.CreateFeatureResponse, _abc.Awaitable[_catalogue_pb2.CreateFeatureResponse]]:
+        """CreateFeature defines a feature plans can grant. Its code is its identity."""
+
+    @_abc_1.abstractmethod
+    def GetFeature(
+        self,
+        request: _catalogue_pb2.GetFeatureRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_catalogue_pb2.GetFeatureResponse, _abc.Awaitable[_catalogue_pb2.GetFeatureResponse]]:
+        """GetFeature returns a feature by code."""
+
+    @_abc_1.abstractmethod
+    def ListFeatures(
+        self,
+        request: _catalogue_pb2.ListFeaturesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_catalogue_pb2.ListFeaturesResponse, _abc.Awaitable[_catalogue_pb2.ListFeaturesResponse]]:
+        """ListFeatures returns every feature, ordered by code."""
 
     @_abc_1.abstractmethod
     def CreatePlan(

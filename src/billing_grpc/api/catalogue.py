@@ -1,4 +1,4 @@
-"""CatalogueService: meters and plans, translated to catalogue commands and read-model reads."""
+"""CatalogueService: meters, features and plans, translated to catalogue commands and read-model reads."""
 
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ from billing_grpc.api.paging import page
 from billing_grpc.api.reads import document, settled
 from billing_grpc.application.catalogue import NewPlan
 from billing_grpc.bootstrap import App
-from projections.catalogue import METERS, PLANS
+from billing_grpc.domain.feature import FeatureRequest
+from projections.catalogue import FEATURES, METERS, PLANS
 
 
 class CatalogueServicer(catalogue_pb2_grpc.CatalogueServiceServicer):
-    """Create and read meters and plans; archive plans."""
+    """Create and read meters, features and plans; archive plans."""
 
     def __init__(self, app: App) -> None:
         self._app = app
@@ -52,6 +53,33 @@ class CatalogueServicer(catalogue_pb2_grpc.CatalogueServiceServicer):
         found = await self._app.read_models.find(METERS, {}, sort=[("_id", 1)])
         return catalogue_pb2.ListMetersResponse(meters=[convert.meter(d) for d in found])
 
+    async def CreateFeature(
+        self, request: catalogue_pb2.CreateFeatureRequest, context: aio.ServicerContext
+    ) -> catalogue_pb2.CreateFeatureResponse:
+        """Define a feature."""
+        position = await self._app.catalogue.create_feature(
+            command_context(), request.code, request.name, request.kind, request.meter_code
+        )
+        await settled(self._app, position)
+        return catalogue_pb2.CreateFeatureResponse(
+            feature=convert.feature(await document(self._app, FEATURES, request.code, "feature"))
+        )
+
+    async def GetFeature(
+        self, request: catalogue_pb2.GetFeatureRequest, context: aio.ServicerContext
+    ) -> catalogue_pb2.GetFeatureResponse:
+        """Read a feature."""
+        return catalogue_pb2.GetFeatureResponse(
+            feature=convert.feature(await document(self._app, FEATURES, request.code, "feature"))
+        )
+
+    async def ListFeatures(
+        self, request: catalogue_pb2.ListFeaturesRequest, context: aio.ServicerContext
+    ) -> catalogue_pb2.ListFeaturesResponse:
+        """Every feature, by code."""
+        found = await self._app.read_models.find(FEATURES, {}, sort=[("_id", 1)])
+        return catalogue_pb2.ListFeaturesResponse(features=[convert.feature(d) for d in found])
+
     async def CreatePlan(
         self, request: catalogue_pb2.CreatePlanRequest, context: aio.ServicerContext
     ) -> catalogue_pb2.CreatePlanResponse:
@@ -65,6 +93,7 @@ class CatalogueServicer(catalogue_pb2_grpc.CatalogueServiceServicer):
             base_fee_minor=request.base_fee_minor,
             trial_days=request.trial_days,
             charges=charges_from_pb(request.charges),
+            features=[_feature_request(f) for f in request.features],
         )
         plan_id, position = await self._app.catalogue.create_plan(command_context(), new)
         return catalogue_pb2.CreatePlanResponse(plan=await self._plan(plan_id, position))
@@ -91,3 +120,14 @@ class CatalogueServicer(catalogue_pb2_grpc.CatalogueServiceServicer):
         """Archive a plan."""
         position = await self._app.catalogue.archive_plan(command_context(), request.plan_id)
         return catalogue_pb2.ArchivePlanResponse(plan=await self._plan(request.plan_id, position))
+
+
+def _feature_request(value: catalogue_pb2.PlanFeature) -> FeatureRequest:
+    """A plan's feature value as asked for; the domain checks it against the feature's kind."""
+    return FeatureRequest(
+        code=value.feature_code,
+        enabled=value.enabled,
+        limit=value.limit if value.HasField("limit") else None,
+        unlimited=value.unlimited,
+        cap=value.cap,
+    )

@@ -99,7 +99,34 @@ def plan(doc: Mapping[str, Any]) -> catalogue_pb2.Plan:
         charges=[charge_to_pb(c) for c in doc["charges"]],
         created_at=timestamp(doc["created_at"]),
         archived_at=optional_timestamp(doc.get("archived_at")),
+        features=[plan_feature(value) for value in doc.get("features") or ()],
     )
+
+
+def feature(doc: Mapping[str, Any]) -> catalogue_pb2.Feature:
+    """The wire form of a feature read model document."""
+    return catalogue_pb2.Feature(
+        code=doc["_id"],
+        name=doc["name"],
+        kind=doc["kind"],
+        meter_code=doc["meter_code"],
+        created_at=timestamp(doc["created_at"]),
+    )
+
+
+def plan_feature(stored: Mapping[str, Any]) -> catalogue_pb2.PlanFeature:
+    """The wire form of a plan's feature value (stored form, `FeatureValue.to_dict`)."""
+    out = catalogue_pb2.PlanFeature(
+        feature_code=stored["code"],
+        kind=stored["kind"],
+        enabled=stored["kind"] == "boolean" and bool(stored["enabled"]),
+        unlimited=stored["kind"] == "limit" and stored["limit"] is None,
+        cap=stored["cap"] or "",
+        meter_code=stored["meter_code"],
+    )
+    if stored["limit"] is not None:
+        out.limit = stored["limit"]
+    return out
 
 
 def subscription(doc: Mapping[str, Any]) -> subscriptions_pb2.Subscription:

@@ -7,6 +7,7 @@ from types import ModuleType
 from billing.v1 import (
     billing_pb2,
     catalogue_pb2,
+    entitlements_pb2,
     event_log_pb2,
     identity_pb2,
     organizations_pb2,
@@ -36,6 +37,9 @@ POLICY: dict[str, Action] = {
     method(catalogue_pb2, "CatalogueService", "CreateMeter"): Action.CATALOGUE_MANAGE,
     method(catalogue_pb2, "CatalogueService", "GetMeter"): Action.CATALOGUE_READ,
     method(catalogue_pb2, "CatalogueService", "ListMeters"): Action.CATALOGUE_READ,
+    method(catalogue_pb2, "CatalogueService", "CreateFeature"): Action.CATALOGUE_MANAGE,
+    method(catalogue_pb2, "CatalogueService", "GetFeature"): Action.CATALOGUE_READ,
+    method(catalogue_pb2, "CatalogueService", "ListFeatures"): Action.CATALOGUE_READ,
     method(catalogue_pb2, "CatalogueService", "CreatePlan"): Action.CATALOGUE_MANAGE,
     method(catalogue_pb2, "CatalogueService", "GetPlan"): Action.CATALOGUE_READ,
     method(catalogue_pb2, "CatalogueService", "ListPlans"): Action.CATALOGUE_READ,
@@ -65,6 +69,9 @@ POLICY: dict[str, Action] = {
     method(billing_pb2, "InvoiceService", "GetBalance"): Action.BILLING_READ,
     method(billing_pb2, "InvoiceService", "ListPayments"): Action.BILLING_READ,
     method(billing_pb2, "InvoiceService", "GrantCredit"): Action.BILLING_OPERATE,
+    method(entitlements_pb2, "EntitlementService", "ListEntitlements"): Action.ENTITLEMENTS_CHECK,
+    method(entitlements_pb2, "EntitlementService", "CheckEntitlement"): Action.ENTITLEMENTS_CHECK,
+    method(entitlements_pb2, "EntitlementService", "CheckEntitlements"): Action.ENTITLEMENTS_CHECK,
 }
 
 

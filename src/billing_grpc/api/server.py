@@ -17,6 +17,8 @@ from billing.v1 import (
     billing_pb2_grpc,
     catalogue_pb2,
     catalogue_pb2_grpc,
+    entitlements_pb2,
+    entitlements_pb2_grpc,
     event_log_pb2,
     event_log_pb2_grpc,
     identity_pb2,
@@ -31,6 +33,7 @@ from billing.v1 import (
 from billing_grpc.api.auth import AuthInterceptor
 from billing_grpc.api.billing import BillingServicer, InvoiceServicer
 from billing_grpc.api.catalogue import CatalogueServicer
+from billing_grpc.api.entitlements import EntitlementServicer
 from billing_grpc.api.event_log import EventLogServicer
 from billing_grpc.api.identity import ApiKeyServicer, UserServicer
 from billing_grpc.api.interceptors import RequestInterceptor
@@ -52,6 +55,7 @@ SERVICE_NAMES = tuple(
         subscriptions_pb2,
         usage_pb2,
         billing_pb2,
+        entitlements_pb2,
     )
     for service in module.DESCRIPTOR.services_by_name.values()
 )
@@ -116,6 +120,7 @@ def create_server(app: App, listen: str | None = None) -> Server:
     usage_pb2_grpc.add_UsageServiceServicer_to_server(UsageServicer(app), grpc_server)
     billing_pb2_grpc.add_BillingServiceServicer_to_server(BillingServicer(app), grpc_server)
     billing_pb2_grpc.add_InvoiceServiceServicer_to_server(InvoiceServicer(app), grpc_server)
+    entitlements_pb2_grpc.add_EntitlementServiceServicer_to_server(EntitlementServicer(app), grpc_server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, grpc_server)
     reflection.enable_server_reflection((*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), grpc_server)

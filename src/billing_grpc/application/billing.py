@@ -26,6 +26,8 @@ from billing_grpc.domain import invoice as invoices
 from billing_grpc.domain import invoice_numbering, organization, subscription
 from billing_grpc.domain.access import Action
 from billing_grpc.domain.dunning import DunningPolicy, FinalAction
+from billing_grpc.domain.entitlement_events import PastDuePolicy
+from billing_grpc.domain.entitlements import follow
 from billing_grpc.domain.errors import NotFound, Unavailable
 from billing_grpc.domain.events import DomainEvent, decode_event
 from billing_grpc.domain.invoice import BillingCalculated, Invoice, InvoiceIssued, InvoiceReason, PaymentStarted
@@ -56,10 +58,11 @@ USAGE_CATCH_UP_SECONDS = 10.0
 
 @dataclass(frozen=True)
 class BillingPolicy:
-    """The operator's choices: the grace window for late usage and the dunning schedule."""
+    """The operator's choices: the grace window for late usage, the dunning schedule, past-due access."""
 
     grace: timedelta = DEFAULT_GRACE
     dunning: DunningPolicy = field(default_factory=DunningPolicy)
+    past_due: PastDuePolicy = PastDuePolicy.KEEP
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,7 @@ class BillingHandlers:
         if following is None and (free_end or (not plan.charges and not sub.pending_prorations and not sub.segments)):
             # Nothing can be owed in arrears: the last period closes without an invoice, sealed at once.
             ending = [*sub.close_period("", plan.interval, now), *sub.seal_usage(closed.end, now)]
+            ending = follow(sub, ending, {plan.plan_id: plan})
             return await self.writer.append(
                 self.writer.append_of(
                     subscription.stream_of(subscription_id), version, ending, context, sub.organization_id
@@ -105,6 +109,7 @@ class BillingHandlers:
             closing, following = scheduled_change(sub, plan, next_plan, closing, now)
             meters = await self._reattach(context, sub, next_plan)
         issued = await self.closing_invoice(sub, closed, following, next_plan, invoice_id, now)
+        closing = follow(sub, closing, {plan.plan_id: plan, next_plan.plan_id: next_plan})
         detach = await self._detach_if_ending(context, sub, closing)
         return await self.writer.append(
             self.writer.append_of(
@@ -280,6 +285,7 @@ class BillingHandlers:
             changes = sub.dunning_exhausted(inv.invoice_id, cancel, now)
         elif any(isinstance(e, invoices.PaymentFailed) for e in outcome):
             changes = sub.payment_failed(inv.invoice_id, now)
+        changes = follow(sub, changes, {sub.plan_id: await self._plan(sub.plan_id)}, self.policy.past_due)
         return await self.writer.append(
             self.writer.append_of(invoices.stream_of(inv.invoice_id), version, outcome, context, inv.organization_id),
             self.writer.append_of(

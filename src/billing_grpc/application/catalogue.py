@@ -1,13 +1,13 @@
-"""Commands on the catalogue: meters and plans (created once, never changed; plans can be archived)."""
+"""Commands on the catalogue: meters, features and plans (created once, never changed; plans can be archived)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from billing_grpc.application.context import CommandContext
 from billing_grpc.application.streams import Writer, load, load_existing, new_id
-from billing_grpc.domain import meter, plan
+from billing_grpc.domain import feature, meter, plan
 from billing_grpc.domain.access import Action
 from billing_grpc.domain.errors import AlreadyExists, FieldViolation, InvalidArgument
 from billing_grpc.domain.pricing import Charge
@@ -29,6 +29,7 @@ class NewPlan:
     base_fee_minor: int
     trial_days: int
     charges: Sequence[Charge]
+    features: Sequence[feature.FeatureRequest] = field(default_factory=tuple)
 
 
 @dataclass(frozen=True)
@@ -46,22 +47,50 @@ class CatalogueHandlers:
         except WrongExpectedVersion:
             raise AlreadyExists("meter_code_taken", f"a meter with code {code!r} exists") from None
 
+    async def create_feature(self, context: CommandContext, code: str, name: str, kind: str, meter_code: str) -> int:
+        """Create a feature; its code is its identity (the stream must be new); a metered one names a meter."""
+        context.require(Action.CATALOGUE_MANAGE, None, "feature")
+        created = feature.create_feature(code, name, kind, meter_code, self.writer.clock.now())
+        if (
+            meter_code
+            and meter.Meter.replay((await load(self.writer.store, meter.stream_of(meter_code))).events) is None
+        ):
+            raise InvalidArgument.of(FieldViolation("meter_code", f"no meter {meter_code!r}"), reason="unknown_meter")
+        try:
+            return await self.writer.append(self.writer.append_of(feature.stream_of(code), 0, [created], context, None))
+        except WrongExpectedVersion:
+            raise AlreadyExists("feature_code_taken", f"a feature with code {code!r} exists") from None
+
     async def create_plan(self, context: CommandContext, new: NewPlan) -> tuple[str, int]:
-        """Create a plan whose charges use existing meters; its code is claimed atomically."""
+        """Create a plan whose charges use existing meters and whose features exist; its code is claimed atomically."""
         context.require(Action.CATALOGUE_MANAGE, None, "plan")
         plan_id = new_id("plan")
-        created = plan.create_plan(
-            plan_id,
-            new.code,
-            new.name,
-            new.currency,
-            new.interval_unit,
-            new.interval_count,
-            new.base_fee_minor,
-            new.trial_days,
-            new.charges,
-            self.writer.clock.now(),
-        )
+        definitions = await self._features([request.code for request in new.features])
+        # Both checks run, so a refusal lists the plan's and its features' violations together.
+        features_refused: InvalidArgument | None = None
+        try:
+            values = feature.plan_features(new.features, definitions, frozenset(c.meter_code for c in new.charges))
+        except InvalidArgument as refused:
+            values, features_refused = [], refused
+        try:
+            created = plan.create_plan(
+                plan_id,
+                new.code,
+                new.name,
+                new.currency,
+                new.interval_unit,
+                new.interval_count,
+                new.base_fee_minor,
+                new.trial_days,
+                new.charges,
+                self.writer.clock.now(),
+                values,
+            )
+        except InvalidArgument as refused:
+            extra = features_refused.violations if features_refused else []
+            raise InvalidArgument.of(*refused.violations, *extra) from None
+        if features_refused is not None:
+            raise features_refused
         await self._require_meters([c.meter_code for c in new.charges])
         claim = UniqueKeyClaimed(scope=PLAN_CODE_SCOPE, key_digest=digest(new.code), owner_id=plan_id)
         try:
@@ -79,6 +108,15 @@ class CatalogueHandlers:
         state, version = await load_plan(self.writer, plan_id)
         events = state.archive(self.writer.clock.now())
         return await self.writer.append(self.writer.append_of(plan.stream_of(plan_id), version, events, context, None))
+
+    async def _features(self, codes: Sequence[str]) -> dict[str, feature.Feature]:
+        """The definitions of the named features that exist (plan_features reports the others)."""
+        found: dict[str, feature.Feature] = {}
+        for code in set(codes):
+            state = feature.Feature.replay((await load(self.writer.store, feature.stream_of(code))).events)
+            if state is not None:
+                found[code] = state
+        return found
 
     async def _require_meters(self, codes: Sequence[str]) -> None:
         missing = [

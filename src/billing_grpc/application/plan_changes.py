@@ -20,6 +20,7 @@ from billing_grpc.application.context import CommandContext
 from billing_grpc.application.streams import Writer, load_existing, load_organization, ordered_id
 from billing_grpc.domain import invoice, organization, subscription
 from billing_grpc.domain.access import Action
+from billing_grpc.domain.entitlements import follow
 from billing_grpc.domain.errors import FieldViolation, InvalidArgument
 from billing_grpc.domain.events import DomainEvent
 from billing_grpc.domain.invoice import InvoiceIssued, InvoiceReason
@@ -94,6 +95,7 @@ class PlanChangeHandlers:
         if issued is None:
             events[0] = changed = changed.model_copy(update={"invoice_id": ""})
         moved = org.reattach(subscription_id, target.meter_codes)
+        events = follow(sub, events, {target.plan_id: target})
         position = await self.writer.append(
             self.writer.append_of(stream, version, events, context, sub.organization_id),
             self.writer.append_of(

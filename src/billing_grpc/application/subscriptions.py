@@ -11,6 +11,7 @@ from billing_grpc.application.drafts import opening_invoice
 from billing_grpc.application.streams import Writer, load_existing, load_organization, new_id, ordered_id
 from billing_grpc.domain import invoice, organization, subscription
 from billing_grpc.domain.access import Action
+from billing_grpc.domain.entitlements import follow
 from billing_grpc.domain.errors import FieldViolation, InvalidArgument
 
 
@@ -47,7 +48,13 @@ class SubscriptionHandlers:
         # the same): a subscription never exists without the invoice of its first period.
         opening = opening_invoice(ordered_id("in", self.writer.clock), started, chosen, now)
         position = await self.writer.append(
-            self.writer.append_of(subscription.stream_of(subscription_id), 0, [started], context, organization_id),
+            self.writer.append_of(
+                subscription.stream_of(subscription_id),
+                0,
+                follow(None, [started], {chosen.plan_id: chosen}),
+                context,
+                organization_id,
+            ),
             self.writer.append_of(
                 organization.stream_of(organization_id), org_version, attached, context, organization_id
             ),
@@ -66,7 +73,9 @@ class SubscriptionHandlers:
             raise InvalidArgument.of(violation)
         state, version = await self._load(context, subscription_id)
         plan, _ = await load_plan(self.writer, state.plan_id)
-        events = state.cancel(self.writer.clock.now(), at_period_end, prorate, plan)
+        events = follow(
+            state, state.cancel(self.writer.clock.now(), at_period_end, prorate, plan), {plan.plan_id: plan}
+        )
         detached = []
         org_version: int | None = None
         if not at_period_end:

@@ -37,6 +37,9 @@ class Action(StrEnum):
     BILLING_OPERATE = "billing.operate"
     USAGE_RECORD = "usage.record"
     EVENTS_READ = "events.read"
+    # Products ask on hot paths whether an organization may use a feature: their service
+    # accounts (usage emitters) need it as much as the organization's own admins and viewers.
+    ENTITLEMENTS_CHECK = "entitlements.check"
 
 
 _ALLOWS: dict[Role, frozenset[Action]] = {
@@ -50,10 +53,13 @@ _ALLOWS: dict[Role, frozenset[Action]] = {
             Action.CATALOGUE_READ,
             Action.SUBSCRIPTIONS_MANAGE,
             Action.BILLING_READ,
+            Action.ENTITLEMENTS_CHECK,
         }
     ),
-    Role.BILLING_VIEWER: frozenset({Action.ORGANIZATIONS_READ, Action.CATALOGUE_READ, Action.BILLING_READ}),
-    Role.USAGE_EMITTER: frozenset({Action.USAGE_RECORD, Action.CATALOGUE_READ}),
+    Role.BILLING_VIEWER: frozenset(
+        {Action.ORGANIZATIONS_READ, Action.CATALOGUE_READ, Action.BILLING_READ, Action.ENTITLEMENTS_CHECK}
+    ),
+    Role.USAGE_EMITTER: frozenset({Action.USAGE_RECORD, Action.CATALOGUE_READ, Action.ENTITLEMENTS_CHECK}),
     Role.AUDITOR: frozenset({Action.EVENTS_READ, Action.ORGANIZATIONS_READ, Action.CATALOGUE_READ}),
 }
 

@@ -13,8 +13,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, ClassVar
 
+from pydantic import Field
+
 from billing_grpc.domain.errors import FieldViolation, InvalidArgument
 from billing_grpc.domain.events import DomainEvent
+from billing_grpc.domain.feature import FeatureValue
 from billing_grpc.domain.money import CURRENCY_EXPONENTS, Money
 from billing_grpc.domain.periods import Interval, IntervalUnit
 from billing_grpc.domain.pricing import Charge, charge_from_dict, describe_charge
@@ -26,7 +29,11 @@ MAX_CHARGES = 50
 
 
 class PlanCreated(DomainEvent):
-    """A plan exists; `charges` hold each charge's stored form (`pricing.describe_charge`)."""
+    """A plan exists; `charges` hold each charge's stored form (`pricing.describe_charge`).
+
+    `features` hold each feature value's stored form (`FeatureValue.to_dict`); plans created
+    before features existed have none, which the default reads back as "grants nothing".
+    """
 
     TYPE: ClassVar[str] = "plan.created"
 
@@ -40,6 +47,7 @@ class PlanCreated(DomainEvent):
     trial_days: int
     charges: list[dict[str, Any]]
     created_at: datetime
+    features: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class PlanArchived(DomainEvent):
@@ -64,6 +72,7 @@ class Plan:
     trial_days: int
     charges: tuple[Charge, ...]
     archived: bool
+    features: tuple[FeatureValue, ...] = ()
 
     @classmethod
     def replay(cls, events: Iterable[DomainEvent]) -> Plan | None:
@@ -100,6 +109,7 @@ def evolve(state: Plan | None, event: DomainEvent) -> Plan | None:
             trial_days=event.trial_days,
             charges=tuple(charge_from_dict(charge) for charge in event.charges),
             archived=False,
+            features=tuple(FeatureValue.from_dict(value) for value in event.features),
         )
     if state is None:
         return None
@@ -124,6 +134,7 @@ def create_plan(
     trial_days: int,
     charges: Sequence[Charge],
     now: datetime,
+    features: Sequence[FeatureValue] = (),
 ) -> PlanCreated:
     """Decide the creation of a plan; refuses bad input, listing every violation."""
     violations = Violations()
@@ -159,6 +170,7 @@ def create_plan(
         trial_days=trial_days,
         charges=[describe_charge(charge) for charge in charges],
         created_at=now,
+        features=[value.to_dict() for value in features],
     )
 
 

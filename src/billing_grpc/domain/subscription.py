@@ -19,6 +19,7 @@ from typing import Any
 
 from billing_grpc.domain import periods
 from billing_grpc.domain.clock import ensure_utc
+from billing_grpc.domain.entitlement_events import EntitlementsRestored, EntitlementsSuspended
 from billing_grpc.domain.errors import FailedPrecondition, FieldViolation, InvalidArgument
 from billing_grpc.domain.events import DomainEvent
 from billing_grpc.domain.invoicing import line_to_dict
@@ -99,6 +100,8 @@ class Subscription:
     # Proration lines waiting for the next invoice (create_prorations, a prorated cancellation).
     pending_prorations: tuple[dict[str, Any], ...] = ()
     scheduled_plan_id: str | None = None
+    # Whether the past-due policy suspended the entitlements (restored when the invoice is paid).
+    entitlements_suspended: bool = False
 
     @classmethod
     def replay(cls, events: Iterable[DomainEvent]) -> Subscription | None:
@@ -247,6 +250,8 @@ def evolve(state: Subscription | None, event: DomainEvent) -> Subscription | Non
         return replace(state, status=SubscriptionStatus.ACTIVE)
     if isinstance(event, SubscriptionMarkedUnpaid):
         return replace(state, status=SubscriptionStatus.UNPAID)
+    if isinstance(event, EntitlementsSuspended | EntitlementsRestored):
+        return replace(state, entitlements_suspended=isinstance(event, EntitlementsSuspended))
     return state
 
 
