@@ -13,7 +13,11 @@ from typing import Any
 
 from billing_grpc.domain.entitlement_events import ENTITLEMENT_EVENT_TYPES
 from billing_grpc.domain.events import decode_event
-from billing_grpc.domain.plan_change import SubscriptionPlanChanged, SubscriptionPlanChangeScheduled
+from billing_grpc.domain.plan_change import (
+    SubscriptionPlanChanged,
+    SubscriptionPlanChangeDropped,
+    SubscriptionPlanChangeScheduled,
+)
 from billing_grpc.domain.proration import ProrationBehavior
 from billing_grpc.domain.subscription import (
     LIVE_STATUSES,
@@ -44,6 +48,7 @@ _Change = (
     | SubscriptionMarkedUnpaid
     | SubscriptionPlanChanged
     | SubscriptionPlanChangeScheduled
+    | SubscriptionPlanChangeDropped
 )
 
 
@@ -63,6 +68,7 @@ class SubscriptionsProjection:
             SubscriptionMarkedUnpaid.TYPE,
             SubscriptionPlanChanged.TYPE,
             SubscriptionPlanChangeScheduled.TYPE,
+            SubscriptionPlanChangeDropped.TYPE,
             # They share the subscription's stream: only the stream version is read from them.
             *ENTITLEMENT_EVENT_TYPES,
         }
@@ -136,6 +142,8 @@ def _evolve(current: Document, fact: _Change) -> None:
             current["pending_prorations"] = [*current.get("pending_prorations", []), *fact.proration_lines]
         case SubscriptionPlanChanged() | SubscriptionPlanChangeScheduled():
             _plan_change(current, fact)
+        case SubscriptionPlanChangeDropped():
+            current["scheduled_plan_id"] = None
         case SubscriptionPeriodClosed():
             current["segment_start"], current["pending_prorations"] = None, []
             if fact.cycle_anchor is not None:

@@ -4,8 +4,10 @@ Hypothesis draws subscriptions, usage (with repeated idempotency keys and late e
 changes, cancellations, payment-method changes (declines, timeouts), credit grants, voids and
 clock advances through months of billing. After each step the read models must satisfy the
 product's invariants (ARCHITECTURE.md §4): balances reconcile with invoices and with what the
-gateway captured, one invoice per subscription period, no invoice captured twice, and usage
-counted exactly once. Runs on the in-memory store, so hundreds of steps take seconds.
+gateway captured, one invoice per subscription period, no invoice captured twice, usage counted
+exactly once, and entitlements granted by exactly the live subscriptions' current plans. A step
+must also end: a billing run that never finishes is a failure. Runs on the in-memory store, so
+hundreds of steps take seconds. It found two bugs (see test_plan_change_handlers.py).
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ from tests.e2e.conftest import TEST_KEY_HASH_SECRET
 START = datetime(2026, 1, 31, 10, tzinfo=UTC)  # a month end: the calendar's hardest anchor
 CONTEXT = system_context()
 ORGANIZATIONS = 3
+# Far above what any step takes (milliseconds): a step still running after this is stuck.
+STEP_SECONDS = 20
 PLANS = ("basic", "pro", "yearly", "flat")
 METHODS = ("pm_ok", "pm_declined", "pm_fail_then_ok", "pm_timeout", "pm_insufficient_funds")
 BEHAVIORS = ("create_prorations", "always_invoice", "none")
@@ -85,6 +89,13 @@ async def _catalogue(app: App, model: Model) -> None:
             CONTEXT, NewOrganization(f"Customer {number}", "USD", payment_method="pm_ok")
         )
         model.organizations.append(created)
+    # A head start, so usage and changes meet live subscriptions from the first step.
+    for number, plan in ((0, "basic"), (1, "flat")):
+        subscribed, _ = await app.subscriptions.start(
+            CONTEXT, model.organizations[number], model.plans[plan], None, None
+        )
+        model.subscriptions.append(subscribed)
+    await app.projections.wait_until(await app.store.head_position())
 
 
 async def _step(app: App, clock: TestClock, model: Model, step: tuple[Any, ...]) -> None:
@@ -154,6 +165,12 @@ async def _check_invariants(app: App, model: Model) -> None:
         assert balance["paid_minor"] == sum(i["amount_paid_minor"] for i in mine if i["status"] == "paid"), balance
         assert balance["outstanding_minor"] == sum(i["amount_due_minor"] for i in mine if i["status"] == "open")
 
+    # Entitlements follow the subscriptions: each live one grants its current plan, nothing else grants.
+    granting = {doc["subscription_id"]: doc["plan_id"] for doc in await app.read_models.find("entitlements", {})}
+    subscriptions = await app.read_models.find("subscriptions", {})
+    live = {doc["_id"]: doc["plan_id"] for doc in subscriptions if doc["status"] not in ("canceled", "unpaid")}
+    assert granting == live
+
     # Usage counted once: the read model holds exactly the accepted events, each once.
     totals = await app.read_models.find("usage_totals", {})
     assert sum(t["event_count"] for t in totals) == len(model.accepted)
@@ -173,7 +190,8 @@ def test_invariants_hold_after_every_step_of_any_command_sequence(drawn: list[tu
             await _catalogue(app, model)
             for step in [*drawn, ("advance", 24 * 70)]:  # and two more months, to close what is open
                 try:
-                    await _step(app, clock, model, step)
+                    async with asyncio.timeout(STEP_SECONDS):  # a step that never ends is a failure too
+                        await _step(app, clock, model, step)
                     event(f"{step[0]}: done")
                 except BillingError as refused:  # not allowed now, already ended, …: also an answer
                     event(f"{step[0]}: refused {refused.reason}")

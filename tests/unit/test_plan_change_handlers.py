@@ -21,6 +21,7 @@ from billing_grpc.bootstrap import App, open_in_memory_app
 from billing_grpc.domain.clock import TestClock
 from billing_grpc.domain.errors import ConcurrencyConflict, FailedPrecondition, InvalidArgument
 from billing_grpc.domain.pricing import Charge, PerUnit
+from billing_grpc.domain.subscription import stream_of as subscription_stream
 from billing_grpc.domain.usage import UsageInput
 from billing_grpc.settings import Settings
 from tests.e2e.conftest import TEST_KEY_HASH_SECRET
@@ -316,6 +317,31 @@ async def test_an_interval_change_at_the_instant_the_period_began_is_refused_and
     [opening, closing] = await shop.invoices(sub)
     assert opening["reason"] == "subscription_create"
     assert closing["usage_period_start"] == START and closing["reason"] == "subscription_update"
+
+
+async def test_a_change_at_period_end_onto_a_charged_meter_is_refused_or_dropped_when_the_period_closes(
+    shop: Shop,
+) -> None:
+    """Found by the fuzz suite: a scheduled change that could not take its meters kept its period due forever."""
+    flat, _ = await shop.app.catalogue.create_plan(CONTEXT, NewPlan("flat", "Flat", "USD", "month", 1, 900, 0, []))
+    first, second = await shop.subscribe(flat), await shop.subscribe(flat)
+    charging = await shop.subscribe(shop.basic)  # charges `calls`
+    with pytest.raises(FailedPrecondition) as refused:
+        await shop.app.plan_changes.change(CONTEXT, first, shop.pro, "", True)
+    assert refused.value.reason == "meter_already_charged"
+
+    await shop.app.subscriptions.cancel(CONTEXT, charging, False)  # `calls` is free again
+    await shop.app.plan_changes.change(CONTEXT, first, shop.pro, "", True)  # scheduled for Feb 1
+    shop.clock.advance_to(START + 5 * DAY)
+    await shop.app.plan_changes.change(CONTEXT, second, shop.basic, "none", False)  # `second` takes `calls`
+    await shop.app.cycle.advance(shop.clock, FEB_1 + DAY)
+
+    rolled = await shop.subscription(first)
+    assert (rolled["plan_id"], rolled["scheduled_plan_id"]) == (flat, None)
+    assert rolled["current_period_start"] == FEB_1 and rolled["close_due_at"] > FEB_1 + DAY
+    recorded = await shop.app.store.read_stream(subscription_stream(first))
+    [dropped] = [e for e in recorded if e.type == "subscription.plan_change_dropped"]
+    assert dropped.payload["reason"] == "meter_already_charged"
 
 
 async def test_voiding_an_invoice_gives_its_credit_back_and_read_models_rebuild_identically(shop: Shop) -> None:

@@ -28,7 +28,7 @@ from billing_grpc.domain.access import Action
 from billing_grpc.domain.dunning import DunningPolicy, FinalAction
 from billing_grpc.domain.entitlement_events import PastDuePolicy
 from billing_grpc.domain.entitlements import follow
-from billing_grpc.domain.errors import NotFound, Unavailable
+from billing_grpc.domain.errors import FailedPrecondition, NotFound, Unavailable
 from billing_grpc.domain.events import DomainEvent, decode_event
 from billing_grpc.domain.invoice import BillingCalculated, Invoice, InvoiceIssued, InvoiceReason, PaymentStarted
 from billing_grpc.domain.invoicing import (
@@ -42,7 +42,7 @@ from billing_grpc.domain.invoicing import (
 from billing_grpc.domain.meter import Aggregation
 from billing_grpc.domain.periods import Period
 from billing_grpc.domain.plan import Plan
-from billing_grpc.domain.subscription_changes import scheduled_change
+from billing_grpc.domain.subscription_changes import dropped_change, scheduled_change
 from billing_grpc.domain.usage import stamp
 from billing_grpc.eventstore import StreamAppend
 from billing_grpc.payments.port import ChargeRequest, GatewayTimeout, GatewayUnavailable, PaymentGateway
@@ -105,9 +105,16 @@ class BillingHandlers:
         next_plan, meters = plan, None
         if following is not None and sub.scheduled_plan_id is not None:
             # A change scheduled for the period's end: the next period is the new plan's.
-            next_plan = await self._plan(sub.scheduled_plan_id)
-            closing, following = scheduled_change(sub, plan, next_plan, closing, now)
-            meters = await self._reattach(context, sub, next_plan)
+            target = await self._plan(sub.scheduled_plan_id)
+            try:
+                meters = await self._reattach(context, sub, target)
+            except FailedPrecondition as refused:
+                # Another subscription took one of its meters since: the period must close all the
+                # same (or it stays due forever), on the current plan, with the change dropped.
+                closing.append(dropped_change(sub, refused.reason, now))
+            else:
+                next_plan = target
+                closing, following = scheduled_change(sub, plan, next_plan, closing, now)
         issued = await self.closing_invoice(sub, closed, following, next_plan, invoice_id, now)
         closing = follow(sub, closing, {plan.plan_id: plan, next_plan.plan_id: next_plan})
         detach = await self._detach_if_ending(context, sub, closing)

@@ -86,24 +86,32 @@ class BillingCycle:
         report = CycleReport()
         async with self._lock:
             report.add(await self._run(context))
-            while (due := await self.next_due()) is not None and due <= to:
-                clock.advance_to(max(due, clock.now()))
+            after: datetime | None = None
+            while (due := await self.next_due(after)) is not None and due <= to:
+                if due <= clock.now():
+                    # Still due after a run at this moment: it failed (logged) and every later run
+                    # retries it. Look past it, or the clock would stop here forever.
+                    after = clock.now()
+                    continue
+                clock.advance_to(due)
                 report.add(await self._run(context))
             clock.advance_to(to)
             report.add(await self._run(context))
         return report
 
-    async def next_due(self) -> datetime | None:
-        """The earliest moment anything becomes due (None: nothing is scheduled)."""
+    async def next_due(self, after: datetime | None = None) -> datetime | None:
+        """The earliest moment anything becomes due, later than `after` if given (None: nothing is)."""
         candidates = [
-            await self._earliest(SUBSCRIPTIONS, "close_due_at", {}),
-            await self._earliest(INVOICES, "finalize_at", {"status": "draft"}),
-            await self._earliest(INVOICES, "next_attempt_at", {"status": "open"}),
+            await self._earliest(SUBSCRIPTIONS, "close_due_at", {}, after),
+            await self._earliest(INVOICES, "finalize_at", {"status": "draft"}, after),
+            await self._earliest(INVOICES, "next_attempt_at", {"status": "open"}, after),
         ]
         return min((c for c in candidates if c is not None), default=None)
 
-    async def _earliest(self, collection: str, field_name: str, scope: dict[str, object]) -> datetime | None:
-        query = {**scope, field_name: {"$ne": None}}
+    async def _earliest(
+        self, collection: str, field_name: str, scope: dict[str, object], after: datetime | None
+    ) -> datetime | None:
+        query = {**scope, field_name: {"$ne": None} if after is None else {"$gt": after}}
         found = await self.read_models.find(collection, query, sort=[(field_name, 1)], limit=1)
         return found[0][field_name] if found else None
 

@@ -73,6 +73,7 @@ class PlanChangeHandlers:
         now = self.writer.clock.now()
         stream = subscription.stream_of(subscription_id)
         if at_period_end:
+            org.reattach(subscription_id, target.meter_codes)  # refuses meters another subscription charges
             scheduled = schedule_change(sub, target, now)
             position = await self.writer.append(
                 self.writer.append_of(stream, version, scheduled, context, sub.organization_id)

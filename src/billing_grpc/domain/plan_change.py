@@ -43,3 +43,14 @@ class SubscriptionPlanChangeScheduled(DomainEvent):
     to_plan_id: str
     at: datetime
     requested_at: datetime
+
+
+class SubscriptionPlanChangeDropped(DomainEvent):
+    """The period closed without the change scheduled for its end, which could no longer be made (`reason`)."""
+
+    TYPE: ClassVar[str] = "subscription.plan_change_dropped"
+
+    subscription_id: str
+    to_plan_id: str
+    reason: str
+    at: datetime

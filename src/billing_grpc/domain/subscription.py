@@ -26,7 +26,11 @@ from billing_grpc.domain.invoicing import line_to_dict
 from billing_grpc.domain.money import CurrencyMismatch
 from billing_grpc.domain.periods import Period
 from billing_grpc.domain.plan import MAX_TRIAL_DAYS, Plan
-from billing_grpc.domain.plan_change import SubscriptionPlanChanged, SubscriptionPlanChangeScheduled
+from billing_grpc.domain.plan_change import (
+    SubscriptionPlanChanged,
+    SubscriptionPlanChangeDropped,
+    SubscriptionPlanChangeScheduled,
+)
 from billing_grpc.domain.proration import ProrationBehavior, credit_line
 from billing_grpc.domain.subscription_events import (
     LIVE_STATUSES,
@@ -240,6 +244,8 @@ def evolve(state: Subscription | None, event: DomainEvent) -> Subscription | Non
         return _plan_changed(state, event)
     if isinstance(event, SubscriptionPlanChangeScheduled):
         return replace(state, scheduled_plan_id=event.to_plan_id)
+    if isinstance(event, SubscriptionPlanChangeDropped):
+        return replace(state, scheduled_plan_id=None)
     if isinstance(event, SubscriptionPeriodClosed):
         return _period_closed(state, event)
     if isinstance(event, SubscriptionUsageSealed):

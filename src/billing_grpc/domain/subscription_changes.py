@@ -11,7 +11,11 @@ from billing_grpc.domain.invoicing import line_to_dict
 from billing_grpc.domain.money import CurrencyMismatch
 from billing_grpc.domain.periods import Period, add_months
 from billing_grpc.domain.plan import Plan
-from billing_grpc.domain.plan_change import SubscriptionPlanChanged, SubscriptionPlanChangeScheduled
+from billing_grpc.domain.plan_change import (
+    SubscriptionPlanChanged,
+    SubscriptionPlanChangeDropped,
+    SubscriptionPlanChangeScheduled,
+)
 from billing_grpc.domain.proration import ProrationBehavior, change_lines
 from billing_grpc.domain.subscription import Subscription, SubscriptionPeriodClosed, SubscriptionStatus
 
@@ -122,6 +126,14 @@ def schedule_change(sub: Subscription, target: Plan, now: datetime) -> list[Doma
             subscription_id=sub.subscription_id, to_plan_id=target.plan_id, at=at, requested_at=now
         )
     ]
+
+
+def dropped_change(sub: Subscription, reason: str, now: datetime) -> SubscriptionPlanChangeDropped:
+    """Decide giving up the change scheduled for the period's end, which can no longer be made."""
+    assert sub.scheduled_plan_id is not None
+    return SubscriptionPlanChangeDropped(
+        subscription_id=sub.subscription_id, to_plan_id=sub.scheduled_plan_id, reason=reason, at=now
+    )
 
 
 def restarted_period(target: Plan, start: datetime) -> Period:
