@@ -23,6 +23,12 @@ from pymongo.errors import PyMongoError
 log = logging.getLogger(__name__)
 
 IN_MEMORY = ":memory:"
+# Between a store that exited at start and the next try.
+RESPAWN_DELAY = 0.5
+
+
+class StoreExited(RuntimeError):
+    """The store process ended before it answered."""
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -64,7 +70,25 @@ class EmbeddedMongo:
         return f"mongodb://{self.host}:{self.port}/?directConnection=true"
 
     def start(self, timeout: float = 30.0) -> EmbeddedMongo:
-        """Spawn the server and return once it answers a ping."""
+        """Spawn the server and return once it answers a ping.
+
+        A store that exits at once is spawned again until `timeout`: after a crash (kill -9) of
+        the server, the supervisor needs a few seconds to stop the old store, which holds the
+        data folder until then, and a restart must not fail for that.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self._spawn()
+                self._wait_ready(deadline)
+                return self
+            except StoreExited as exited:
+                if time.monotonic() + RESPAWN_DELAY > deadline:
+                    raise RuntimeError(str(exited)) from None
+                log.warning("embedded store exited at start; starting it again", extra={"error": str(exited)})
+                time.sleep(RESPAWN_DELAY)
+
+    def _spawn(self) -> None:
         if self.storage_path != IN_MEMORY:
             Path(self.storage_path).mkdir(parents=True, exist_ok=True)
         # Through the supervisor, so the store stops even if this process is killed outright.
@@ -88,23 +112,20 @@ class EmbeddedMongo:
         with contextlib.ExitStack() as files:
             output = files.enter_context(open(self._log_file, "ab")) if self._log_file else subprocess.DEVNULL
             self._process = subprocess.Popen(command, stdout=output, stderr=output, start_new_session=True)
-        self._wait_ready(timeout)
-        return self
 
-    def _wait_ready(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
+    def _wait_ready(self, deadline: float) -> None:
         client: MongoClient[dict[str, object]]
         with MongoClient(self.uri, serverSelectionTimeoutMS=250) as client:
             while True:
                 if self._process is not None and self._process.poll() is not None:
-                    raise RuntimeError(f"embedded store exited with code {self._process.returncode}")
+                    raise StoreExited(f"embedded store exited with code {self._process.returncode}")
                 try:
                     client.admin.command("ping")
                     return
                 except PyMongoError:
                     if time.monotonic() > deadline:
                         self.stop()
-                        raise RuntimeError(f"embedded store not ready after {timeout:.0f}s") from None
+                        raise RuntimeError("embedded store not ready in time") from None
                     time.sleep(0.1)
 
     def stop(self, timeout: float = 15.0) -> None:
