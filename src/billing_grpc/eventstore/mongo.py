@@ -33,6 +33,7 @@ from pymongo.write_concern import WriteConcern
 
 from billing_grpc.domain.clock import Clock, SystemClock
 from billing_grpc.domain.errors import BillingError, ConcurrencyConflict
+from billing_grpc.eventstore.chain import GENESIS_HASH, chained
 from billing_grpc.eventstore.envelope import (
     EVERYTHING,
     EventFilter,
@@ -42,7 +43,7 @@ from billing_grpc.eventstore.envelope import (
     to_log_precision,
 )
 from billing_grpc.eventstore.errors import StoreUnavailable
-from billing_grpc.eventstore.planning import Accepted, Row, decide, event_ids, streams_needing_versions
+from billing_grpc.eventstore.planning import Accepted, Row, check_import, decide, event_ids, streams_needing_versions
 from billing_grpc.eventstore.port import DEFAULT_PAGE
 from billing_grpc.eventstore.upcasting import NO_UPCASTERS, Upcasters
 
@@ -370,6 +371,9 @@ class MongoEventStore:
                 session=session,
             )
             assert counter is not None  # upsert with ReturnDocument.AFTER always returns it
+            # `$inc` leaves `last_hash` alone, so this is the hash of the event before ours; the
+            # counter is written by every commit, so no other commit can chain on it meanwhile.
+            previous_hash = str(counter.get("last_hash", GENESIS_HASH))
             # Every transaction writes the counter, so a transaction whose snapshot is older than
             # another's commit aborts with a write conflict: what it reads here is still current
             # when it commits. Read before inserting, so the group's own rows are not counted.
@@ -378,16 +382,44 @@ class MongoEventStore:
             position = int(counter["value"]) - total
             results: list[list[RecordedEvent]] = []
             for rows in groups:
-                results.append([row.record(position + i, recorded_at) for i, row in enumerate(rows, 1)])
+                results.append(
+                    chained(previous_hash, [row.record(position + i, recorded_at) for i, row in enumerate(rows, 1)])
+                )
+                previous_hash = results[-1][-1].hash
                 position += len(rows)
             docs = [_encode(event) for events in results for event in events]
             await self._events.insert_many(docs, ordered=True, session=session)
             latest = {f"types.{_field(doc['type'])}": doc["_id"] for doc in docs}
-            await self._counters.update_one({"_id": POSITION_COUNTER}, {"$max": latest}, session=session)
+            await self._counters.update_one(
+                {"_id": POSITION_COUNTER}, {"$max": latest, "$set": {"last_hash": previous_hash}}, session=session
+            )
         self._known_head = max(self._known_head, position)
         self._appended.set()
         self._appended = asyncio.Event()
         return [[self._upcasters.apply(event) for event in events] for events in results]
+
+    async def read_stored(
+        self, after_position: int = 0, limit: int = DEFAULT_PAGE, event_filter: EventFilter = EVERYTHING
+    ) -> list[RecordedEvent]:
+        """Like `read_all`, exactly as stored: not upcast, with hashes."""
+        async with _unavailable_on_connection_loss():
+            docs = await self._read_after(after_position, event_filter, limit)
+        return [_decode_stored(doc) for doc in docs]
+
+    async def import_events(self, events: Sequence[RecordedEvent]) -> None:
+        """Write recorded events as they are (ids, positions, times, hashes): an import into this log."""
+        if not events:
+            return
+        async with self._client.start_session() as session, await session.start_transaction():
+            counter = await self._counters.find_one({"_id": POSITION_COUNTER}, session=session) or {}
+            check_import(int(counter.get("value", 0)), events)
+            await self._events.insert_many([_encode(e) for e in events], ordered=True, session=session)
+            latest = {f"types.{_field(e.type)}": e.position for e in events}
+            changes: Document = {"$set": {"value": events[-1].position}, "$max": latest}
+            if events[-1].hash:
+                changes["$set"]["last_hash"] = events[-1].hash
+            await self._counters.update_one({"_id": POSITION_COUNTER}, changes, upsert=True, session=session)
+        self._known_head = max(self._known_head, events[-1].position)
 
     async def _recorded(self, ids: Iterable[UUID]) -> dict[UUID, RecordedEvent]:
         keys = [str(i) for i in ids]
@@ -408,21 +440,7 @@ class MongoEventStore:
         return {doc["_id"]: int(doc["version"]) async for doc in cursor}
 
     def _decode(self, doc: Document) -> RecordedEvent:
-        return self._upcasters.apply(
-            RecordedEvent(
-                event_id=UUID(doc["event_id"]),
-                stream_id=doc["stream_id"],
-                stream_version=int(doc["stream_version"]),
-                position=int(doc["_id"]),
-                type=doc["type"],
-                schema_version=int(doc["schema_version"]),
-                payload=doc["payload"],
-                metadata=EventMetadata.from_dict(doc.get("metadata", {})),
-                occurred_at=doc["occurred_at"],
-                recorded_at=doc["recorded_at"],
-                organization_id=doc.get("organization_id", ""),
-            )
-        )
+        return self._upcasters.apply(_decode_stored(doc))
 
 
 async def ensure_collections(db: AsyncDatabase[Document], names: Iterable[str]) -> None:
@@ -443,6 +461,23 @@ def _field(event_type: str) -> str:
     return event_type.replace(".", ":")
 
 
+def _decode_stored(doc: Document) -> RecordedEvent:
+    return RecordedEvent(
+        event_id=UUID(doc["event_id"]),
+        stream_id=doc["stream_id"],
+        stream_version=int(doc["stream_version"]),
+        position=int(doc["_id"]),
+        type=doc["type"],
+        schema_version=int(doc["schema_version"]),
+        payload=doc["payload"],
+        metadata=EventMetadata.from_dict(doc.get("metadata", {})),
+        occurred_at=doc["occurred_at"],
+        recorded_at=doc["recorded_at"],
+        organization_id=doc.get("organization_id", ""),
+        hash=doc.get("hash", ""),
+    )
+
+
 def _encode(event: RecordedEvent) -> Document:
     return {
         "_id": event.position,
@@ -457,6 +492,7 @@ def _encode(event: RecordedEvent) -> Document:
         "occurred_at": event.occurred_at,
         "recorded_at": event.recorded_at,
         "organization_id": event.organization_id,
+        "hash": event.hash,
     }
 
 

@@ -47,6 +47,23 @@ class EventStore(Protocol):
         """Up to `limit` events after `after_position` that pass the filter, in position order."""
         ...
 
+    async def read_stored(
+        self, after_position: int = 0, limit: int = DEFAULT_PAGE, event_filter: EventFilter = EVERYTHING
+    ) -> list[RecordedEvent]:
+        """Like `read_all`, but exactly as stored (never upcast), with hashes.
+
+        What the hash chain covers: verification and export read this, not `read_all`.
+        """
+        ...
+
+    async def import_events(self, events: Sequence[RecordedEvent]) -> None:
+        """Write already-recorded events unchanged (ids, positions, times, hashes).
+
+        They must continue the log at its head without gaps (else ValueError); for restoring an
+        export into an empty store, never for new facts.
+        """
+        ...
+
     async def head_position(self) -> int:
         """The position of the last committed event, 0 for an empty log."""
         ...
