@@ -15,6 +15,8 @@ import grpc
 from grpc import aio
 
 from billing.v1 import (
+    audit_pb2,
+    audit_pb2_grpc,
     billing_pb2,
     billing_pb2_grpc,
     catalogue_pb2,
@@ -46,6 +48,7 @@ class Stubs:
     usage: usage_pb2_grpc.UsageServiceStub
     billing: billing_pb2_grpc.BillingServiceStub
     invoices: billing_pb2_grpc.InvoiceServiceStub
+    audit: audit_pb2_grpc.AuditServiceStub
 
     @classmethod
     def on(cls, channel: aio.Channel) -> Stubs:
@@ -59,6 +62,7 @@ class Stubs:
             usage_pb2_grpc.UsageServiceStub(channel),
             billing_pb2_grpc.BillingServiceStub(channel),
             billing_pb2_grpc.InvoiceServiceStub(channel),
+            audit_pb2_grpc.AuditServiceStub(channel),
         )
 
 
@@ -223,6 +227,16 @@ async def _stream_usage(s: Stubs, t: Tenant, md: tuple[tuple[str, str], ...]) ->
 
     acks = [ack async for ack in s.usage.StreamUsage(one_batch(), metadata=md)]
     _usage_verdict(acks[0].results)
+
+
+async def _explain(s: Stubs, t: Tenant, md: tuple[tuple[str, str], ...]) -> Any:
+    """ExplainInvoice; a draft has no calculation yet, which still proves access was granted."""
+    try:
+        return await s.audit.ExplainInvoice(audit_pb2.ExplainInvoiceRequest(invoice_id=t.invoice_id), metadata=md)
+    except aio.AioRpcError as error:
+        if error.code() != grpc.StatusCode.FAILED_PRECONDITION:
+            raise
+        return None
 
 
 async def _drain(call: Any) -> list[Any]:
@@ -440,6 +454,11 @@ RPCS: dict[str, tuple[bool, Call]] = {
             metadata=md,
         ),
     ),
+    "AuditService/VerifyProjections": (
+        False,
+        lambda s, t, md: s.audit.VerifyProjections(audit_pb2.VerifyProjectionsRequest(), metadata=md),
+    ),
+    "AuditService/ExplainInvoice": (True, _explain),
     "InvoiceService/GrantCredit": (
         True,
         lambda s, t, md: s.invoices.GrantCredit(

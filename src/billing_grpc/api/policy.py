@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import ModuleType
 
 from billing.v1 import (
+    audit_pb2,
     billing_pb2,
     catalogue_pb2,
     event_log_pb2,
@@ -65,6 +66,8 @@ POLICY: dict[str, Action] = {
     method(billing_pb2, "InvoiceService", "GetBalance"): Action.BILLING_READ,
     method(billing_pb2, "InvoiceService", "ListPayments"): Action.BILLING_READ,
     method(billing_pb2, "InvoiceService", "GrantCredit"): Action.BILLING_OPERATE,
+    method(audit_pb2, "AuditService", "VerifyProjections"): Action.LOG_VERIFY,
+    method(audit_pb2, "AuditService", "ExplainInvoice"): Action.INVOICES_EXPLAIN,
 }
 
 

@@ -37,6 +37,10 @@ class Action(StrEnum):
     BILLING_OPERATE = "billing.operate"
     USAGE_RECORD = "usage.record"
     EVENTS_READ = "events.read"
+    # An invoice's calculation and the facts behind it: its organization's readers and auditors.
+    INVOICES_EXPLAIN = "invoices.explain"
+    # Rebuild every read model and check the log's hash chain: platform-wide, platform admins.
+    LOG_VERIFY = "log.verify"
 
 
 _ALLOWS: dict[Role, frozenset[Action]] = {
@@ -50,11 +54,16 @@ _ALLOWS: dict[Role, frozenset[Action]] = {
             Action.CATALOGUE_READ,
             Action.SUBSCRIPTIONS_MANAGE,
             Action.BILLING_READ,
+            Action.INVOICES_EXPLAIN,
         }
     ),
-    Role.BILLING_VIEWER: frozenset({Action.ORGANIZATIONS_READ, Action.CATALOGUE_READ, Action.BILLING_READ}),
+    Role.BILLING_VIEWER: frozenset(
+        {Action.ORGANIZATIONS_READ, Action.CATALOGUE_READ, Action.BILLING_READ, Action.INVOICES_EXPLAIN}
+    ),
     Role.USAGE_EMITTER: frozenset({Action.USAGE_RECORD, Action.CATALOGUE_READ}),
-    Role.AUDITOR: frozenset({Action.EVENTS_READ, Action.ORGANIZATIONS_READ, Action.CATALOGUE_READ}),
+    Role.AUDITOR: frozenset(
+        {Action.EVENTS_READ, Action.ORGANIZATIONS_READ, Action.CATALOGUE_READ, Action.INVOICES_EXPLAIN}
+    ),
 }
 
 # Roles that make sense across every tenant; the others are always tied to one organization.
