@@ -112,7 +112,7 @@ class ExplainedPlan(_message.Message):
     def __init__(self, plan_id: _Optional[str] = ..., code: _Optional[str] = ..., position: _Optional[int] = ..., plan_created_json: _Optional[str] = ...) -> None: ...
 
 class ExplainedUsage(_message.Message):
-    __slots__ = ("meter_code", "aggregation", "quantity", "event_count", "first_position", "last_position", "period_start")
+    __slots__ = ("meter_code", "aggregation", "quantity", "event_count", "first_position", "last_position", "period_start", "plan_id")
     METER_CODE_FIELD_NUMBER: _ClassVar[int]
     AGGREGATION_FIELD_NUMBER: _ClassVar[int]
     QUANTITY_FIELD_NUMBER: _ClassVar[int]
@@ -120,6 +120,7 @@ class ExplainedUsage(_message.Message):
     FIRST_POSITION_FIELD_NUMBER: _ClassVar[int]
     LAST_POSITION_FIELD_NUMBER: _ClassVar[int]
     PERIOD_START_FIELD_NUMBER: _ClassVar[int]
+    PLAN_ID_FIELD_NUMBER: _ClassVar[int]
     meter_code: str
     aggregation: str
     quantity: str
@@ -127,4 +128,5 @@ class ExplainedUsage(_message.Message):
     first_position: int
     last_position: int
     period_start: _timestamp_pb2.Timestamp
-    def __init__(self, meter_code: _Optional[str] = ..., aggregation: _Optional[str] = ..., quantity: _Optional[str] = ..., event_count: _Optional[int] = ..., first_position: _Optional[int] = ..., last_position: _Optional[int] = ..., period_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    plan_id: str
+    def __init__(self, meter_code: _Optional[str] = ..., aggregation: _Optional[str] = ..., quantity: _Optional[str] = ..., event_count: _Optional[int] = ..., first_position: _Optional[int] = ..., last_position: _Optional[int] = ..., period_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., plan_id: _Optional[str] = ...) -> None: ...

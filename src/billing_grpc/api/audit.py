@@ -60,14 +60,16 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
                 "invoice_not_calculated", "the invoice is not finalized yet: nothing was calculated"
             )
         record = calculated.payload
-        plan_ids = [record["plan_id"], *(s["plan_id"] for s in issued.payload.get("segments", []))]
+        # Each segment of the period was rated by its own plan; without segments, the invoice's plan.
+        rated_by = {datetime.fromisoformat(s["period_start"]): s["plan_id"] for s in issued.payload.get("segments", [])}
+        plan_ids = [record["plan_id"], *rated_by.values()]
         explained = [await self._plan(plan_id) for plan_id in dict.fromkeys(plan_ids)]
         return audit_pb2.ExplainInvoiceResponse(
             invoice=convert.invoice(invoice),
             calculation_position=calculated.position,
             calculation_json=json.dumps(record, separators=(",", ":"), sort_keys=True),
             plans=explained,
-            usage=[_usage(entry) for entry in record["usage"]],
+            usage=[_usage(entry, rated_by, record["plan_id"]) for entry in record["usage"]],
             proration_lines=[convert.invoice_line(line) for line in _prorations(record["lines"])],
             credit_applied_minor=invoice.get("credit_applied_minor", 0),
         )
@@ -92,15 +94,17 @@ def _prorations(lines: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return [line for line in lines if line.get("kind") == "proration"]
 
 
-def _usage(entry: dict[str, Any]) -> audit_pb2.ExplainedUsage:
+def _usage(entry: dict[str, Any], rated_by: dict[datetime, str], plan_id: str) -> audit_pb2.ExplainedUsage:
+    start = datetime.fromisoformat(entry["period_start"])
     return audit_pb2.ExplainedUsage(
+        plan_id=rated_by.get(start, plan_id),
         meter_code=entry["meter_code"],
         aggregation=entry["aggregation"],
         quantity=entry["quantity"],
         event_count=entry["event_count"],
         first_position=entry.get("first_position") or 0,
         last_position=entry.get("last_position") or 0,
-        period_start=convert.timestamp(datetime.fromisoformat(entry["period_start"])),
+        period_start=convert.timestamp(start),
     )
 
 
