@@ -8,12 +8,13 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from bench import billing, eventstore, ingest
+from bench import billing, eventstore, ingest, replay
 
 BENCHMARKS: dict[str, Callable[[], Any]] = {
     "eventstore": eventstore.main,
     "ingest": ingest.main,
     "billing": billing.main,
+    "replay": replay.main,
 }
 
 

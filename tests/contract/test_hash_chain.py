@@ -105,3 +105,23 @@ async def _fresh_store(backend: Backend, database: str) -> EventStore:
     mongo = MongoEventStore(backend.client, database)
     await mongo.start()
     return mongo
+
+
+async def test_sparse_types_far_behind_the_head_are_read_in_order_and_in_pages(store: EventStore) -> None:
+    """Reads that start far from the head walk windows of positions; none may be skipped or reordered."""
+    noise = tuple(fact("noise.made") for _ in range(2_500))
+    await store.append(StreamAppend("a-1", 0, (fact("x.done", n=1),)))
+    await store.append(StreamAppend("noise-1", 0, noise[:1_300]))
+    await store.append(StreamAppend("b-1", 0, (fact("y.done", n=2), fact("x.done", n=3))))
+    await store.append(StreamAppend("noise-1", 1_300, noise[1_300:]))
+    await store.append(StreamAppend("a-1", 1, (fact("y.done", n=4),)))
+    wanted = EventFilter(types=frozenset({"x.done", "y.done"}))
+
+    everything = await store.read_all(0, wanted, 10)
+    paged = [*(await store.read_all(0, wanted, 2)), *(await store.read_all(1_303, wanted, 2))]
+    stored = await store.read_stored(0, 10, EventFilter(types=frozenset({"y.done"})))
+
+    assert [e.payload["n"] for e in everything] == [1, 2, 3, 4]
+    assert [e.position for e in everything] == [1, 1_302, 1_303, 2_504]
+    assert [e.payload["n"] for e in paged] == [1, 2, 4]
+    assert [e.position for e in stored] == [1_302, 2_504]

@@ -59,6 +59,8 @@ POSITION_COUNTER = "position"
 CONFLICT_RETRY_SECONDS = 10.0
 # How many positions one light query of a several-types read walks at a time.
 READ_WINDOW = 2000
+# The widest window of positions one read query spans while matches are sparse.
+MAX_READ_WINDOW = 64_000
 # How often a batch that broke a unique index is decided again on fresh state.
 STRICT_ATTEMPTS = 5
 
@@ -177,49 +179,54 @@ class MongoEventStore:
 
         Ranges on `_id`, and `$in` combined with a range, were measured as collection scans on
         secantusdb (cost growing with the log), while equality-plus-range on a secondary index
-        and `_id` point lookups stay flat. So: one type, or one organization, is an equality plus
-        a `position` range; several types walk the positions with a light query (`_id` and `type`
-        only) and fetch the matching events by `_id`; several organizations (an auditor of a
-        few) run one query each and merge. The first `limit` events of a union are among the
-        first `limit` of each part.
+        and `_id` point lookups stay flat. So each type, or each organization, is one equality
+        plus a `position` range, and the parts are merged; near the head, several types are read
+        with one light query (`_id`, `type`) over the few positions left and fetched by `_id`.
+
+        Every query is a bounded window of positions, sorted here: secantusdb answers a
+        `sort(position).limit(n)` after a range by fetching and sorting everything after the
+        start (measured: 0.7 s for a page at position 5,000 of 10,000, a bounded window of the
+        same size 0.07 s), which made a replay from position 0 quadratic in the log's length.
+        Windows widen while matches are sparse; the first `limit` matches of the windows read
+        are the first `limit` after `after`.
         """
         types = sorted(event_filter.types)
         organizations = None if event_filter.organization_ids is None else sorted(event_filter.organization_ids)
         rest: Document = {} if event_filter.stream_id is None else {"stream_id": event_filter.stream_id}
-        if len(types) > 1:
-            return await self._read_types_after(after, types, organizations, rest, limit)
+        head, _ = await self.heads(frozenset())
+        if len(types) > 1 and head - after <= READ_WINDOW:
+            return await self._read_types_near_head(after, head, types, organizations, rest, limit)
         if types:
             if organizations is not None:
                 rest["organization_id"] = {"$in": organizations}
-            parts = [{"type": types[0], **rest}]
+            parts = [{"type": t, **rest} for t in types]
         elif organizations is not None:
             parts = [{"organization_id": o, **rest} for o in organizations]
         else:
             parts = [rest]
         found: list[Document] = []
-        for part in parts:
-            query = {**part, "position": {"$gt": after}}
-            found += await self._events.find(query).sort("position", ASCENDING).limit(limit).to_list()
+        window = limit
+        while after < head and len(found) < limit:
+            end = min(after + window, head)
+            for part in parts:
+                found += await self._events.find({**part, "position": {"$gt": after, "$lte": end}}).to_list()
+            after = end
+            window = min(window * 2, MAX_READ_WINDOW)
         found.sort(key=lambda doc: int(doc["_id"]))
         return found[:limit]
 
-    async def _read_types_after(
-        self, after: int, types: list[str], organizations: list[str] | None, rest: Document, limit: int
+    async def _read_types_near_head(
+        self, after: int, head: int, types: list[str], organizations: list[str] | None, rest: Document, limit: int
     ) -> list[Document]:
+        """Several types among the last few positions: one light query instead of one per type."""
         wanted = set(types)
-        window = max(limit, READ_WINDOW)
-        ids: list[int] = []
-        while len(ids) < limit:
-            query = {**rest, "position": {"$gt": after}}
-            shape = {"type": 1, "organization_id": 1}
-            seen = await self._events.find(query, shape).sort("position", ASCENDING).limit(window).to_list()
-            for doc in seen:
-                if doc["type"] in wanted and (organizations is None or doc.get("organization_id") in organizations):
-                    ids.append(int(doc["_id"]))
-            if len(seen) < window:
-                break
-            after = int(seen[-1]["_id"])
-        ids = ids[:limit]
+        query = {**rest, "position": {"$gt": after, "$lte": head}}
+        seen = await self._events.find(query, {"type": 1, "organization_id": 1}).to_list()
+        ids = sorted(
+            int(doc["_id"])
+            for doc in seen
+            if doc["type"] in wanted and (organizations is None or doc.get("organization_id") in organizations)
+        )[:limit]
         if not ids:
             return []
         docs = await self._events.find({"_id": {"$in": ids}}).to_list()
