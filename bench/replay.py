@@ -16,6 +16,7 @@ BENCH_REPLAY_STORES=memory or =mongodb to run one store only.
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 import time
@@ -28,7 +29,7 @@ from uuid import uuid4
 from pydantic import SecretStr
 from pymongo import AsyncMongoClient
 
-from bench.common import write_results
+from bench.common import RESULTS, write_results
 from billing_grpc.application.catalogue import NewPlan
 from billing_grpc.application.context import system_context
 from billing_grpc.application.organizations import NewOrganization
@@ -166,4 +167,9 @@ async def main() -> None:
     if "mongodb" in stores:
         with tempfile.TemporaryDirectory() as data, EmbeddedMongo(Path(data) / "mongo") as server:
             rows.append(await _on_mongo(server.uri))
+    # Keep the other store's row from an earlier run (the stores are often run at different scales).
+    earlier = RESULTS / "replay.json"
+    if earlier.exists():
+        names = {row["store"] for row in rows}
+        rows = [row for row in json.loads(earlier.read_text()) if row["store"] not in names] + rows
     write_results("replay", rows)

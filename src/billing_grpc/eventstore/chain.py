@@ -37,6 +37,10 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} has no canonical encoding")
 
 
+# One encoder for every call: json.dumps with options builds a new one each time (measurable per event).
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_json_default)
+
+
 def canonical_bytes(event: RecordedEvent) -> bytes:
     """The deterministic encoding of an event as stored, which its hash covers."""
     envelope = {
@@ -52,8 +56,7 @@ def canonical_bytes(event: RecordedEvent) -> bytes:
         "recorded_at": _moment(event.recorded_at),
         "organization_id": event.organization_id,
     }
-    text = json.dumps(envelope, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_json_default)
-    return text.encode("utf-8")
+    return _ENCODER.encode(envelope).encode("utf-8")
 
 
 def event_hash(previous_hash: str, event: RecordedEvent) -> str:
