@@ -55,3 +55,25 @@ async def test_a_clean_deployment_verifies_and_an_edited_read_model_is_named() -
         assert [(d.collection, d.key, d.kind) for d in check.differences] == [
             ("organizations", organization_id, "differs")
         ]
+
+
+class MovingReadModels(InMemoryReadModels):
+    """A live read model whose checkpoint moves on every look, as under a busy server."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.looks = 0
+
+    async def checkpoint(self, projection: str) -> int:
+        self.looks += 1
+        return self.looks
+
+
+async def test_a_read_model_that_never_holds_still_is_reported_not_verified() -> None:
+    async with open_in_memory_app() as app:
+        live = MovingReadModels()
+        [organizations] = [p for p in app.projections.projections if p.name == "organizations"]
+        report = await verify(app.store, live, InMemoryReadModels(), [organizations])
+        assert not report.ok
+        assert report.projections[0].error == "the live read model kept moving"
+        assert live.looks == 10  # five attempts, two looks each
