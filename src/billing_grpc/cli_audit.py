@@ -11,7 +11,7 @@ from typing import TextIO
 from billing_grpc.audit.export import TimeRange, event_line, import_lines, stored_events
 from billing_grpc.audit.progress import ProgressLine
 from billing_grpc.audit.verification import VerificationReport, verify
-from billing_grpc.bootstrap import open_audit_log
+from billing_grpc.bootstrap import open_audit_log, upcasters
 from billing_grpc.domain.clock import ensure_utc
 from billing_grpc.eventstore import EventFilter
 from billing_grpc.settings import Settings
@@ -130,7 +130,7 @@ async def import_events(path: Path, settings: Settings) -> int:
     async with open_audit_log(settings) as log:
         try:
             with path.open(encoding="utf-8") as lines:
-                count = await import_lines(log.store, lines)
+                count = await import_lines(log.store, lines, upcasters())
         except ValueError as exc:
             print(f"import refused: {exc}", file=sys.stderr)
             return 1

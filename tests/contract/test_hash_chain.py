@@ -8,8 +8,11 @@ from datetime import UTC, datetime
 
 import pytest
 
+from billing_grpc.application.usage import claim_key
 from billing_grpc.audit.export import event_line, import_lines
-from billing_grpc.eventstore import EventFilter, EventStore, NewEvent, StreamAppend
+from billing_grpc.bootstrap import upcasters
+from billing_grpc.domain.usage import UsageRecord, UsageRecorded
+from billing_grpc.eventstore import EventFilter, EventStore, NewEvent, StreamAppend, Upcasters
 from billing_grpc.eventstore.chain import GENESIS_HASH, verify_chain
 from billing_grpc.eventstore.memory import InMemoryEventStore
 from billing_grpc.eventstore.mongo import MongoEventStore
@@ -74,7 +77,7 @@ async def test_an_export_imports_into_an_empty_store_unchanged_and_the_chain_hol
     lines = [event_line(e) for e in await store.read_stored(0, 10)]
     fresh = await _fresh_store(backend, database_name + "_copy")
     try:
-        assert await import_lines(fresh, lines) == 3
+        assert await import_lines(fresh, lines, Upcasters()) == 3
 
         assert await fresh.read_stored(0, 10) == await store.read_stored(0, 10)
         assert await fresh.head_position() == 3
@@ -83,7 +86,7 @@ async def test_an_export_imports_into_an_empty_store_unchanged_and_the_chain_hol
         await fresh.append(StreamAppend("b-1", 1, (fact(n=4),)))
         assert (await verify_chain(fresh)).checked == 4
         with pytest.raises(ValueError, match="not empty"):
-            await import_lines(fresh, lines)
+            await import_lines(fresh, lines, Upcasters())
     finally:
         await fresh.close()
         if backend.client is not None:
@@ -125,3 +128,28 @@ async def test_sparse_types_far_behind_the_head_are_read_in_order_and_in_pages(s
     assert [e.position for e in everything] == [1, 1_302, 1_303, 2_504]
     assert [e.payload["n"] for e in paged] == [1, 2, 4]
     assert [e.position for e in stored] == [1_302, 2_504]
+
+
+async def test_an_import_restores_the_usage_claims_of_the_imported_usage_events(
+    store: EventStore, backend: Backend, database_name: str
+) -> None:
+    record = UsageRecord("sub_1", "api_calls", "p0", "p1", "key-1", "3", 0, {}, None)
+    usage = NewEvent(
+        type=UsageRecorded.TYPE,
+        payload=UsageRecorded.of("org_1", [record]).payload(),
+        occurred_at=T0,
+        schema_version=UsageRecorded.VERSION,
+        organization_id="org_1",
+    )
+    await store.append(StreamAppend("usage-1", 0, (usage,)), claims=[claim_key("org_1", "key-1")])
+    lines = [event_line(e) for e in await store.read_stored(0, 10)]
+    fresh = await _fresh_store(backend, database_name + "_claims")
+    try:
+        await import_lines(fresh, lines, upcasters())
+        assert await fresh.claimed([claim_key("org_1", "key-1"), claim_key("org_1", "key-2")]) == {
+            claim_key("org_1", "key-1")
+        }
+    finally:
+        await fresh.close()
+        if backend.client is not None:
+            await backend.client.drop_database(database_name + "_claims")

@@ -15,7 +15,9 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from billing_grpc.eventstore import EventFilter, EventMetadata, EventStore, RecordedEvent
+from billing_grpc.application.usage import claim_key
+from billing_grpc.domain.usage import UsageRecorded
+from billing_grpc.eventstore import EventFilter, EventMetadata, EventStore, RecordedEvent, Upcasters
 
 PAGE = 1000
 
@@ -105,8 +107,21 @@ def read_lines(lines: Iterable[str]) -> Iterator[RecordedEvent]:
             raise ValueError(f"line {number}: not an exported event ({exc})") from exc
 
 
-async def import_lines(store: EventStore, lines: Iterable[str], batch: int = PAGE) -> int:
-    """Write an export into an empty store (ids, positions and hashes kept); return the event count."""
+def usage_claims(event: RecordedEvent, upcasters: Upcasters) -> list[str]:
+    """The idempotency claims a usage event made when it was ingested (none for other events)."""
+    if event.type != UsageRecorded.TYPE:
+        return []
+    payload = upcasters.apply(event).payload
+    organization_id = payload["organization_id"]
+    return [claim_key(organization_id, key) for series in payload["series"] for key in series["idempotency_keys"]]
+
+
+async def import_lines(store: EventStore, lines: Iterable[str], upcasters: Upcasters, batch: int = PAGE) -> int:
+    """Write an export into an empty store (ids, positions and hashes kept); return the event count.
+
+    Usage claims are restored from the usage events, so a key counted before the export is
+    still counted once after the import.
+    """
     if await store.head_position() != 0:
         raise ValueError("the store is not empty: import only into a fresh database")
     pending: list[RecordedEvent] = []
@@ -114,7 +129,11 @@ async def import_lines(store: EventStore, lines: Iterable[str], batch: int = PAG
     for event in read_lines(lines):
         pending.append(event)
         if len(pending) == batch:
-            await store.import_events(pending)
+            await _import(store, pending, upcasters)
             count, pending = count + len(pending), []
-    await store.import_events(pending)
+    await _import(store, pending, upcasters)
     return count + len(pending)
+
+
+async def _import(store: EventStore, events: list[RecordedEvent], upcasters: Upcasters) -> None:
+    await store.import_events(events, [claim for event in events for claim in usage_claims(event, upcasters)])

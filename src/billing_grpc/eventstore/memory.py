@@ -63,9 +63,10 @@ class InMemoryEventStore:
             return self._log[max(after_position, 0) : max(after_position, 0) + limit]
         return [e for e in self._log[max(after_position, 0) :] if event_filter.matches(e)][:limit]
 
-    async def import_events(self, events: Sequence[RecordedEvent]) -> None:
-        """Write recorded events as they are (ids, positions, times, hashes): an import into this log."""
+    async def import_events(self, events: Sequence[RecordedEvent], claims: Sequence[str] = ()) -> None:
+        """Write recorded events as they are (ids, positions, times, hashes) and their claims."""
         check_import(len(self._log), events)
+        self._claims.update(claims)
         await self._remember(list(events))
 
     async def claimed(self, keys: Sequence[str]) -> set[str]:

@@ -413,11 +413,13 @@ class MongoEventStore:
             docs = await self._read_after(after_position, event_filter, limit)
         return [_decode_stored(doc) for doc in docs]
 
-    async def import_events(self, events: Sequence[RecordedEvent]) -> None:
-        """Write recorded events as they are (ids, positions, times, hashes): an import into this log."""
+    async def import_events(self, events: Sequence[RecordedEvent], claims: Sequence[str] = ()) -> None:
+        """Write recorded events as they are (ids, positions, times, hashes) and their claims."""
         if not events:
             return
         async with self._client.start_session() as session, await session.start_transaction():
+            if claims:
+                await self._claims.insert_many([{"_id": key} for key in claims], ordered=True, session=session)
             counter = await self._counters.find_one({"_id": POSITION_COUNTER}, session=session) or {}
             check_import(int(counter.get("value", 0)), events)
             await self._events.insert_many([_encode(e) for e in events], ordered=True, session=session)

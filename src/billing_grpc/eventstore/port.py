@@ -56,11 +56,12 @@ class EventStore(Protocol):
         """
         ...
 
-    async def import_events(self, events: Sequence[RecordedEvent]) -> None:
-        """Write already-recorded events unchanged (ids, positions, times, hashes).
+    async def import_events(self, events: Sequence[RecordedEvent], claims: Sequence[str] = ()) -> None:
+        """Write already-recorded events unchanged (ids, positions, times, hashes), with their claims.
 
         They must continue the log at its head without gaps (else ValueError); for restoring an
-        export into an empty store, never for new facts.
+        export into an empty store, never for new facts. `claims` are the unique keys the events
+        had claimed (usage idempotency keys), which the log itself does not hold.
         """
         ...
 
