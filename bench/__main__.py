@@ -8,13 +8,14 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from bench import billing, entitlements, eventstore, ingest
+from bench import billing, entitlements, eventstore, ingest, replay
 
 BENCHMARKS: dict[str, Callable[[], Any]] = {
     "eventstore": eventstore.main,
     "ingest": ingest.main,
     "billing": billing.main,
     "entitlements": entitlements.main,
+    "replay": replay.main,
 }
 
 

@@ -121,6 +121,16 @@ class MongoReadModels:
                 raise CheckpointMoved(current) from exc
             raise
 
+    def with_prefix(self, prefix: str) -> MongoReadModels:
+        """Read models on the same database under another prefix (scratch collections)."""
+        return MongoReadModels(self._client, self._db.name, prefix)
+
+    async def drop(self) -> None:
+        """Drop every collection under this prefix (the end of a scratch copy)."""
+        for name in await self._db.list_collection_names():
+            if name.startswith(self._prefix):
+                await self._db.drop_collection(name)
+
     async def reset(self, projection: str, collections: Sequence[str]) -> None:
         """Drop the projection's collections and checkpoint."""
         for collection in collections:

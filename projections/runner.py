@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from billing_grpc.domain.errors import Unavailable
@@ -108,13 +108,20 @@ class ProjectionRunner:
             await self._catch_up(projection, head)
         return head
 
-    async def rebuild(self, projection: Projection) -> None:
-        """Drop a projection's read model and checkpoint and replay it from position 0."""
+    async def rebuild(
+        self, projection: Projection, *, until: int | None = None, progress: Callable[[int], None] | None = None
+    ) -> None:
+        """Drop a projection's read model and checkpoint and replay it from position 0.
+
+        `until` stops exactly at that position (a verification compares at a fixed position);
+        `progress` hears how many events each batch applied.
+        """
         await self._read_models.reset(projection.name, list(projection.collections))
         await self._read_models.ensure_indexes(projection.collections)
         self._reached[projection.name] = 0
         self._changed(None)
-        await self._catch_up(projection, await self._store.head_position())
+        head = await self._store.head_position() if until is None else until
+        await self._catch_up(projection, head, exact=until is not None, progress=progress)
 
     async def wait_until(self, position: int, timeout: float = 5.0) -> bool:
         """Wait until every projection reflects `position` (read-your-writes); False on timeout."""
@@ -125,10 +132,14 @@ class ProjectionRunner:
             return False
         return True
 
-    async def _catch_up(self, projection: Projection, head: int) -> None:
+    async def _catch_up(
+        self, projection: Projection, head: int, *, exact: bool = False, progress: Callable[[int], None] | None = None
+    ) -> None:
         position = await self._read_models.checkpoint(projection.name)
         while position < head:
-            applied = await self._apply_next_batch(projection, position)
+            applied = await self._apply_next_batch(
+                projection, position, until=head if exact else None, progress=progress
+            )
             if applied is None:
                 break
             position = applied
@@ -198,15 +209,27 @@ class ProjectionRunner:
             positions[projection.name] = end
             await self._mark(projection.name, end)
 
-    async def _apply_next_batch(self, projection: Projection, after: int, checkpoint: int | None = None) -> int | None:
-        """Apply the next batch after `after`; return the new checkpoint, or None if none.
+    async def _apply_next_batch(
+        self,
+        projection: Projection,
+        after: int,
+        checkpoint: int | None = None,
+        *,
+        until: int | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> int | None:
+        """Apply the next batch after `after` (up to `until`); return the new checkpoint, or None if none.
 
         `checkpoint` is the stored checkpoint (default `after`): only events of other types lie
         between the two.
         """
         events = await self._store.read_all(after, EventFilter(types=projection.handles), self._batch_size)
+        if until is not None:
+            events = [event for event in events if event.position <= until]
         if not events:
             return None
+        if progress is not None:
+            progress(len(events))
         view = View(self._read_models)
         await _apply(projection, events, view)
         position = events[-1].position

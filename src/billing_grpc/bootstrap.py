@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import AsyncIterator, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -110,6 +110,8 @@ class App:
     scheduler: Scheduler
     gateway: SimulatedGateway
     bootstrap: BootstrapResult | None
+    # Empty read models beside the live ones, dropped on exit: where a verification rebuilds.
+    scratch_read_models: Callable[[], AbstractAsyncContextManager[ReadModelStore]]
 
     @property
     def test_clock(self) -> TestClock | None:
@@ -128,19 +130,7 @@ async def open_app(
     """
     clock = clock or business_clock(settings)
     async with AsyncExitStack() as stack:
-        uri = settings.mongo_uri
-        if uri is None:
-            data = settings.data_dir.resolve()
-            data.mkdir(parents=True, exist_ok=True)
-            embedded = EmbeddedMongo(data / "mongo", log_file=data / "embedded-store.log")
-            await asyncio.to_thread(embedded.start)
-            stack.callback(embedded.stop)
-            uri = embedded.uri
-            log.info("embedded store ready", extra={"uri": uri, "data_dir": str(data)})
-        client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(
-            uri, serverSelectionTimeoutMS=settings.store_timeout_ms, tz_aware=True
-        )
-        stack.push_async_callback(client.close)
+        client = await _connect(stack, settings)
         store = MongoEventStore(client, settings.database, clock=clock, upcasters=upcasters())
         await store.start()
         stack.push_async_callback(store.close)
@@ -149,8 +139,54 @@ async def open_app(
         # The simulated gateway remembers charges where a real one would: beyond a crash of ours.
         ledger = MongoChargeLedger(client, settings.database)
         await ledger.start()
-        adapters = _Adapters(read_models, activity, ledger, MongoLease(client, settings.database))
+        adapters = _Adapters(
+            read_models, activity, ledger, MongoLease(client, settings.database), lambda: _scratch_of(read_models)
+        )
         yield await _wire(stack, settings, clock, store, adapters, projections)
+
+
+async def _connect(stack: AsyncExitStack, settings: Settings) -> AsyncMongoClient[dict[str, object]]:
+    """A client on MONGO_URI, or on the embedded store started under the data folder (stopped on exit)."""
+    uri = settings.mongo_uri
+    if uri is None:
+        data = settings.data_dir.resolve()
+        data.mkdir(parents=True, exist_ok=True)
+        embedded = EmbeddedMongo(data / "mongo", log_file=data / "embedded-store.log")
+        await asyncio.to_thread(embedded.start)
+        stack.callback(embedded.stop)
+        uri = embedded.uri
+        log.info("embedded store ready", extra={"uri": uri, "data_dir": str(data)})
+    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(
+        uri, serverSelectionTimeoutMS=settings.store_timeout_ms, tz_aware=True
+    )
+    stack.push_async_callback(client.close)
+    return client
+
+
+@dataclass(frozen=True)
+class AuditLog:
+    """What the auditor's command-line tools work on: the log and the read models, nothing running."""
+
+    store: EventStore
+    read_models: ReadModelStore
+    scratch_read_models: Callable[[], AbstractAsyncContextManager[ReadModelStore]]
+    projections: list[Projection]
+
+
+@asynccontextmanager
+async def open_audit_log(settings: Settings) -> AsyncIterator[AuditLog]:
+    """Connect like `serve` does, without starting projections, the scheduler or the first admin."""
+    async with AsyncExitStack() as stack:
+        if settings.store == "memory":  # nothing persists: an empty log, for symmetry
+            memory = InMemoryReadModels()
+            yield AuditLog(InMemoryEventStore(upcasters=upcasters()), memory, _in_memory_scratch, all_projections())
+            return
+        client = await _connect(stack, settings)
+        store = MongoEventStore(client, settings.database, upcasters=upcasters())
+        await store.start()
+        stack.push_async_callback(store.close)
+        read_models = MongoReadModels(client, settings.database)
+        yield AuditLog(store, read_models, lambda: _scratch_of(read_models), all_projections())
 
 
 @asynccontextmanager
@@ -162,7 +198,9 @@ async def open_in_memory_app(
     clock = clock or business_clock(settings)
     async with AsyncExitStack() as stack:
         store = InMemoryEventStore(clock, upcasters())
-        adapters = _Adapters(InMemoryReadModels(), InMemoryKeyActivity(), InMemoryChargeLedger(), LocalLease())
+        adapters = _Adapters(
+            InMemoryReadModels(), InMemoryKeyActivity(), InMemoryChargeLedger(), LocalLease(), _in_memory_scratch
+        )
         yield await _wire(stack, settings, clock, store, adapters, projections)
 
 
@@ -181,6 +219,22 @@ class _Adapters:
     activity: KeyActivity
     ledger: ChargeLedger
     lease: Lease
+    scratch: Callable[[], AbstractAsyncContextManager[ReadModelStore]]
+
+
+@asynccontextmanager
+async def _scratch_of(live: MongoReadModels) -> AsyncIterator[ReadModelStore]:
+    """Scratch collections `verify_<random>_*` in the live database, dropped afterwards."""
+    scratch = live.with_prefix(f"verify_{secrets.token_hex(4)}_")
+    try:
+        yield scratch
+    finally:
+        await scratch.drop()
+
+
+@asynccontextmanager
+async def _in_memory_scratch() -> AsyncIterator[ReadModelStore]:
+    yield InMemoryReadModels()
 
 
 async def _wire(
@@ -239,4 +293,5 @@ async def _wire(
         scheduler=scheduler,
         gateway=gateway,
         bootstrap=bootstrap,
+        scratch_read_models=adapters.scratch,
     )

@@ -7,6 +7,8 @@ import asyncio
 import gc
 import sys
 
+from billing_grpc.cli_audit import add_commands as add_audit_commands
+from billing_grpc.cli_audit import run as run_audit_command
 from billing_grpc.logs import configure_logging
 from billing_grpc.settings import Settings, ValidationError
 
@@ -28,6 +30,7 @@ def _parser() -> argparse.ArgumentParser:
         "Configuration comes from environment variables (see README); --listen overrides BILLING_LISTEN.",
     )
     serve.add_argument("--listen", help="host:port to listen on")
+    add_audit_commands(commands)
     return parser
 
 
@@ -39,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValidationError as error:
         print(f"invalid configuration:\n{error}", file=sys.stderr)
         return 2
-    if options.listen:
+    if getattr(options, "listen", None):
         settings = settings.model_copy(update={"listen": options.listen})
     configure_logging(settings.log_level, settings.log_format)
     if options.command == "serve":
@@ -47,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
 
         gc.set_threshold(*GC_THRESHOLDS)
         asyncio.run(serve(settings))
-    return 0
+        return 0
+    return asyncio.run(run_audit_command(options, settings))
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ BILLING_READ = frozenset(
         "InvoiceService/ListInvoices",
         "InvoiceService/GetBalance",
         "InvoiceService/ListPayments",
+        "AuditService/ExplainInvoice",
     }
 )
 CATALOGUE_READ = frozenset(
@@ -82,10 +83,20 @@ ALLOWED: dict[str, frozenset[str]] = {
     | {"OrganizationService/GetOrganization", "OrganizationService/ListOrganizations"},
     "usage_emitter": CATALOGUE_READ | USAGE | ENTITLEMENTS,
     "auditor": CATALOGUE_READ
-    | {"EventLogService/ReadEvents", "OrganizationService/GetOrganization", "OrganizationService/ListOrganizations"},
+    | {
+        "EventLogService/ReadEvents",
+        "AuditService/ExplainInvoice",
+        "OrganizationService/GetOrganization",
+        "OrganizationService/ListOrganizations",
+    },
     "platform_usage_emitter": CATALOGUE_READ | USAGE | ENTITLEMENTS,
     "platform_auditor": CATALOGUE_READ
-    | {"EventLogService/ReadEvents", "OrganizationService/GetOrganization", "OrganizationService/ListOrganizations"},
+    | {
+        "EventLogService/ReadEvents",
+        "AuditService/ExplainInvoice",
+        "OrganizationService/GetOrganization",
+        "OrganizationService/ListOrganizations",
+    },
     "no_roles": frozenset(),
 }
 PLATFORM_SCOPED = {"platform_admin", "platform_usage_emitter", "platform_auditor"}

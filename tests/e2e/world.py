@@ -15,6 +15,8 @@ import grpc
 from grpc import aio
 
 from billing.v1 import (
+    audit_pb2,
+    audit_pb2_grpc,
     billing_pb2,
     billing_pb2_grpc,
     catalogue_pb2,
@@ -49,6 +51,7 @@ class Stubs:
     billing: billing_pb2_grpc.BillingServiceStub
     invoices: billing_pb2_grpc.InvoiceServiceStub
     entitlements: entitlements_pb2_grpc.EntitlementServiceStub
+    audit: audit_pb2_grpc.AuditServiceStub
 
     @classmethod
     def on(cls, channel: aio.Channel) -> Stubs:
@@ -63,6 +66,7 @@ class Stubs:
             billing_pb2_grpc.BillingServiceStub(channel),
             billing_pb2_grpc.InvoiceServiceStub(channel),
             entitlements_pb2_grpc.EntitlementServiceStub(channel),
+            audit_pb2_grpc.AuditServiceStub(channel),
         )
 
 
@@ -232,6 +236,16 @@ async def _stream_usage(s: Stubs, t: Tenant, md: tuple[tuple[str, str], ...]) ->
 
     acks = [ack async for ack in s.usage.StreamUsage(one_batch(), metadata=md)]
     _usage_verdict(acks[0].results)
+
+
+async def _explain(s: Stubs, t: Tenant, md: tuple[tuple[str, str], ...]) -> Any:
+    """ExplainInvoice; a draft has no calculation yet, which still proves access was granted."""
+    try:
+        return await s.audit.ExplainInvoice(audit_pb2.ExplainInvoiceRequest(invoice_id=t.invoice_id), metadata=md)
+    except aio.AioRpcError as error:
+        if error.code() != grpc.StatusCode.FAILED_PRECONDITION:
+            raise
+        return None
 
 
 async def _drain(call: Any) -> list[Any]:
@@ -489,6 +503,11 @@ RPCS: dict[str, tuple[bool, Call]] = {
             metadata=md,
         ),
     ),
+    "AuditService/VerifyProjections": (
+        False,
+        lambda s, t, md: s.audit.VerifyProjections(audit_pb2.VerifyProjectionsRequest(), metadata=md),
+    ),
+    "AuditService/ExplainInvoice": (True, _explain),
     "InvoiceService/GrantCredit": (
         True,
         lambda s, t, md: s.invoices.GrantCredit(

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x62illing/v1/event_log.proto\x12\nbilling.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8b\x01\n\x11ReadEventsRequest\x12\x16\n\x0e\x61\x66ter_position\x18\x01 \x01(\x03\x12\x11\n\tstream_id\x18\x02 \x01(\t\x12\x13\n\x0b\x65vent_types\x18\x03 \x03(\t\x12\x0e\n\x06\x66ollow\x18\x04 \x01(\x08\x12\r\n\x05limit\x18\x05 \x01(\x03\x12\x17\n\x0forganization_id\x18\x06 \x01(\t\">\n\x12ReadEventsResponse\x12(\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x19.billing.v1.RecordedEvent\"\xc2\x02\n\rRecordedEvent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x11\n\tstream_id\x18\x02 \x01(\t\x12\x16\n\x0estream_version\x18\x03 \x01(\x03\x12\x10\n\x08position\x18\x04 \x01(\x03\x12\x0c\n\x04type\x18\x05 \x01(\t\x12\x16\n\x0eschema_version\x18\x06 \x01(\x05\x12\x14\n\x0cpayload_json\x18\x07 \x01(\t\x12+\n\x08metadata\x18\x08 \x01(\x0b\x32\x19.billing.v1.EventMetadata\x12/\n\x0boccurred_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0brecorded_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0forganization_id\x18\x0b \x01(\t\"L\n\rEventMetadata\x12\x16\n\x0e\x63orrelation_id\x18\x01 \x01(\t\x12\x14\n\x0c\x63\x61usation_id\x18\x02 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x03 \x01(\t2`\n\x0f\x45ventLogService\x12M\n\nReadEvents\x12\x1d.billing.v1.ReadEventsRequest\x1a\x1e.billing.v1.ReadEventsResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x62illing/v1/event_log.proto\x12\nbilling.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xef\x01\n\x11ReadEventsRequest\x12\x16\n\x0e\x61\x66ter_position\x18\x01 \x01(\x03\x12\x11\n\tstream_id\x18\x02 \x01(\t\x12\x13\n\x0b\x65vent_types\x18\x03 \x03(\t\x12\x0e\n\x06\x66ollow\x18\x04 \x01(\x08\x12\r\n\x05limit\x18\x05 \x01(\x03\x12\x17\n\x0forganization_id\x18\x06 \x01(\t\x12\x31\n\roccurred_from\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0boccurred_to\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\">\n\x12ReadEventsResponse\x12(\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x19.billing.v1.RecordedEvent\"\xd0\x02\n\rRecordedEvent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x11\n\tstream_id\x18\x02 \x01(\t\x12\x16\n\x0estream_version\x18\x03 \x01(\x03\x12\x10\n\x08position\x18\x04 \x01(\x03\x12\x0c\n\x04type\x18\x05 \x01(\t\x12\x16\n\x0eschema_version\x18\x06 \x01(\x05\x12\x14\n\x0cpayload_json\x18\x07 \x01(\t\x12+\n\x08metadata\x18\x08 \x01(\x0b\x32\x19.billing.v1.EventMetadata\x12/\n\x0boccurred_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0brecorded_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0forganization_id\x18\x0b \x01(\t\x12\x0c\n\x04hash\x18\x0c \x01(\t\"L\n\rEventMetadata\x12\x16\n\x0e\x63orrelation_id\x18\x01 \x01(\t\x12\x14\n\x0c\x63\x61usation_id\x18\x02 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x03 \x01(\t2`\n\x0f\x45ventLogService\x12M\n\nReadEvents\x12\x1d.billing.v1.ReadEventsRequest\x1a\x1e.billing.v1.ReadEventsResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,13 +33,13 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'billing.v1.event_log_pb2', 
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_READEVENTSREQUEST']._serialized_start=76
-  _globals['_READEVENTSREQUEST']._serialized_end=215
-  _globals['_READEVENTSRESPONSE']._serialized_start=217
-  _globals['_READEVENTSRESPONSE']._serialized_end=279
-  _globals['_RECORDEDEVENT']._serialized_start=282
-  _globals['_RECORDEDEVENT']._serialized_end=604
-  _globals['_EVENTMETADATA']._serialized_start=606
-  _globals['_EVENTMETADATA']._serialized_end=682
-  _globals['_EVENTLOGSERVICE']._serialized_start=684
-  _globals['_EVENTLOGSERVICE']._serialized_end=780
+  _globals['_READEVENTSREQUEST']._serialized_end=315
+  _globals['_READEVENTSRESPONSE']._serialized_start=317
+  _globals['_READEVENTSRESPONSE']._serialized_end=379
+  _globals['_RECORDEDEVENT']._serialized_start=382
+  _globals['_RECORDEDEVENT']._serialized_end=718
+  _globals['_EVENTMETADATA']._serialized_start=720
+  _globals['_EVENTMETADATA']._serialized_end=796
+  _globals['_EVENTLOGSERVICE']._serialized_start=798
+  _globals['_EVENTLOGSERVICE']._serialized_end=894
 # @@protoc_insertion_point(module_scope)

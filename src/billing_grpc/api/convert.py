@@ -47,6 +47,7 @@ def recorded_event(event: RecordedEvent) -> event_log_pb2.RecordedEvent:
         occurred_at=timestamp(event.occurred_at),
         recorded_at=timestamp(event.recorded_at),
         organization_id=event.organization_id,
+        hash=event.hash,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import ModuleType
 
 from billing.v1 import (
+    audit_pb2,
     billing_pb2,
     catalogue_pb2,
     entitlements_pb2,
@@ -72,6 +73,8 @@ POLICY: dict[str, Action] = {
     method(entitlements_pb2, "EntitlementService", "ListEntitlements"): Action.ENTITLEMENTS_CHECK,
     method(entitlements_pb2, "EntitlementService", "CheckEntitlement"): Action.ENTITLEMENTS_CHECK,
     method(entitlements_pb2, "EntitlementService", "CheckEntitlements"): Action.ENTITLEMENTS_CHECK,
+    method(audit_pb2, "AuditService", "VerifyProjections"): Action.LOG_VERIFY,
+    method(audit_pb2, "AuditService", "ExplainInvoice"): Action.INVOICES_EXPLAIN,
 }
 
 

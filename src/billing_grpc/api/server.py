@@ -13,6 +13,8 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from billing.v1 import (
+    audit_pb2,
+    audit_pb2_grpc,
     billing_pb2,
     billing_pb2_grpc,
     catalogue_pb2,
@@ -30,6 +32,7 @@ from billing.v1 import (
     usage_pb2,
     usage_pb2_grpc,
 )
+from billing_grpc.api.audit import AuditServicer
 from billing_grpc.api.auth import AuthInterceptor
 from billing_grpc.api.billing import BillingServicer, InvoiceServicer
 from billing_grpc.api.catalogue import CatalogueServicer
@@ -55,6 +58,7 @@ SERVICE_NAMES = tuple(
         subscriptions_pb2,
         usage_pb2,
         billing_pb2,
+        audit_pb2,
         entitlements_pb2,
     )
     for service in module.DESCRIPTOR.services_by_name.values()
@@ -121,6 +125,7 @@ def create_server(app: App, listen: str | None = None) -> Server:
     billing_pb2_grpc.add_BillingServiceServicer_to_server(BillingServicer(app), grpc_server)
     billing_pb2_grpc.add_InvoiceServiceServicer_to_server(InvoiceServicer(app), grpc_server)
     entitlements_pb2_grpc.add_EntitlementServiceServicer_to_server(EntitlementServicer(app), grpc_server)
+    audit_pb2_grpc.add_AuditServiceServicer_to_server(AuditServicer(app), grpc_server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, grpc_server)
     reflection.enable_server_reflection((*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), grpc_server)

@@ -40,6 +40,10 @@ class Action(StrEnum):
     # Products ask on hot paths whether an organization may use a feature: their service
     # accounts (usage emitters) need it as much as the organization's own admins and viewers.
     ENTITLEMENTS_CHECK = "entitlements.check"
+    # An invoice's calculation and the facts behind it: its organization's readers and auditors.
+    INVOICES_EXPLAIN = "invoices.explain"
+    # Rebuild every read model and check the log's hash chain: platform-wide, platform admins.
+    LOG_VERIFY = "log.verify"
 
 
 _ALLOWS: dict[Role, frozenset[Action]] = {
@@ -54,13 +58,22 @@ _ALLOWS: dict[Role, frozenset[Action]] = {
             Action.SUBSCRIPTIONS_MANAGE,
             Action.BILLING_READ,
             Action.ENTITLEMENTS_CHECK,
+            Action.INVOICES_EXPLAIN,
         }
     ),
     Role.BILLING_VIEWER: frozenset(
-        {Action.ORGANIZATIONS_READ, Action.CATALOGUE_READ, Action.BILLING_READ, Action.ENTITLEMENTS_CHECK}
+        {
+            Action.ORGANIZATIONS_READ,
+            Action.CATALOGUE_READ,
+            Action.BILLING_READ,
+            Action.ENTITLEMENTS_CHECK,
+            Action.INVOICES_EXPLAIN,
+        }
     ),
     Role.USAGE_EMITTER: frozenset({Action.USAGE_RECORD, Action.CATALOGUE_READ, Action.ENTITLEMENTS_CHECK}),
-    Role.AUDITOR: frozenset({Action.EVENTS_READ, Action.ORGANIZATIONS_READ, Action.CATALOGUE_READ}),
+    Role.AUDITOR: frozenset(
+        {Action.EVENTS_READ, Action.ORGANIZATIONS_READ, Action.CATALOGUE_READ, Action.INVOICES_EXPLAIN}
+    ),
 }
 
 # Roles that make sense across every tenant; the others are always tied to one organization.

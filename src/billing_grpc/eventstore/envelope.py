@@ -79,6 +79,9 @@ class RecordedEvent:
     occurred_at: datetime
     recorded_at: datetime
     organization_id: str = ""
+    # sha256 over the stored content and the previous event's hash (see eventstore.chain);
+    # "" for an event recorded before the log was chained.
+    hash: str = ""
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,9 @@ from collections.abc import Mapping, Sequence
 from uuid import UUID
 
 from billing_grpc.domain.clock import Clock, SystemClock
+from billing_grpc.eventstore.chain import GENESIS_HASH, chained
 from billing_grpc.eventstore.envelope import EVERYTHING, EventFilter, RecordedEvent, StreamAppend, to_log_precision
-from billing_grpc.eventstore.planning import Accepted, decide
+from billing_grpc.eventstore.planning import Accepted, check_import, decide
 from billing_grpc.eventstore.port import DEFAULT_PAGE
 from billing_grpc.eventstore.upcasting import NO_UPCASTERS, Upcasters
 
@@ -25,6 +26,7 @@ class InMemoryEventStore:
         self._by_id: dict[UUID, RecordedEvent] = {}
         self._claims: set[str] = set()
         self._latest_by_type: dict[str, int] = {}
+        self._last_hash = GENESIS_HASH
         self._appended = asyncio.Condition()
 
     async def append(
@@ -37,15 +39,35 @@ class InMemoryEventStore:
         if not isinstance(decision, Accepted):
             return [self._upcasters.apply(event) for event in decision.events]
         recorded_at = to_log_precision(self._clock.now())
-        recorded = [row.record(len(self._log) + i, recorded_at) for i, row in enumerate(decision.rows, 1)]
+        rows = [row.record(len(self._log) + i, recorded_at) for i, row in enumerate(decision.rows, 1)]
+        recorded = chained(self._last_hash, rows)
+        await self._remember(recorded)
+        return [self._upcasters.apply(event) for event in recorded]
+
+    async def _remember(self, recorded: Sequence[RecordedEvent]) -> None:
         for event in recorded:
             self._log.append(event)
             self._streams.setdefault(event.stream_id, []).append(event)
             self._by_id[event.event_id] = event
             self._latest_by_type[event.type] = event.position
+        if recorded:
+            self._last_hash = recorded[-1].hash or self._last_hash
         async with self._appended:
             self._appended.notify_all()
-        return [self._upcasters.apply(event) for event in recorded]
+
+    async def read_stored(
+        self, after_position: int = 0, limit: int = DEFAULT_PAGE, event_filter: EventFilter = EVERYTHING
+    ) -> list[RecordedEvent]:
+        """Like `read_all`, exactly as stored: not upcast, with hashes."""
+        if event_filter == EVERYTHING:
+            return self._log[max(after_position, 0) : max(after_position, 0) + limit]
+        return [e for e in self._log[max(after_position, 0) :] if event_filter.matches(e)][:limit]
+
+    async def import_events(self, events: Sequence[RecordedEvent], claims: Sequence[str] = ()) -> None:
+        """Write recorded events as they are (ids, positions, times, hashes) and their claims."""
+        check_import(len(self._log), events)
+        self._claims.update(claims)
+        await self._remember(list(events))
 
     async def claimed(self, keys: Sequence[str]) -> set[str]:
         """Which of these keys are claimed."""

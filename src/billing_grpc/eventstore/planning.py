@@ -121,3 +121,10 @@ def decide(
     versions.update(advanced)
     taken.update(claims)
     return Accepted(rows)
+
+
+def check_import(head: int, events: Sequence[RecordedEvent]) -> None:
+    """Refuse an import that does not continue the log at `head` without gaps (ValueError)."""
+    for expected, event in enumerate(events, start=head + 1):
+        if event.position != expected:
+            raise ValueError(f"an import must continue the log: expected position {expected}, got {event.position}")

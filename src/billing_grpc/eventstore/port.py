@@ -47,6 +47,24 @@ class EventStore(Protocol):
         """Up to `limit` events after `after_position` that pass the filter, in position order."""
         ...
 
+    async def read_stored(
+        self, after_position: int = 0, limit: int = DEFAULT_PAGE, event_filter: EventFilter = EVERYTHING
+    ) -> list[RecordedEvent]:
+        """Like `read_all`, but exactly as stored (never upcast), with hashes.
+
+        What the hash chain covers: verification and export read this, not `read_all`.
+        """
+        ...
+
+    async def import_events(self, events: Sequence[RecordedEvent], claims: Sequence[str] = ()) -> None:
+        """Write already-recorded events unchanged (ids, positions, times, hashes), with their claims.
+
+        They must continue the log at its head without gaps (else ValueError); for restoring an
+        export into an empty store, never for new facts. `claims` are the unique keys the events
+        had claimed (usage idempotency keys), which the log itself does not hold.
+        """
+        ...
+
     async def head_position(self) -> int:
         """The position of the last committed event, 0 for an empty log."""
         ...

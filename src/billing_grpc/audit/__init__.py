@@ -1,0 +1,1 @@
+"""Auditor tooling: replay verification, export and import of the log, invoice explanations."""

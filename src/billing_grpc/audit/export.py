@@ -1,0 +1,139 @@
+"""The log as JSON Lines: one stored event a line, in global order, with its hash; and back.
+
+An export is the stored form (never upcast): it is what the hash chain covers, so an auditor
+can recompute every hash from the file, and an import writes back exactly what was recorded.
+The time range applies to `occurred_at` (business time: "the facts of March"), half-open
+[from, to), and is filtered while walking positions: no index serves it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from billing_grpc.application.usage import claim_key
+from billing_grpc.domain.usage import UsageRecorded
+from billing_grpc.eventstore import EventFilter, EventMetadata, EventStore, RecordedEvent, Upcasters
+
+PAGE = 1000
+
+
+@dataclass(frozen=True)
+class TimeRange:
+    """Events whose occurred_at lies in [start, end); None leaves that side open."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+
+    def contains(self, moment: datetime) -> bool:
+        """True if `moment` lies in the range."""
+        return (self.start is None or moment >= self.start) and (self.end is None or moment < self.end)
+
+
+EVER = TimeRange()
+
+
+async def stored_events(
+    store: EventStore, after_position: int, event_filter: EventFilter, window: TimeRange = EVER
+) -> AsyncIterator[RecordedEvent]:
+    """Every stored event after `after_position` that passes the filter and the time range, in order."""
+    position = after_position
+    while events := await store.read_stored(position, PAGE, event_filter):
+        for event in events:
+            if window.contains(event.occurred_at):
+                yield event
+        position = events[-1].position
+        if len(events) < PAGE:
+            return
+
+
+def _moment(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+def event_to_json(event: RecordedEvent) -> dict[str, Any]:
+    """Every envelope field and the hash, as JSON values."""
+    return {
+        "position": event.position,
+        "event_id": str(event.event_id),
+        "stream_id": event.stream_id,
+        "stream_version": event.stream_version,
+        "type": event.type,
+        "schema_version": event.schema_version,
+        "organization_id": event.organization_id,
+        "payload": event.payload,
+        "metadata": event.metadata.to_dict(),
+        "occurred_at": _moment(event.occurred_at),
+        "recorded_at": _moment(event.recorded_at),
+        "hash": event.hash,
+    }
+
+
+def event_line(event: RecordedEvent) -> str:
+    """One JSON Lines line (with its newline)."""
+    return json.dumps(event_to_json(event), separators=(",", ":"), ensure_ascii=False) + "\n"
+
+
+def event_from_json(data: dict[str, Any]) -> RecordedEvent:
+    """The recorded event a line describes (ValueError / KeyError on a malformed line)."""
+    return RecordedEvent(
+        event_id=UUID(data["event_id"]),
+        stream_id=str(data["stream_id"]),
+        stream_version=int(data["stream_version"]),
+        position=int(data["position"]),
+        type=str(data["type"]),
+        schema_version=int(data["schema_version"]),
+        payload=dict(data["payload"]),
+        metadata=EventMetadata.from_dict(data.get("metadata", {})),
+        occurred_at=datetime.fromisoformat(data["occurred_at"]),
+        recorded_at=datetime.fromisoformat(data["recorded_at"]),
+        organization_id=str(data.get("organization_id", "")),
+        hash=str(data.get("hash", "")),
+    )
+
+
+def read_lines(lines: Iterable[str]) -> Iterator[RecordedEvent]:
+    """The events of a JSON Lines export (blank lines skipped)."""
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            yield event_from_json(json.loads(line))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"line {number}: not an exported event ({exc})") from exc
+
+
+def usage_claims(event: RecordedEvent, upcasters: Upcasters) -> list[str]:
+    """The idempotency claims a usage event made when it was ingested (none for other events)."""
+    if event.type != UsageRecorded.TYPE:
+        return []
+    payload = upcasters.apply(event).payload
+    organization_id = payload["organization_id"]
+    return [claim_key(organization_id, key) for series in payload["series"] for key in series["idempotency_keys"]]
+
+
+async def import_lines(store: EventStore, lines: Iterable[str], upcasters: Upcasters, batch: int = PAGE) -> int:
+    """Write an export into an empty store (ids, positions and hashes kept); return the event count.
+
+    Usage claims are restored from the usage events, so a key counted before the export is
+    still counted once after the import.
+    """
+    if await store.head_position() != 0:
+        raise ValueError("the store is not empty: import only into a fresh database")
+    pending: list[RecordedEvent] = []
+    count = 0
+    for event in read_lines(lines):
+        pending.append(event)
+        if len(pending) == batch:
+            await _import(store, pending, upcasters)
+            count, pending = count + len(pending), []
+    await _import(store, pending, upcasters)
+    return count + len(pending)
+
+
+async def _import(store: EventStore, events: list[RecordedEvent], upcasters: Upcasters) -> None:
+    await store.import_events(events, [claim for event in events for claim in usage_claims(event, upcasters)])
