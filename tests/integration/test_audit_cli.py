@@ -121,12 +121,16 @@ async def test_export_then_import_into_a_fresh_store_reproduces_the_read_models(
             assert await restored.store.head_position() == head  # the copy appended nothing of its own
             assert await restored.projections.wait_until(head, timeout=30)
             client = AsyncMongoClient[dict[str, Any]](mongo_uri, tz_aware=True)
+            filled = set()
             for projection in all_projections():
                 collections = sorted(projection.collections)
                 original = await dump(MongoReadModels(client, database_name), collections)
                 rebuilt = await dump(MongoReadModels(client, copy), collections)
-                assert sum(map(len, original.values())) > 0
                 assert compare(original, rebuilt) == [], projection.name
+                if any(original.values()):
+                    filled.add(projection.name)
+            # Not a comparison of empty collections (the billed world has no features, hence none of those).
+            assert {"organizations", "subscriptions", "usage", "invoices", "payments", "balances"} <= filled
             # Usage counted before the export is still counted once: its claims came along.
             organization_id = next(json.loads(line)["organization_id"] for line in lines if '"usage.recorded"' in line)
             resent = UsageInput(organization_id, "api_calls", "700", running.clock.now(), "a", {})
