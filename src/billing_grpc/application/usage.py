@@ -78,6 +78,12 @@ class _Lookups:
     subscriptions: dict[str, list[LiveSubscription]]
 
 
+# Refusals that depend on when an event arrives, not on what it says: a resend of an event that
+# was counted before its subscription ended or its period was sealed meets one of them, and must
+# be answered `duplicate` (counted once already), not `rejected` (as if it had never counted).
+STATE_REJECTIONS = frozenset({RejectReason.NO_ACTIVE_SUBSCRIPTION, RejectReason.PERIOD_CLOSED})
+
+
 def claim_key(organization_id: str, idempotency_key: str) -> str:
     """The store-wide unique key of one usage event (organization ids contain no colon)."""
     return f"usage:{organization_id}:{idempotency_key}"
@@ -108,6 +114,7 @@ class UsageIngestor:
         organizations, meters, subscriptions = lookups.organizations, lookups.meters, lookups.subscriptions
         results: list[UsageResult] = [ACCEPTED] * len(batch)
         pending: dict[str, tuple[int, str, UsageRecord]] = {}  # claim → (index, organization, record)
+        late: dict[str, int] = {}  # claim → index of an event refused for a state that may have moved on
         now = self.writer.clock.now()
         # The loop runs once per event: names are bound locally and the claim key is inlined.
         for index, usage in enumerate(batch):
@@ -118,14 +125,19 @@ class UsageIngestor:
             verdict = judge(usage, meters[usage.meter_code], subscriptions[organization_id], now)
             if isinstance(verdict, Rejection):
                 results[index] = UsageResult(Outcome.REJECTED, verdict.reason.value, verdict.message)
+                if verdict.reason in STATE_REJECTIONS:
+                    late[f"usage:{organization_id}:{usage.idempotency_key}"] = index
                 continue
             claim = f"usage:{organization_id}:{verdict.idempotency_key}"  # claim_key, inlined
             if claim in pending:  # the same key twice in one batch: the first one counts
                 results[index] = DUPLICATE
                 continue
             pending[claim] = (index, organization_id, verdict)
-        for claim in await self.writer.store.claimed(list(pending)):
-            results[pending.pop(claim)[0]] = DUPLICATE
+        for claim in await self.writer.store.claimed([*pending, *late]):
+            if claim in pending:
+                results[pending.pop(claim)[0]] = DUPLICATE
+            else:  # counted before its subscription ended or its period was sealed: a resend
+                results[late[claim]] = DUPLICATE
         versions = {s.subscription_id: s.stream_version for subs in subscriptions.values() for s in subs}
         await self._record(context, pending, results, versions)
         return results
