@@ -11,13 +11,14 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from billing_grpc.application.usage import claim_key
 from billing_grpc.domain.usage import UsageRecorded
 from billing_grpc.eventstore import EventFilter, EventMetadata, EventStore, RecordedEvent, Upcasters
+from billing_grpc.eventstore.chain import envelope_json
 
 PAGE = 1000
 
@@ -51,26 +52,9 @@ async def stored_events(
             return
 
 
-def _moment(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat(timespec="milliseconds")
-
-
 def event_to_json(event: RecordedEvent) -> dict[str, Any]:
-    """Every envelope field and the hash, as JSON values."""
-    return {
-        "position": event.position,
-        "event_id": str(event.event_id),
-        "stream_id": event.stream_id,
-        "stream_version": event.stream_version,
-        "type": event.type,
-        "schema_version": event.schema_version,
-        "organization_id": event.organization_id,
-        "payload": event.payload,
-        "metadata": event.metadata.to_dict(),
-        "occurred_at": _moment(event.occurred_at),
-        "recorded_at": _moment(event.recorded_at),
-        "hash": event.hash,
-    }
+    """Every envelope field and the hash, as JSON values (the hash covers all the rest)."""
+    return {**envelope_json(event), "hash": event.hash}
 
 
 def event_line(event: RecordedEvent) -> str:

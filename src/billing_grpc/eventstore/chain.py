@@ -41,9 +41,12 @@ def _json_default(value: Any) -> Any:
 _ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_json_default)
 
 
-def canonical_bytes(event: RecordedEvent) -> bytes:
-    """The deterministic encoding of an event as stored, which its hash covers."""
-    envelope = {
+def envelope_json(event: RecordedEvent) -> dict[str, Any]:
+    """Every envelope field of a stored event but its hash, as JSON values: what the hash covers.
+
+    An `export-events` line is this plus `hash`, so auditors recompute the chain from an export.
+    """
+    return {
         "position": event.position,
         "event_id": str(event.event_id),
         "stream_id": event.stream_id,
@@ -56,7 +59,11 @@ def canonical_bytes(event: RecordedEvent) -> bytes:
         "recorded_at": _moment(event.recorded_at),
         "organization_id": event.organization_id,
     }
-    return _ENCODER.encode(envelope).encode("utf-8")
+
+
+def canonical_bytes(event: RecordedEvent) -> bytes:
+    """The deterministic encoding of an event as stored, which its hash covers."""
+    return _ENCODER.encode(envelope_json(event)).encode("utf-8")
 
 
 def event_hash(previous_hash: str, event: RecordedEvent) -> str:
