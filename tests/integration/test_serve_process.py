@@ -61,7 +61,8 @@ async def _collect(stream: asyncio.StreamReader, logs: list[dict[str, object]]) 
 
 
 @asynccontextmanager
-async def serve(data_dir: Path) -> AsyncIterator[ServerProcess]:
+async def serve(data_dir: Path, mongo_uri: str | None = None) -> AsyncIterator[ServerProcess]:
+    """A `billing-grpc serve` process: on its embedded store under `data_dir`, or on `mongo_uri`."""
     address = f"127.0.0.1:{free_port()}"
     env = {
         **os.environ,
@@ -71,6 +72,8 @@ async def serve(data_dir: Path) -> AsyncIterator[ServerProcess]:
         "BILLING_LOG_FORMAT": "json",
     }
     env.pop("MONGO_URI", None)
+    if mongo_uri is not None:
+        env["MONGO_URI"] = mongo_uri
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
