@@ -41,6 +41,12 @@ class Settings(BaseModel):
         16 * 1024 * 1024, ge=1024, description="Largest gRPC message accepted or sent, in bytes."
     )
     keepalive_seconds: int = Field(30, ge=1, description="Interval of server keepalive pings.")
+    max_usage_streams: int = Field(
+        256, ge=1, description="`StreamUsage` streams one instance serves at once; more: RESOURCE_EXHAUSTED."
+    )
+    max_stream_seconds: float = Field(
+        3600.0, gt=0, description="How long a `StreamUsage` stream lives; then it ends after an ack."
+    )
     shutdown_grace_seconds: float = Field(
         10.0, ge=0, description="How long in-flight calls may finish after SIGTERM/Ctrl-C."
     )

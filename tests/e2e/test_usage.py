@@ -285,3 +285,37 @@ async def test_a_stream_is_read_one_batch_at_a_time_so_a_slow_store_slows_the_ac
         app.usage = real
     assert acks == list(range(8))
     assert peak == 1  # never more than one batch of a stream held by the server
+
+
+async def test_streams_beyond_the_limit_are_refused_and_a_stream_ends_after_its_time(metered: Metered) -> None:
+    app = metered.running.app
+    app.settings = app.settings.model_copy(update={"max_usage_streams": 1, "max_stream_seconds": 0.5})
+    more = asyncio.Event()
+
+    async def held_open() -> AsyncIterator[usage_pb2.StreamUsageRequest]:
+        yield usage_pb2.StreamUsageRequest(batch_id=1, events=[metered.event("h1")])
+        await more.wait()  # the stream stays open, between batches
+        yield usage_pb2.StreamUsageRequest(batch_id=2, events=[metered.event("h2")])
+
+    first = metered.usage.StreamUsage(held_open(), metadata=metered.emitter)
+    assert (await first.read()).accepted == 1
+
+    async def one() -> AsyncIterator[usage_pb2.StreamUsageRequest]:
+        yield usage_pb2.StreamUsageRequest(batch_id=1, events=[metered.event("o1")])
+
+    with pytest.raises(aio.AioRpcError) as refused:
+        [_ async for _ in metered.usage.StreamUsage(one(), metadata=metered.emitter)]
+    assert refused.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert details_of(refused.value).reason == "too_many_streams"
+
+    await asyncio.sleep(0.6)  # past the first stream's time: its next ack is its last
+    more.set()
+    assert (await first.read()).accepted == 1  # the batch in flight is acknowledged (durable) first
+    with pytest.raises(aio.AioRpcError) as ended:
+        await first.read()
+    assert ended.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert details_of(ended.value).reason == "stream_duration_exceeded"
+
+    # Its slot is free again: a new stream is served, and everything acknowledged counted once.
+    assert [a.accepted async for a in metered.usage.StreamUsage(one(), metadata=metered.emitter)] == [1]
+    assert (await metered.summary())["calls"] == ("3", 3)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
@@ -78,6 +79,7 @@ class UsageServicer(usage_pb2_grpc.UsageServiceServicer):
 
     def __init__(self, app: App) -> None:
         self._app = app
+        self._open_streams = 0
 
     async def RecordUsage(
         self, request: usage_pb2.RecordUsageRequest, context: aio.ServicerContext
@@ -92,14 +94,34 @@ class UsageServicer(usage_pb2_grpc.UsageServiceServicer):
     async def StreamUsage(
         self, request_iterator: AsyncIterator[usage_pb2.StreamUsageRequest], context: aio.ServicerContext
     ) -> AsyncIterator[usage_pb2.StreamUsageResponse]:
-        """Record batches one after another; each is acknowledged once durable."""
+        """Record batches one after another; each is acknowledged once durable.
+
+        Bounded, so emitters cannot pin a server: at most `max_usage_streams` streams at once
+        (each holds a batch in memory and a task), and a stream ends after `max_stream_seconds`
+        (right after an ack, so nothing is in flight), which also spreads long-lived emitters
+        over instances as they reconnect.
+        """
         command = command_context()
-        async for batch in request_iterator:
-            _checked_size(batch.events)
-            results = await self._app.usage.ingest(command, [_usage(e) for e in batch.events])
-            ack = usage_pb2.StreamUsageResponse(batch_id=batch.batch_id)
-            ack.accepted, ack.duplicates, ack.rejected = _fill(results, ack.results)
-            yield ack
+        settings = self._app.settings
+        if self._open_streams >= settings.max_usage_streams:
+            raise ResourceExhausted(
+                "too_many_streams", f"this server takes {settings.max_usage_streams} usage streams at once; retry later"
+            )
+        self._open_streams += 1
+        try:
+            ends = time.monotonic() + settings.max_stream_seconds
+            async for batch in request_iterator:
+                _checked_size(batch.events)
+                results = await self._app.usage.ingest(command, [_usage(e) for e in batch.events])
+                ack = usage_pb2.StreamUsageResponse(batch_id=batch.batch_id)
+                ack.accepted, ack.duplicates, ack.rejected = _fill(results, ack.results)
+                yield ack
+                if time.monotonic() >= ends:
+                    raise ResourceExhausted(
+                        "stream_duration_exceeded", "the stream is over its time limit; open a new one and go on"
+                    )
+        finally:
+            self._open_streams -= 1
 
     async def _subscription(self, subscription_id: str) -> dict[str, object]:
         doc = await document(self._app, SUBSCRIPTIONS, subscription_id, "subscription")
