@@ -65,7 +65,7 @@ class BillingServicer(billing_pb2_grpc.BillingServiceServicer):
         if request.HasField("to") == bool(request.by_seconds):
             raise InvalidArgument.of(FieldViolation("to", "set exactly one of `to` and `by_seconds`"))
         if request.HasField("to"):
-            target = convert.from_timestamp(request.to)
+            target = convert.from_timestamp(request.to, "to")
             if not now <= target <= now + MAX_ADVANCE:
                 raise InvalidArgument.of(
                     FieldViolation("to", f"must be between now ({now}) and {MAX_ADVANCE.days} days ahead")
@@ -111,9 +111,9 @@ class InvoiceServicer(billing_pb2_grpc.InvoiceServiceServicer):
             query["status"] = request.status
         issued: dict[str, Any] = {}
         if request.HasField("issued_from"):
-            issued["$gte"] = convert.from_timestamp(request.issued_from)
+            issued["$gte"] = convert.from_timestamp(request.issued_from, "issued_from")
         if request.HasField("issued_before"):
-            issued["$lt"] = convert.from_timestamp(request.issued_before)
+            issued["$lt"] = convert.from_timestamp(request.issued_before, "issued_before")
         if issued:
             query["issued_at"] = issued
         found = await page(self._app.read_models, INVOICES, query, request.page_size, request.page_token)

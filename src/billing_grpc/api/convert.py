@@ -19,6 +19,7 @@ from billing.v1 import (
     usage_pb2,
 )
 from billing_grpc.api.charges import charge_to_pb
+from billing_grpc.domain.errors import FieldViolation, InvalidArgument
 from billing_grpc.eventstore import RecordedEvent
 
 
@@ -56,9 +57,13 @@ def optional_timestamp(moment: datetime | None) -> timestamp_pb2.Timestamp | Non
     return timestamp(moment) if moment is not None else None
 
 
-def from_timestamp(message: timestamp_pb2.Timestamp) -> datetime:
-    """An aware UTC datetime from a Timestamp."""
-    return message.ToDatetime(tzinfo=UTC)
+def from_timestamp(message: timestamp_pb2.Timestamp, field: str = "timestamp") -> datetime:
+    """An aware UTC datetime from a Timestamp; INVALID_ARGUMENT on `field` if it names no such moment."""
+    try:
+        return message.ToDatetime(tzinfo=UTC)
+    except (ValueError, OverflowError):  # before 0001-01-01, after 9999-12-31, or nanos outside 0-999,999,999
+        violation = FieldViolation(field, "must be a moment from 0001-01-01 to 9999-12-31 UTC, nanos 0 to 999,999,999")
+        raise InvalidArgument.of(violation) from None
 
 
 def organization(doc: Mapping[str, Any]) -> organizations_pb2.Organization:

@@ -69,8 +69,8 @@ def _scoped(event_filter: EventFilter, requested_organization: str) -> EventFilt
 
 def _window(request: event_log_pb2.ReadEventsRequest) -> TimeRange:
     return TimeRange(
-        from_timestamp(request.occurred_from) if request.HasField("occurred_from") else None,
-        from_timestamp(request.occurred_to) if request.HasField("occurred_to") else None,
+        from_timestamp(request.occurred_from, "occurred_from") if request.HasField("occurred_from") else None,
+        from_timestamp(request.occurred_to, "occurred_to") if request.HasField("occurred_to") else None,
     )
 
 

@@ -86,7 +86,9 @@ class ApiKeyServicer(identity_pb2_grpc.ApiKeyServiceServicer):
         self, request: identity_pb2.IssueApiKeyRequest, context: aio.ServicerContext
     ) -> identity_pb2.IssueApiKeyResponse:
         """Issue a key; the response is the only place the key ever appears."""
-        expires_at = convert.from_timestamp(request.expires_at) if request.HasField("expires_at") else None
+        expires_at = (
+            convert.from_timestamp(request.expires_at, "expires_at") if request.HasField("expires_at") else None
+        )
         issued = await self._app.identity.issue_api_key(command_context(), request.user_id, request.name, expires_at)
         return identity_pb2.IssueApiKeyResponse(
             api_key=await self._key(issued.key_id, issued.position), key=issued.token

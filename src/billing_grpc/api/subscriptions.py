@@ -31,8 +31,10 @@ class SubscriptionServicer(subscriptions_pb2_grpc.SubscriptionServiceServicer):
             command_context(),
             request.organization_id,
             request.plan_id,
-            convert.from_timestamp(request.start_time) if request.HasField("start_time") else None,
-            convert.from_timestamp(request.billing_anchor) if request.HasField("billing_anchor") else None,
+            convert.from_timestamp(request.start_time, "start_time") if request.HasField("start_time") else None,
+            convert.from_timestamp(request.billing_anchor, "billing_anchor")
+            if request.HasField("billing_anchor")
+            else None,
             request.trial_days if request.HasField("trial_days") else None,
         )
         return subscriptions_pb2.StartSubscriptionResponse(subscription=await self._read(subscription_id, position))

@@ -133,7 +133,7 @@ class UsageServicer(usage_pb2_grpc.UsageServiceServicer):
     ) -> usage_pb2.GetUsageSummaryResponse:
         """A period's aggregated usage per charged meter."""
         subscription = await self._subscription(request.subscription_id)
-        at = convert.from_timestamp(request.at) if request.HasField("at") else None
+        at = convert.from_timestamp(request.at, "at") if request.HasField("at") else None
         summary = await usage_summary(self._app.read_models, self._app.usage.catalog, subscription, at)
         return usage_pb2.GetUsageSummaryResponse(
             period_start=convert.timestamp(summary.period.start),
@@ -170,7 +170,11 @@ class UsageServicer(usage_pb2_grpc.UsageServiceServicer):
     ) -> ChangePreview | None:
         """The change a preview asks about, validated like ChangePlan would validate it."""
         now = self._app.clock.now()
-        at = convert.from_timestamp(request.proration_time) if request.HasField("proration_time") else now
+        at = (
+            convert.from_timestamp(request.proration_time, "proration_time")
+            if request.HasField("proration_time")
+            else now
+        )
         if not request.change_plan_id:
             if request.HasField("proration_time"):
                 raise InvalidArgument.of(FieldViolation("change_plan_id", "is required with proration_time"))
