@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -75,13 +74,6 @@ class Shop:
 
     async def settle(self) -> None:
         await self.app.projections.wait_until(await self.app.store.head_position())
-
-
-@pytest.fixture
-async def shop(database_name: str) -> AsyncIterator[Shop]:
-    clock = TestClock(START)
-    async with open_in_memory_app(shop_settings(database_name), clock=clock) as app:
-        yield await open_shop(app, clock)
 
 
 def shop_settings(database_name: str) -> Settings:

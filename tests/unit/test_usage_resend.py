@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
-
-import pytest
 
 from billing_grpc.application.context import system_context
 from billing_grpc.application.usage import Outcome
-from billing_grpc.bootstrap import open_in_memory_app
-from billing_grpc.domain.clock import TestClock
 from billing_grpc.domain.usage import UsageInput
-from tests.unit.test_plan_change_handlers import FEB_1, START, Shop, open_shop, shop_settings
+from tests.unit.test_plan_change_handlers import FEB_1, START, Shop
 
 CONTEXT = system_context()
-
-
-@pytest.fixture
-async def shop(database_name: str) -> AsyncIterator[Shop]:
-    clock = TestClock(START)
-    async with open_in_memory_app(shop_settings(database_name), clock=clock) as app:
-        yield await open_shop(app, clock)
 
 
 async def test_an_event_counted_before_its_subscription_ended_is_a_duplicate_when_resent(shop: Shop) -> None:
