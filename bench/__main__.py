@@ -8,7 +8,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from bench import billing, entitlements, eventstore, ingest, replay
+from bench import billing, entitlements, eventstore, ingest, replay, soak
 
 BENCHMARKS: dict[str, Callable[[], Any]] = {
     "eventstore": eventstore.main,
@@ -16,6 +16,7 @@ BENCHMARKS: dict[str, Callable[[], Any]] = {
     "billing": billing.main,
     "entitlements": entitlements.main,
     "replay": replay.main,
+    "soak": soak.main,
 }
 
 

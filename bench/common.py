@@ -37,3 +37,11 @@ def write_results(name: str, rows: list[dict[str, Any]]) -> Path:
         print("  ".join(str(row[k]).ljust(w) for k, w in zip(keys, widths, strict=True)))
     print(f"-> {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}")
     return path
+
+
+def write_json(name: str, result: dict[str, Any]) -> Path:
+    """Write one result document to bench/results/<name>.json."""
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    return path

@@ -49,6 +49,20 @@ class ServerProcess:
         return _status_kib(self.process.pid, "VmHWM") / 1024
 
 
+def tree_rss_mb(pid: int) -> float:
+    """Resident memory of a process and all its descendants, in MiB (the store runs under a supervisor)."""
+    total, pending = 0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            total += _status_kib(current, "VmRSS")
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending += [int(child) for child in (task / "children").read_text().split()]
+        except OSError:  # it ended meanwhile
+            continue
+    return total / 1024
+
+
 def _status_kib(pid: int, field: str) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(field + ":"):
@@ -57,8 +71,10 @@ def _status_kib(pid: int, field: str) -> int:
 
 
 @contextmanager
-def server(store: str, mongo_uri: str | None = None) -> Iterator[ServerProcess]:
-    """Start `billing-grpc serve` on a free port with the given store; stop it afterwards."""
+def server(
+    store: str, mongo_uri: str | None = None, extra_env: dict[str, str] | None = None
+) -> Iterator[ServerProcess]:
+    """Start `billing-grpc serve` on a free port with the given store (and settings); stop it afterwards."""
     with tempfile.TemporaryDirectory() as data:
         address = f"127.0.0.1:{free_port()}"
         env = {
@@ -73,6 +89,7 @@ def server(store: str, mongo_uri: str | None = None) -> Iterator[ServerProcess]:
         env.pop("MONGO_URI", None)
         if mongo_uri:
             env["MONGO_URI"] = mongo_uri
+        env.update(extra_env or {})
         process = subprocess.Popen([sys.executable, "-m", "billing_grpc.cli", "serve"], env=env)
         try:
             asyncio.run(_wait_serving(address))
