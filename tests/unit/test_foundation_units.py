@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import grpc
 import pytest
+from google.rpc import error_details_pb2
 
 from billing_grpc.api.errors import describe, status_code
 from billing_grpc.domain import errors
@@ -108,3 +109,22 @@ def test_unexpected_exceptions_become_internal_without_leaking_their_text() -> N
     code, message, _ = describe(RuntimeError("password=hunter2"), "c-2")
     assert code == grpc.StatusCode.INTERNAL
     assert "hunter2" not in message and "c-2" in message
+
+
+def test_an_error_echoing_huge_input_still_fits_the_clients_metadata_limit() -> None:
+    """A 5,000-character currency once came back as RESOURCE_EXHAUSTED with no details: the echoed
+    value overflowed the 8 KiB of trailing metadata clients accept."""
+    huge = "x" * 5_000
+    violations = [errors.FieldViolation(f"items[{i}].code", f"unknown code {huge!r}") for i in range(50)]
+    error = errors.InvalidArgument("invalid_argument", f"bad {huge}", tuple(violations))
+
+    _, message, status = describe(error, "c-3")
+
+    bad_request = error_details_pb2.BadRequest()
+    assert status.details[1].Unpack(bad_request)
+    shown = bad_request.field_violations
+    assert [v.field for v in shown[:10]] == [f"items[{i}].code" for i in range(10)]
+    assert shown[10].description == "and 40 more violations" and len(shown) == 11
+    assert all(len(v.description) <= 160 for v in shown) and shown[0].description.endswith("…")
+    assert len(message) <= 300 and message.startswith("bad xxx")
+    assert len(status.SerializeToString()) * 4 / 3 + len(message.encode()) * 3 < 8192  # base64, %-encoding

@@ -11,7 +11,7 @@ from billing.v1 import billing_pb2, billing_pb2_grpc
 from billing_grpc.api import convert
 from billing_grpc.api.auth import command_context
 from billing_grpc.api.paging import page
-from billing_grpc.api.reads import document, settled
+from billing_grpc.api.reads import document, existing_organization, settled
 from billing_grpc.application.billing_cycle import CycleReport
 from billing_grpc.bootstrap import App
 from billing_grpc.domain.access import Action
@@ -101,6 +101,7 @@ class InvoiceServicer(billing_pb2_grpc.InvoiceServiceServicer):
     ) -> billing_pb2.ListInvoicesResponse:
         """An organization's invoices, filtered, in issue order."""
         command_context().require(Action.BILLING_READ, request.organization_id, "organization")
+        await existing_organization(self._app, request.organization_id)
         query: dict[str, Any] = {"organization_id": request.organization_id}
         if request.subscription_id:
             query["subscription_id"] = request.subscription_id
@@ -134,7 +135,7 @@ class InvoiceServicer(billing_pb2_grpc.InvoiceServiceServicer):
     ) -> billing_pb2.GetBalanceResponse:
         """The organization's balance in every currency it was invoiced in."""
         command_context().require(Action.BILLING_READ, request.organization_id, "organization")
-        await document(self._app, "organizations", request.organization_id, "organization")
+        await existing_organization(self._app, request.organization_id)
         found = await self._app.read_models.find(
             BALANCES, {"organization_id": request.organization_id}, sort=[("currency", 1)]
         )
@@ -160,6 +161,7 @@ class InvoiceServicer(billing_pb2_grpc.InvoiceServiceServicer):
     ) -> billing_pb2.ListPaymentsResponse:
         """An organization's payment attempts, in the order they were made."""
         command_context().require(Action.BILLING_READ, request.organization_id, "organization")
+        await existing_organization(self._app, request.organization_id)
         query: dict[str, Any] = {"organization_id": request.organization_id}
         if request.invoice_id:
             query["invoice_id"] = request.invoice_id

@@ -23,3 +23,9 @@ async def document(app: App, collection: str, key: str, resource: str) -> dict[s
     if found is None:
         raise NotFound(f"{resource}_not_found", f"{resource.replace('_', ' ')} not found")
     return found
+
+
+async def existing_organization(app: App, organization_id: str) -> dict[str, Any]:
+    """The organization's document, or NOT_FOUND: a list of an unknown tenant's things is an error,
+    not an empty page (a typo in an id must not read as "no invoices")."""
+    return await document(app, "organizations", organization_id, "organization")

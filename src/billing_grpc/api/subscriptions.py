@@ -7,7 +7,7 @@ from grpc import aio
 from billing.v1 import subscriptions_pb2, subscriptions_pb2_grpc
 from billing_grpc.api import convert
 from billing_grpc.api.auth import command_context
-from billing_grpc.api.reads import document, settled
+from billing_grpc.api.reads import document, existing_organization, settled
 from billing_grpc.bootstrap import App
 from billing_grpc.domain.access import Action
 from projections.subscriptions import SUBSCRIPTIONS
@@ -63,6 +63,7 @@ class SubscriptionServicer(subscriptions_pb2_grpc.SubscriptionServiceServicer):
     ) -> subscriptions_pb2.ListSubscriptionsResponse:
         """An organization's subscriptions, oldest first."""
         command_context().require(Action.BILLING_READ, request.organization_id, "organization")
+        await existing_organization(self._app, request.organization_id)
         found = await self._app.read_models.find(
             SUBSCRIPTIONS, {"organization_id": request.organization_id}, sort=[("started_at", 1), ("_id", 1)]
         )

@@ -43,12 +43,26 @@ def _checked_size(events: Sequence[usage_pb2.UsageEvent]) -> None:
         raise InvalidArgument.of(FieldViolation("events", "a batch holds at least one event"))
 
 
+def _usages(events: Sequence[usage_pb2.UsageEvent]) -> list[UsageInput]:
+    """The domain's view of a batch; INVALID_ARGUMENT naming the event whose timestamp is no moment."""
+    try:
+        return [_usage(event) for event in events]
+    except (OverflowError, ValueError):
+        for index, event in enumerate(events):  # the rare path: find the culprit and name it
+            convert.from_timestamp(event.timestamp, f"events[{index}].timestamp")
+        raise
+
+
 def _usage(event: usage_pb2.UsageEvent) -> UsageInput:
     """The domain's view of one event; runs for every event, so it stays lean."""
     stamp = event.timestamp
     # Timestamp.ToDatetime is general (and slow); usage timestamps are plain UTC instants, and
     # timedelta's positional form is the cheapest exact conversion measured.
-    timestamp = _EPOCH + timedelta(0, stamp.seconds, stamp.nanos // 1000) if event.HasField("timestamp") else None
+    timestamp = None
+    if event.HasField("timestamp"):
+        if not 0 <= stamp.nanos <= 999_999_999:
+            raise ValueError("nanos out of range")
+        timestamp = _EPOCH + timedelta(0, stamp.seconds, stamp.nanos // 1000)  # OverflowError outside 1-9999
     properties = event.properties
     return UsageInput(
         event.organization_id,
@@ -86,7 +100,7 @@ class UsageServicer(usage_pb2_grpc.UsageServiceServicer):
     ) -> usage_pb2.RecordUsageResponse:
         """Record one batch."""
         _checked_size(request.events)
-        results = await self._app.usage.ingest(command_context(), [_usage(e) for e in request.events])
+        results = await self._app.usage.ingest(command_context(), _usages(request.events))
         response = usage_pb2.RecordUsageResponse()
         response.accepted, response.duplicates, response.rejected = _fill(results, response.results)
         return response
@@ -112,7 +126,7 @@ class UsageServicer(usage_pb2_grpc.UsageServiceServicer):
             ends = time.monotonic() + settings.max_stream_seconds
             async for batch in request_iterator:
                 _checked_size(batch.events)
-                results = await self._app.usage.ingest(command, [_usage(e) for e in batch.events])
+                results = await self._app.usage.ingest(command, _usages(batch.events))
                 ack = usage_pb2.StreamUsageResponse(batch_id=batch.batch_id)
                 ack.accepted, ack.duplicates, ack.rejected = _fill(results, ack.results)
                 yield ack

@@ -45,7 +45,7 @@ class IdentityHandlers:
         created = user.create_user(user_id, email, name, organization_id, self.writer.clock.now())
         events: list[DomainEvent] = [created]
         for grant in grants:
-            self._may_grant(context, grant)
+            await self._may_grant(context, grant)
             state = user.User.replay(events)
             assert state is not None
             events.extend(state.grant(grant))
@@ -68,13 +68,13 @@ class IdentityHandlers:
     async def grant_role(self, context: CommandContext, user_id: str, grant: Grant) -> int:
         """Give a user a role the caller is allowed to give."""
         state, version = await self._user(context, user_id)
-        self._may_grant(context, grant)
+        await self._may_grant(context, grant)
         return await self._append_user(context, state, version, state.grant(grant))
 
     async def revoke_role(self, context: CommandContext, user_id: str, grant: Grant) -> int:
         """Take a role away; the caller must be allowed to give it."""
         state, version = await self._user(context, user_id)
-        self._may_grant(context, grant)
+        self._may_scope(context, grant)
         return await self._append_user(context, state, version, state.revoke(grant))
 
     async def issue_api_key(
@@ -125,8 +125,14 @@ class IdentityHandlers:
     async def _existing_organization(self, organization_id: str) -> None:
         await load_organization(self.store, organization_id)
 
+    async def _may_grant(self, context: CommandContext, grant: Grant) -> None:
+        """The caller may give the role, and its organization exists (a role in none is refused)."""
+        self._may_scope(context, grant)
+        if grant.organization_id is not None:  # after the scope check: no existence leaks to outsiders
+            await self._existing_organization(grant.organization_id)
+
     @staticmethod
-    def _may_grant(context: CommandContext, grant: Grant) -> None:
+    def _may_scope(context: CommandContext, grant: Grant) -> None:
         """Only platform-wide user managers hand out platform roles; others only their org's roles."""
         if grant.organization_id is None or grant.role is Role.PLATFORM_ADMIN:
             if not context.principal.may(Action.USERS_MANAGE, None):

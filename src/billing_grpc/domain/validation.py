@@ -27,9 +27,9 @@ class Violations:
         return condition
 
     def text(self, value: str, field_path: str, *, required: bool = True, max_length: int = MAX_NAME) -> bool:
-        """Check a free-text field: present if required, not too long, no control characters."""
-        if not value:
-            return self.check(not required, field_path, "is required")
+        """Check a free-text field: present (not blank) if required, not too long, no control characters."""
+        if not value.strip():  # a name of spaces names nothing
+            return self.check(not required, field_path, "is required" if not value else "must not be blank")
         if not self.check(len(value) <= max_length, field_path, f"at most {max_length} characters"):
             return False
         return self.check(value.isprintable(), field_path, "must not contain control characters")
