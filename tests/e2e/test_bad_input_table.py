@@ -111,6 +111,8 @@ def _role(role: str, organization_id: str) -> identity_pb2.RoleBinding:
     return identity_pb2.RoleBinding(role=role, organization_id=organization_id)
 
 
+# One row per case reads better than the formatter's layout.
+# fmt: off
 ROWS: list[Row] = [
     # --- organizations
     Row("OrganizationService/CreateOrganization", "missing name",
@@ -400,6 +402,7 @@ ROWS: list[Row] = [
         lambda t: audit_pb2.ExplainInvoiceRequest(invoice_id="in_0000000000000000000000"),
         NOT_FOUND, "invoice_not_found"),
 ]
+# fmt: on
 
 
 @pytest.fixture
