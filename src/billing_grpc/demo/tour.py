@@ -8,6 +8,7 @@ again and again against the same server.
 from __future__ import annotations
 
 import secrets
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -295,7 +296,7 @@ class Tour:
         start = self._now
         hours = max(1, int((target - start) / timedelta(hours=1)))
         bar = ProgressBar(self._err, "advancing the clock", hours)
-        totals = [0, 0, 0, 0]
+        totals: Counter[str] = Counter()
         while self._now < target:
             step = min(target, self._now + CLOCK_STEP)
             answer = await self._stubs.billing.AdvanceClock(
@@ -305,15 +306,21 @@ class Tour:
             )
             self._now = moment_of(answer.now)
             report = answer.report
-            for index, count in enumerate(
-                (report.periods_closed, report.invoices_finalized, report.payments_attempted, report.failures)
-            ):
-                totals[index] += count
+            totals.update(
+                closed=report.periods_closed,
+                finalized=report.invoices_finalized,
+                attempted=report.payments_attempted,
+                failed=report.failures,
+            )
             bar.update(int((self._now - start) / timedelta(hours=1)), f"hours, at {minute(self._now)}")
         bar.finish()
-        closed, finalized, payments, failures = totals
-        billed = [count(closed, "period") + " closed", count(finalized, "invoice") + " finalized"]
-        billed += [count(payments, "payment") + " attempted"] + ([count(failures, "failure")] if failures else [])
+        billed = [
+            count(totals["closed"], "period") + " closed",
+            count(totals["finalized"], "invoice") + " finalized",
+            count(totals["attempted"], "payment") + " attempted",
+        ]
+        if totals["failed"]:
+            billed.append(count(totals["failed"], "failure"))
         self._say(f"clock → {minute(self._now)} ({why}): {', '.join(billed)}")
 
     # Reading back
