@@ -91,4 +91,3 @@ async def _call(target: str, action: KeyAction, err: TextIO) -> int:
         print(f"error: {describe_error(error)}", file=err)
         return 1
     return 0
-

@@ -12,6 +12,7 @@ import re
 from collections.abc import AsyncIterator
 
 import pytest
+
 from billing.v1 import billing_pb2
 from billing_grpc import cli
 from billing_grpc.api.server import create_server
@@ -103,9 +104,7 @@ async def test_the_tour_bills_three_months_with_a_declined_then_retried_payment_
     assert organizations[0] != organizations[1]
 
 
-async def test_the_tour_reads_its_key_from_the_environment(
-    server: Running, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_the_tour_reads_its_key_from_the_environment(server: Running, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BILLING_API_KEY", server.admin_token)
     monkeypatch.setenv("BILLING_TARGET", target(server))
     code, out, err = await run_cli(["demo"])
@@ -121,9 +120,7 @@ async def test_a_bad_key_stops_the_tour_with_one_clear_line(server: Running) -> 
     assert err.count("\n") == 1
 
 
-async def test_no_key_at_all_is_refused_before_calling(
-    server: Running, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_no_key_at_all_is_refused_before_calling(server: Running, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("BILLING_API_KEY", raising=False)
     code, out, err = await run_cli(["demo", "--target", target(server)])
     assert (code, out) == (1, "")
