@@ -7,19 +7,18 @@ month's peak. Its usage: 12,000 calls and 20 GB, then 60,000 and 35 GB, then 150
 
 from __future__ import annotations
 
-import io
 import re
 from collections.abc import AsyncIterator
 
 import pytest
 
 from billing.v1 import billing_pb2
-from billing_grpc import cli
 from billing_grpc.api.server import create_server
 from billing_grpc.bootstrap import open_app
 from billing_grpc.domain.clock import SystemClock
 from billing_grpc.embedded import free_port
 from billing_grpc.settings import Settings
+from tests.e2e.cli_runner import run_cli, target
 from tests.e2e.conftest import TEST_KEY_HASH_SECRET, Running, start_running
 from tests.e2e.world import Stubs
 
@@ -42,18 +41,6 @@ async def server(mongo_uri: str, database_name: str) -> AsyncIterator[Running]:
     """The real server with the scheduler off: only the tour moves the test clock."""
     async for started in start_running(mongo_uri, database_name, scheduler=False):
         yield started
-
-
-async def run_cli(argv: list[str]) -> tuple[int, str, str]:
-    """Parse `argv` with the real parser and run the command; its exit status, stdout and stderr."""
-    options = cli.build_parser().parse_args(argv)
-    out, err = io.StringIO(), io.StringIO()
-    code = await options.run(options, out, err)
-    return code, out.getvalue(), err.getvalue()
-
-
-def target(running: Running) -> str:
-    return f"127.0.0.1:{running.server.port}"
 
 
 async def stored_invoices(running: Running, organization_id: str) -> list[billing_pb2.Invoice]:
