@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
         "`export-events` and `import-events` work on its store directly; `demo` and `keys` are clients "
         "of a running server.",
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", help="one of:")
     serve = commands.add_parser(
         "serve",
         help="run the gRPC server",

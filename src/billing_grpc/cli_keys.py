@@ -26,7 +26,7 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         description="Issue and revoke API keys through ApiKeyService on a running server. Needs the key "
         "of a platform admin, or of an org admin for that organization's users.",
     )
-    actions = keys.add_subparsers(dest="keys_command", required=True)
+    actions = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION", help="one of:")
     create = actions.add_parser(
         "create",
         help="issue a key for a user and print it (shown once)",

@@ -108,7 +108,7 @@ async def test_server_refusals_are_one_line_and_a_non_zero_exit(world: World) ->
         (["keys", "create", "--user", "usr_1", "--expires-at", "2027-01-01T00:00:00"], "not an ISO 8601 time"),
         (["keys", "create"], "the following arguments are required: --user"),
         (["keys", "revoke"], "the following arguments are required: key_id"),
-        (["keys"], "the following arguments are required: keys_command"),
+        (["keys"], "the following arguments are required: ACTION"),
     ],
 )
 async def test_bad_arguments_exit_2_with_the_problem(
