@@ -6,10 +6,8 @@ import argparse
 import time
 from typing import TextIO
 
-from grpc import aio
-
 from billing_grpc.cli_arguments import add_connection_arguments
-from billing_grpc.cli_remote import CommandError, bearer, describe_error, open_channel
+from billing_grpc.cli_remote import bearer, exit_status, open_channel
 from billing_grpc.demo.local_server import local_server
 from billing_grpc.demo.tour import Tour, TourResult
 
@@ -46,20 +44,18 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
 async def run_demo(options: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Play the tour; a failure is one clear line on `err` and exit status 1."""
     started = time.monotonic()
-    try:
+
+    async def play() -> None:
         if options.serve:
             async with local_server(options.clock, err) as server:
                 await tour(server.target, server.api_key, out, err)
         else:
             await tour(options.target, options.api_key, out, err)
-    except CommandError as error:
-        print(f"demo failed: {error}", file=err)
-        return 1
-    except aio.AioRpcError as error:
-        print(f"demo failed: {describe_error(error)}", file=err)
-        return 1
-    print(f"\ndemo finished in {time.monotonic() - started:.1f} s", file=err)
-    return 0
+
+    status = await exit_status(play(), err, "demo failed")
+    if status == 0:
+        print(f"\ndemo finished in {time.monotonic() - started:.1f} s", file=err)
+    return status
 
 
 async def tour(target: str, api_key: str | None, out: TextIO, err: TextIO) -> TourResult:

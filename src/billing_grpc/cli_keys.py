@@ -6,11 +6,9 @@ import argparse
 from collections.abc import Awaitable, Callable
 from typing import TextIO
 
-from grpc import aio
-
 from billing.v1 import identity_pb2, identity_pb2_grpc
 from billing_grpc.cli_arguments import add_connection_arguments, moment
-from billing_grpc.cli_remote import CommandError, bearer, describe_error, moment_of, open_channel, timestamp
+from billing_grpc.cli_remote import bearer, exit_status, moment_of, open_channel, timestamp
 
 # A key call is one small RPC; waiting longer means the server is not answering.
 CALL_TIMEOUT_SECONDS = 30.0
@@ -81,13 +79,9 @@ async def revoke_key(options: argparse.Namespace, out: TextIO, err: TextIO) -> i
 
 async def _call(target: str, action: KeyAction, err: TextIO) -> int:
     """Run `action` on a stub; a failure is one line on `err` and exit status 1."""
-    try:
+
+    async def work() -> None:
         async with open_channel(target) as channel:
             await action(identity_pb2_grpc.ApiKeyServiceStub(channel))
-    except CommandError as error:
-        print(f"error: {error}", file=err)
-        return 1
-    except aio.AioRpcError as error:
-        print(f"error: {describe_error(error)}", file=err)
-        return 1
-    return 0
+
+    return await exit_status(work(), err, "error")

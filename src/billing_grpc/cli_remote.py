@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import UTC, datetime
+from typing import TextIO
 
 from google.protobuf import timestamp_pb2
 from google.rpc import error_details_pb2, status_pb2
@@ -48,6 +50,19 @@ def describe_error(error: aio.AioRpcError) -> str:
     head = f"{code} ({reason})" if reason else code
     text = f"{head}: {error.details() or 'no details'}"
     return "; ".join([text, *violations])
+
+
+async def exit_status(work: Awaitable[object], err: TextIO, prefix: str) -> int:
+    """0 when `work` succeeds; 1 after one line on `err` when it fails with a refusal or a CommandError."""
+    try:
+        await work
+    except CommandError as error:
+        print(f"{prefix}: {error}", file=err)
+        return 1
+    except aio.AioRpcError as error:
+        print(f"{prefix}: {describe_error(error)}", file=err)
+        return 1
+    return 0
 
 
 def timestamp(moment: datetime) -> timestamp_pb2.Timestamp:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import secrets
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TextIO
+from typing import TextIO, TypeVar
 
 import grpc
 from grpc import aio
@@ -41,6 +41,20 @@ CALL_TIMEOUT_SECONDS = 120.0
 
 ACCEPTED = usage_pb2.UsageResult.OUTCOME_ACCEPTED
 DUPLICATE = usage_pb2.UsageResult.OUTCOME_DUPLICATE
+
+
+Item = TypeVar("Item")
+
+
+async def every_page(page: Callable[[str], Awaitable[tuple[Sequence[Item], str]]]) -> list[Item]:
+    """Every item of a paged listing: `page(token)` gives one page and the next token ("" at the end)."""
+    items: list[Item] = []
+    token = ""
+    while True:
+        found, token = await page(token)
+        items.extend(found)
+        if not token:
+            return items
 
 
 @dataclass
@@ -348,17 +362,14 @@ class Tour:
         self._say(f"{why}: payment method → {payment_method}")
 
     async def _invoices(self) -> list[billing_pb2.Invoice]:
-        invoices: list[billing_pb2.Invoice] = []
-        token = ""
-        while True:
-            page = await self._stubs.invoices.ListInvoices(
+        async def page(token: str) -> tuple[Sequence[billing_pb2.Invoice], str]:
+            listed = await self._stubs.invoices.ListInvoices(
                 billing_pb2.ListInvoicesRequest(organization_id=self._organization_id, page_token=token),
                 metadata=self._metadata,
             )
-            invoices.extend(page.invoices)
-            token = page.next_page_token
-            if not token:
-                return invoices
+            return listed.invoices, listed.next_page_token
+
+        return await every_page(page)
 
     async def _latest_invoice(self) -> billing_pb2.Invoice:
         invoices = await self._invoices()
@@ -383,17 +394,14 @@ class Tour:
             )
 
     async def _payments(self) -> list[billing_pb2.Payment]:
-        payments: list[billing_pb2.Payment] = []
-        token = ""
-        while True:
-            page = await self._stubs.invoices.ListPayments(
+        async def page(token: str) -> tuple[Sequence[billing_pb2.Payment], str]:
+            listed = await self._stubs.invoices.ListPayments(
                 billing_pb2.ListPaymentsRequest(organization_id=self._organization_id, page_token=token),
                 metadata=self._metadata,
             )
-            payments.extend(page.payments)
-            token = page.next_page_token
-            if not token:
-                return payments
+            return listed.payments, listed.next_page_token
+
+        return await every_page(page)
 
     async def _print_invoices(self) -> TourResult:
         invoices = await self._invoices()
