@@ -9,28 +9,18 @@ from __future__ import annotations
 
 import secrets
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TextIO, TypeVar
+from typing import TextIO
 
 import grpc
 from grpc import aio
 
-from billing.v1 import (
-    billing_pb2,
-    billing_pb2_grpc,
-    catalogue_pb2,
-    catalogue_pb2_grpc,
-    organizations_pb2,
-    organizations_pb2_grpc,
-    subscriptions_pb2,
-    subscriptions_pb2_grpc,
-    usage_pb2,
-    usage_pb2_grpc,
-)
+from billing.v1 import billing_pb2, catalogue_pb2, organizations_pb2, subscriptions_pb2
 from billing_grpc.cli_remote import CommandError, Metadata, describe_error, moment_of, timestamp
-from billing_grpc.demo import script
+from billing_grpc.demo import script, usage
+from billing_grpc.demo.stubs import Stubs, every_page
 from billing_grpc.demo.tables import count, day, invoice_table, minute, money
 from billing_grpc.progress_bar import ProgressBar
 
@@ -38,47 +28,6 @@ from billing_grpc.progress_bar import ProgressBar
 CLOCK_STEP = timedelta(days=1)
 # The largest call of the tour is one AdvanceClock step or one usage batch: far below this.
 CALL_TIMEOUT_SECONDS = 120.0
-
-ACCEPTED = usage_pb2.UsageResult.OUTCOME_ACCEPTED
-DUPLICATE = usage_pb2.UsageResult.OUTCOME_DUPLICATE
-
-
-Item = TypeVar("Item")
-
-
-async def every_page(page: Callable[[str], Awaitable[tuple[Sequence[Item], str]]]) -> list[Item]:
-    """Every item of a paged listing: `page(token)` gives one page and the next token ("" at the end)."""
-    items: list[Item] = []
-    token = ""
-    while True:
-        found, token = await page(token)
-        items.extend(found)
-        if not token:
-            return items
-
-
-@dataclass
-class Stubs:
-    """The services the tour calls."""
-
-    organizations: organizations_pb2_grpc.OrganizationServiceStub
-    catalogue: catalogue_pb2_grpc.CatalogueServiceStub
-    subscriptions: subscriptions_pb2_grpc.SubscriptionServiceStub
-    usage: usage_pb2_grpc.UsageServiceStub
-    billing: billing_pb2_grpc.BillingServiceStub
-    invoices: billing_pb2_grpc.InvoiceServiceStub
-
-    @classmethod
-    def on(cls, channel: aio.Channel) -> Stubs:
-        """Stubs on one channel."""
-        return cls(
-            organizations_pb2_grpc.OrganizationServiceStub(channel),
-            catalogue_pb2_grpc.CatalogueServiceStub(channel),
-            subscriptions_pb2_grpc.SubscriptionServiceStub(channel),
-            usage_pb2_grpc.UsageServiceStub(channel),
-            billing_pb2_grpc.BillingServiceStub(channel),
-            billing_pb2_grpc.InvoiceServiceStub(channel),
-        )
 
 
 @dataclass(frozen=True)
@@ -256,54 +205,14 @@ class Tour:
     async def _stream_usage(
         self, number: int, month: script.MonthOfUsage, meters: dict[str, str], period_start: datetime
     ) -> None:
-        """Send the month's usage over one StreamUsage stream, one acknowledged batch at a time."""
-        events = sorted(self._usage_events(number, month, meters, period_start), key=lambda e: e.timestamp.seconds)
-        batches = [events[i : i + script.BATCH_SIZE] for i in range(0, len(events), script.BATCH_SIZE)]
-        bar = ProgressBar(self._err, "streaming usage", len(events))
-        accepted = duplicates = sent = 0
-        call = self._stubs.usage.StreamUsage(metadata=self._metadata, timeout=CALL_TIMEOUT_SECONDS)
-        for batch_id, batch in enumerate(batches, start=1):
-            await call.write(usage_pb2.StreamUsageRequest(batch_id=batch_id, events=batch))
-            ack = await call.read()
-            if not isinstance(ack, usage_pb2.StreamUsageResponse):
-                raise CommandError(f"the usage stream ended before batch {batch_id} was acknowledged")
-            for result in ack.results:
-                if result.outcome not in (ACCEPTED, DUPLICATE):
-                    raise CommandError(f"usage rejected: {result.reason}: {result.message}")
-            accepted += ack.accepted
-            duplicates += ack.duplicates
-            sent += len(batch)
-            bar.update(sent, f"batch {batch_id}/{len(batches)}")
-        await call.done_writing()
-        if (code := await call.code()) != grpc.StatusCode.OK:
-            raise CommandError(f"the usage stream ended {code.name}: {await call.details()}")
-        bar.finish()
+        """Send the month's usage over StreamUsage, one acknowledged batch at a time."""
+        key_prefix = f"demo-{self._run}-m{number}"
+        events = usage.month_events(key_prefix, self._organization_id, meters, month, period_start, self._now)
+        sent = await usage.stream(self._stubs.usage, self._metadata, events, self._err, CALL_TIMEOUT_SECONDS)
         self._say(
-            f"streamed {len(events)} usage events in {len(batches)} batches: {accepted} accepted, "
-            f"{duplicates} duplicates ({month.api_calls:,} API calls, storage peak {month.storage_peak_gb} GB)"
+            f"streamed {sent.events} usage events in {sent.batches} batches: {sent.accepted} accepted, "
+            f"{sent.duplicates} duplicates ({month.api_calls:,} API calls, storage peak {month.storage_peak_gb} GB)"
         )
-
-    def _usage_events(
-        self, number: int, month: script.MonthOfUsage, meters: dict[str, str], period_start: datetime
-    ) -> Iterator[usage_pb2.UsageEvent]:
-        """API calls spread evenly from the period's start to now; a storage reading each noon."""
-        span = (self._now - period_start) // (month.api_call_events + 1)
-        for index in range(month.api_call_events):
-            yield usage_pb2.UsageEvent(
-                organization_id=self._organization_id,
-                meter_code=meters["api_calls"],
-                quantity=str(month.calls_per_event),
-                timestamp=timestamp(period_start + span * (index + 1)),
-                idempotency_key=f"demo-{self._run}-m{number}-calls-{index}",
-            )
-        for offset, gigabytes in enumerate(month.storage_readings()):
-            yield usage_pb2.UsageEvent(
-                organization_id=self._organization_id,
-                meter_code=meters["storage_gb"],
-                quantity=str(gigabytes),
-                timestamp=timestamp(period_start + timedelta(days=offset, hours=12)),
-                idempotency_key=f"demo-{self._run}-m{number}-storage-{offset}",
-            )
 
     async def _advance_to(self, target: datetime, why: str) -> None:
         """Move the test clock to `target` a day at a time; the server bills whatever falls due."""
