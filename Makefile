@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 NODE_INSTALLED := node_modules/.installed
 
-.PHONY: run test gen check-gen lint lint-proto typecheck bench clean
+.PHONY: run demo test gen check-gen lint lint-proto typecheck bench clean
 
 $(INSTALLED): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ gen: $(INSTALLED)
 ## run: start the server on 127.0.0.1:50051 with the embedded store under .data/
 run: gen
 	$(BIN)/billing-grpc serve
+
+## demo: start a throw-away server (test clock, embedded store in a temporary folder) and play the
+## scripted three-month tour against it, then stop it
+demo: gen
+	$(BIN)/billing-grpc demo --serve
 
 check-gen: $(INSTALLED)
 	$(BIN)/python tools/gen_protos.py --check

@@ -9,6 +9,8 @@ import sys
 
 from billing_grpc.cli_audit import add_commands as add_audit_commands
 from billing_grpc.cli_audit import run as run_audit_command
+from billing_grpc.cli_demo import add_commands as add_demo_commands
+from billing_grpc.cli_keys import add_commands as add_key_commands
 from billing_grpc.logs import configure_logging
 from billing_grpc.settings import Settings, ValidationError
 
@@ -20,9 +22,15 @@ from billing_grpc.settings import Settings, ValidationError
 GC_THRESHOLDS = (20_000, 50, 100)
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="billing-grpc", description="Subscription and usage billing over gRPC.")
-    commands = parser.add_subparsers(dest="command", required=True)
+def build_parser() -> argparse.ArgumentParser:
+    """Every command and subcommand, with its help."""
+    parser = argparse.ArgumentParser(
+        prog="billing-grpc",
+        description="Subscription and usage billing over gRPC. `serve` runs the server; `replay`, "
+        "`export-events` and `import-events` work on its store directly; `demo` and `keys` are clients "
+        "of a running server.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", help="one of:")
     serve = commands.add_parser(
         "serve",
         help="run the gRPC server",
@@ -31,12 +39,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--listen", help="host:port to listen on")
     add_audit_commands(commands)
+    add_demo_commands(commands)
+    add_key_commands(commands)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script."""
-    options = _parser().parse_args(argv)
+    options = build_parser().parse_args(argv)
+    if hasattr(options, "run"):
+        # A client of a running server: the server's settings and logging are not its business.
+        return int(asyncio.run(options.run(options, sys.stdout, sys.stderr)))
     try:
         settings = Settings.from_env()
     except ValidationError as error:

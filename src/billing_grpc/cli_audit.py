@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
@@ -12,7 +11,7 @@ from billing_grpc.audit.export import TimeRange, event_line, import_lines, store
 from billing_grpc.audit.progress import ProgressLine
 from billing_grpc.audit.verification import VerificationReport, verify
 from billing_grpc.bootstrap import open_audit_log, upcasters
-from billing_grpc.domain.clock import ensure_utc
+from billing_grpc.cli_arguments import moment
 from billing_grpc.eventstore import EventFilter
 from billing_grpc.settings import Settings
 
@@ -40,8 +39,8 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     export.add_argument("--organization", help="only this organization's events")
     export.add_argument("--stream", help="only this stream's events")
     export.add_argument("--type", action="append", default=[], dest="types", help="only this event type (repeatable)")
-    export.add_argument("--from", dest="start", type=_moment, help="occurred_at at or after (ISO 8601)")
-    export.add_argument("--to", dest="end", type=_moment, help="occurred_at before (ISO 8601)")
+    export.add_argument("--from", dest="start", type=moment, help="occurred_at at or after (ISO 8601)")
+    export.add_argument("--to", dest="end", type=moment, help="occurred_at before (ISO 8601)")
     export.add_argument("--after-position", type=int, default=0, help="start after this position (resume)")
     export.add_argument("--output", type=Path, help="file to append to (default: stdout)")
     imported = commands.add_parser(
@@ -51,13 +50,6 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "empty store; refuses a store that holds events. Read models are built by the next `serve`.",
     )
     imported.add_argument("file", type=Path, help="the JSON Lines export")
-
-
-def _moment(text: str) -> datetime:
-    try:
-        return ensure_utc(datetime.fromisoformat(text))
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text}") from exc
 
 
 async def run(options: argparse.Namespace, settings: Settings) -> int:
@@ -112,15 +104,21 @@ async def export_events(options: argparse.Namespace, settings: Settings) -> int:
     )
     window = TimeRange(options.start, options.end)
     target = sys.stdout if options.output is None else options.output.open("a", encoding="utf-8")
+    # Events on stdout share the terminal with stderr: a progress line would tear them apart.
+    progress = None if target is sys.stdout else ProgressLine(sys.stderr)
     written = 0
     try:
         async with open_audit_log(settings) as log:
             async for event in stored_events(log.store, options.after_position, event_filter, window):
                 target.write(event_line(event))
                 written += 1
+                if progress is not None:
+                    progress("export", 1)
     finally:
         if target is not sys.stdout:
             target.close()
+    if progress is not None:
+        progress.finish()
     print(f"exported {written} events", file=sys.stderr)
     return 0
 
