@@ -10,8 +10,7 @@ from google.protobuf import timestamp_pb2
 from google.rpc import error_details_pb2, status_pb2
 from grpc import aio
 
-# The trailer that carries google.rpc.Status (the server's rich error details).
-STATUS_DETAILS_KEY = "grpc-status-details-bin"
+from billing_grpc.api.errors import STATUS_DETAILS_KEY
 
 Metadata = tuple[tuple[str, str], ...]
 
