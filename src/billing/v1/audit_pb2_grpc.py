@@ -28,7 +28,14 @@ if _version_not_supported:
 class AuditServiceStub:
     """AuditService gives auditors the means to trust the log: a verification that every read model
     is what replaying the log yields and that the hash chain is intact, and the facts behind any
-    invoice so each line can be recomputed independently.
+    invoice so each line can be recomputed independently. Both RPCs only read (a verification
+    writes scratch collections and drops them).
+
+    Every RPC answers UNAUTHENTICATED without a valid API key (`authorization: Bearer <key>`),
+    PERMISSION_DENIED when the caller's roles never allow it, INVALID_ARGUMENT with a
+    google.rpc.BadRequest field violation per bad field (nothing is written), and UNAVAILABLE when
+    the store is unreachable (retry). Every error carries a google.rpc.ErrorInfo with a stable
+    `reason`.
     """
 
     def __init__(self, channel):
@@ -52,7 +59,14 @@ class AuditServiceStub:
 class AuditServiceServicer:
     """AuditService gives auditors the means to trust the log: a verification that every read model
     is what replaying the log yields and that the hash chain is intact, and the facts behind any
-    invoice so each line can be recomputed independently.
+    invoice so each line can be recomputed independently. Both RPCs only read (a verification
+    writes scratch collections and drops them).
+
+    Every RPC answers UNAUTHENTICATED without a valid API key (`authorization: Bearer <key>`),
+    PERMISSION_DENIED when the caller's roles never allow it, INVALID_ARGUMENT with a
+    google.rpc.BadRequest field violation per bad field (nothing is written), and UNAVAILABLE when
+    the store is unreachable (retry). Every error carries a google.rpc.ErrorInfo with a stable
+    `reason`.
     """
 
     def VerifyProjections(self, request, context):
@@ -98,7 +112,14 @@ def add_AuditServiceServicer_to_server(servicer, server):
 class AuditService:
     """AuditService gives auditors the means to trust the log: a verification that every read model
     is what replaying the log yields and that the hash chain is intact, and the facts behind any
-    invoice so each line can be recomputed independently.
+    invoice so each line can be recomputed independently. Both RPCs only read (a verification
+    writes scratch collections and drops them).
+
+    Every RPC answers UNAUTHENTICATED without a valid API key (`authorization: Bearer <key>`),
+    PERMISSION_DENIED when the caller's roles never allow it, INVALID_ARGUMENT with a
+    google.rpc.BadRequest field violation per bad field (nothing is written), and UNAVAILABLE when
+    the store is unreachable (retry). Every error carries a google.rpc.ErrorInfo with a stable
+    `reason`.
     """
 
     @staticmethod
