@@ -71,10 +71,13 @@ def test_renumbering_a_field_fails_buf_breaking_against_the_previous_commit(repo
 
 
 def test_an_uncommitted_renumbering_fails_too(repo: Path, buf: Path) -> None:
-    edit(repo, "int64 batch_id = 1;\n  // 1 to 5,000 events.", "int64 batch_id = 3;\n  // 1 to 5,000 events.")
+    edit(repo, "int32 rejected = 5;", "int32 rejected = 6;")  # StreamUsageResponse.rejected
     git(repo, "commit", "--quiet", "--allow-empty", "-m", "a second commit, so HEAD~1 exists")
 
-    assert breaking(repo, buf).returncode != 0
+    result = breaking(repo, buf)
+
+    assert result.returncode != 0
+    assert 'field "5" with name "rejected" on message "StreamUsageResponse" was deleted' in result.stdout, result.stdout
 
 
 def test_a_documentation_change_is_not_breaking(repo: Path, buf: Path) -> None:
