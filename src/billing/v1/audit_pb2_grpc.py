@@ -81,8 +81,10 @@ class AuditServiceServicer:
     def ExplainInvoice(self, request, context):
         """ExplainInvoice returns a finalized invoice's calculation record and the facts it came from:
         the plan as created, usage per meter with event counts and the log positions read, the
-        proration lines and the credit applied. Another organization's invoice is NOT_FOUND; an
-        invoice not yet finalized has no calculation (FAILED_PRECONDITION, `invoice_not_calculated`).
+        proration lines and the credit applied. Org admins, billing viewers and auditors of the
+        invoice's organization, and platform admins. NOT_FOUND `invoice_not_found` (also for another
+        organization's invoice); an invoice not yet finalized has no calculation
+        (FAILED_PRECONDITION, `invoice_not_calculated`).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -51,8 +51,10 @@ class AuditServiceStub:
     ExplainInvoice: _grpc.UnaryUnaryMultiCallable[_audit_pb2.ExplainInvoiceRequest, _audit_pb2.ExplainInvoiceResponse]
     """ExplainInvoice returns a finalized invoice's calculation record and the facts it came from:
     the plan as created, usage per meter with event counts and the log positions read, the
-    proration lines and the credit applied. Another organization's invoice is NOT_FOUND; an
-    invoice not yet finalized has no calculation (FAILED_PRECONDITION, `invoice_not_calculated`).
+    proration lines and the credit applied. Org admins, billing viewers and auditors of the
+    invoice's organization, and platform admins. NOT_FOUND `invoice_not_found` (also for another
+    organization's invoice); an invoice not yet finalized has no calculation
+    (FAILED_PRECONDITION, `invoice_not_calculated`).
     """
 
 @_typing.type_check_only
@@ -78,8 +80,10 @@ class AuditServiceAsyncStub(AuditServiceStub):
     ExplainInvoice: _aio.UnaryUnaryMultiCallable[_audit_pb2.ExplainInvoiceRequest, _audit_pb2.ExplainInvoiceResponse]  # type: ignore[assignment]
     """ExplainInvoice returns a finalized invoice's calculation record and the facts it came from:
     the plan as created, usage per meter with event counts and the log positions read, the
-    proration lines and the credit applied. Another organization's invoice is NOT_FOUND; an
-    invoice not yet finalized has no calculation (FAILED_PRECONDITION, `invoice_not_calculated`).
+    proration lines and the credit applied. Org admins, billing viewers and auditors of the
+    invoice's organization, and platform admins. NOT_FOUND `invoice_not_found` (also for another
+    organization's invoice); an invoice not yet finalized has no calculation
+    (FAILED_PRECONDITION, `invoice_not_calculated`).
     """
 
 class AuditServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -114,8 +118,10 @@ class AuditServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_audit_pb2.ExplainInvoiceResponse, _abc.Awaitable[_audit_pb2.ExplainInvoiceResponse]]:
         """ExplainInvoice returns a finalized invoice's calculation record and the facts it came from:
         the plan as created, usage per meter with event counts and the log positions read, the
-        proration lines and the credit applied. Another organization's invoice is NOT_FOUND; an
-        invoice not yet finalized has no calculation (FAILED_PRECONDITION, `invoice_not_calculated`).
+        proration lines and the credit applied. Org admins, billing viewers and auditors of the
+        invoice's organization, and platform admins. NOT_FOUND `invoice_not_found` (also for another
+        organization's invoice); an invoice not yet finalized has no calculation
+        (FAILED_PRECONDITION, `invoice_not_calculated`).
         """
 
 def add_AuditServiceServicer_to_server(servicer: AuditServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
