@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 NODE_INSTALLED := node_modules/.installed
 
-.PHONY: run demo test gen check-gen lint lint-proto typecheck bench clean
+.PHONY: run demo test gen check-gen lint lint-proto breaking-proto typecheck bench clean
 
 $(INSTALLED): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,7 +15,8 @@ $(INSTALLED): pyproject.toml requirements.lock
 
 # buf's only dependencies are its per-platform binaries at the same exact version, so the exact
 # pin in package.json fixes everything; a lock file would list other platforms' optional
-# binaries, which `npm ci` then insists on.
+# binaries, which `npm ci` then insists on. The same install brings @grpc/grpc-js and
+# @grpc/proto-loader (exact pins) for the Node.js interop client in interop/node.
 $(NODE_INSTALLED): package.json
 	npm install --no-package-lock --no-audit --no-fund --loglevel=error
 	touch $@
@@ -39,14 +40,18 @@ check-gen: $(INSTALLED)
 lint-proto: $(NODE_INSTALLED)
 	node_modules/.bin/buf lint
 
+## breaking-proto: `buf breaking` against the previous commit (says so and passes when there is none)
+breaking-proto: $(NODE_INSTALLED) $(INSTALLED)
+	$(BIN)/python tools/buf_breaking.py
+
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
 
 typecheck: $(INSTALLED)
 	$(BIN)/mypy
 
-## test: the whole suite: generated code fresh, buf lint, ruff, mypy, pytest
-test: check-gen lint-proto lint typecheck
+## test: the whole suite: generated code fresh, buf lint and breaking, ruff, mypy, pytest
+test: check-gen lint-proto breaking-proto lint typecheck
 	$(BIN)/python -m pytest
 
 ## bench: the benchmarks under bench/, results in bench/results/

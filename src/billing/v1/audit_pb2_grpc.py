@@ -28,7 +28,14 @@ if _version_not_supported:
 class AuditServiceStub:
     """AuditService gives auditors the means to trust the log: a verification that every read model
     is what replaying the log yields and that the hash chain is intact, and the facts behind any
-    invoice so each line can be recomputed independently.
+    invoice so each line can be recomputed independently. Both RPCs only read (a verification
+    writes scratch collections and drops them).
+
+    Every RPC answers UNAUTHENTICATED without a valid API key (`authorization: Bearer <key>`),
+    PERMISSION_DENIED when the caller's roles never allow it, INVALID_ARGUMENT with a
+    google.rpc.BadRequest field violation per bad field (nothing is written), and UNAVAILABLE when
+    the store is unreachable (retry). Every error carries a google.rpc.ErrorInfo with a stable
+    `reason`.
     """
 
     def __init__(self, channel):
@@ -52,7 +59,14 @@ class AuditServiceStub:
 class AuditServiceServicer:
     """AuditService gives auditors the means to trust the log: a verification that every read model
     is what replaying the log yields and that the hash chain is intact, and the facts behind any
-    invoice so each line can be recomputed independently.
+    invoice so each line can be recomputed independently. Both RPCs only read (a verification
+    writes scratch collections and drops them).
+
+    Every RPC answers UNAUTHENTICATED without a valid API key (`authorization: Bearer <key>`),
+    PERMISSION_DENIED when the caller's roles never allow it, INVALID_ARGUMENT with a
+    google.rpc.BadRequest field violation per bad field (nothing is written), and UNAVAILABLE when
+    the store is unreachable (retry). Every error carries a google.rpc.ErrorInfo with a stable
+    `reason`.
     """
 
     def VerifyProjections(self, request, context):
@@ -67,8 +81,10 @@ class AuditServiceServicer:
     def ExplainInvoice(self, request, context):
         """ExplainInvoice returns a finalized invoice's calculation record and the facts it came from:
         the plan as created, usage per meter with event counts and the log positions read, the
-        proration lines and the credit applied. Another organization's invoice is NOT_FOUND; an
-        invoice not yet finalized has no calculation (FAILED_PRECONDITION, `invoice_not_calculated`).
+        proration lines and the credit applied. Org admins, billing viewers and auditors of the
+        invoice's organization, and platform admins. NOT_FOUND `invoice_not_found` (also for another
+        organization's invoice); an invoice not yet finalized has no calculation
+        (FAILED_PRECONDITION, `invoice_not_calculated`).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -98,7 +114,14 @@ def add_AuditServiceServicer_to_server(servicer, server):
 class AuditService:
     """AuditService gives auditors the means to trust the log: a verification that every read model
     is what replaying the log yields and that the hash chain is intact, and the facts behind any
-    invoice so each line can be recomputed independently.
+    invoice so each line can be recomputed independently. Both RPCs only read (a verification
+    writes scratch collections and drops them).
+
+    Every RPC answers UNAUTHENTICATED without a valid API key (`authorization: Bearer <key>`),
+    PERMISSION_DENIED when the caller's roles never allow it, INVALID_ARGUMENT with a
+    google.rpc.BadRequest field violation per bad field (nothing is written), and UNAVAILABLE when
+    the store is unreachable (retry). Every error carries a google.rpc.ErrorInfo with a stable
+    `reason`.
     """
 
     @staticmethod

@@ -29,7 +29,14 @@ GRPC_VERSION: str
 class AuditServiceStub:
     """AuditService gives auditors the means to trust the log: a verification that every read model
     is what replaying the log yields and that the hash chain is intact, and the facts behind any
-    invoice so each line can be recomputed independently.
+    invoice so each line can be recomputed independently. Both RPCs only read (a verification
+    writes scratch collections and drops them).
+
+    Every RPC answers UNAUTHENTICATED without a valid API key (`authorization: Bearer <key>`),
+    PERMISSION_DENIED when the caller's roles never allow it, INVALID_ARGUMENT with a
+    google.rpc.BadRequest field violation per bad field (nothing is written), and UNAVAILABLE when
+    the store is unreachable (retry). Every error carries a google.rpc.ErrorInfo with a stable
+    `reason`.
     """
 
     @_typing.overload
@@ -44,15 +51,24 @@ class AuditServiceStub:
     ExplainInvoice: _grpc.UnaryUnaryMultiCallable[_audit_pb2.ExplainInvoiceRequest, _audit_pb2.ExplainInvoiceResponse]
     """ExplainInvoice returns a finalized invoice's calculation record and the facts it came from:
     the plan as created, usage per meter with event counts and the log positions read, the
-    proration lines and the credit applied. Another organization's invoice is NOT_FOUND; an
-    invoice not yet finalized has no calculation (FAILED_PRECONDITION, `invoice_not_calculated`).
+    proration lines and the credit applied. Org admins, billing viewers and auditors of the
+    invoice's organization, and platform admins. NOT_FOUND `invoice_not_found` (also for another
+    organization's invoice); an invoice not yet finalized has no calculation
+    (FAILED_PRECONDITION, `invoice_not_calculated`).
     """
 
 @_typing.type_check_only
 class AuditServiceAsyncStub(AuditServiceStub):
     """AuditService gives auditors the means to trust the log: a verification that every read model
     is what replaying the log yields and that the hash chain is intact, and the facts behind any
-    invoice so each line can be recomputed independently.
+    invoice so each line can be recomputed independently. Both RPCs only read (a verification
+    writes scratch collections and drops them).
+
+    Every RPC answers UNAUTHENTICATED without a valid API key (`authorization: Bearer <key>`),
+    PERMISSION_DENIED when the caller's roles never allow it, INVALID_ARGUMENT with a
+    google.rpc.BadRequest field violation per bad field (nothing is written), and UNAVAILABLE when
+    the store is unreachable (retry). Every error carries a google.rpc.ErrorInfo with a stable
+    `reason`.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
@@ -64,14 +80,23 @@ class AuditServiceAsyncStub(AuditServiceStub):
     ExplainInvoice: _aio.UnaryUnaryMultiCallable[_audit_pb2.ExplainInvoiceRequest, _audit_pb2.ExplainInvoiceResponse]  # type: ignore[assignment]
     """ExplainInvoice returns a finalized invoice's calculation record and the facts it came from:
     the plan as created, usage per meter with event counts and the log positions read, the
-    proration lines and the credit applied. Another organization's invoice is NOT_FOUND; an
-    invoice not yet finalized has no calculation (FAILED_PRECONDITION, `invoice_not_calculated`).
+    proration lines and the credit applied. Org admins, billing viewers and auditors of the
+    invoice's organization, and platform admins. NOT_FOUND `invoice_not_found` (also for another
+    organization's invoice); an invoice not yet finalized has no calculation
+    (FAILED_PRECONDITION, `invoice_not_calculated`).
     """
 
 class AuditServiceServicer(metaclass=_abc_1.ABCMeta):
     """AuditService gives auditors the means to trust the log: a verification that every read model
     is what replaying the log yields and that the hash chain is intact, and the facts behind any
-    invoice so each line can be recomputed independently.
+    invoice so each line can be recomputed independently. Both RPCs only read (a verification
+    writes scratch collections and drops them).
+
+    Every RPC answers UNAUTHENTICATED without a valid API key (`authorization: Bearer <key>`),
+    PERMISSION_DENIED when the caller's roles never allow it, INVALID_ARGUMENT with a
+    google.rpc.BadRequest field violation per bad field (nothing is written), and UNAVAILABLE when
+    the store is unreachable (retry). Every error carries a google.rpc.ErrorInfo with a stable
+    `reason`.
     """
 
     @_abc_1.abstractmethod
@@ -93,8 +118,10 @@ class AuditServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_audit_pb2.ExplainInvoiceResponse, _abc.Awaitable[_audit_pb2.ExplainInvoiceResponse]]:
         """ExplainInvoice returns a finalized invoice's calculation record and the facts it came from:
         the plan as created, usage per meter with event counts and the log positions read, the
-        proration lines and the credit applied. Another organization's invoice is NOT_FOUND; an
-        invoice not yet finalized has no calculation (FAILED_PRECONDITION, `invoice_not_calculated`).
+        proration lines and the credit applied. Org admins, billing viewers and auditors of the
+        invoice's organization, and platform admins. NOT_FOUND `invoice_not_found` (also for another
+        organization's invoice); an invoice not yet finalized has no calculation
+        (FAILED_PRECONDITION, `invoice_not_calculated`).
         """
 
 def add_AuditServiceServicer_to_server(servicer: AuditServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

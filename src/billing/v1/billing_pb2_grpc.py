@@ -30,6 +30,12 @@ class BillingServiceStub:
     a draft), finalize drafts whose grace period is over, and collect payment of due invoices,
     dunning retries included. The scheduler does this every minute by itself; these RPCs are for
     operators and for tests and demos on a test clock. Platform admins only.
+
+    Every RPC answers UNAUTHENTICATED without a valid API key (`authorization: Bearer <key>`),
+    PERMISSION_DENIED when the caller's roles never allow it, INVALID_ARGUMENT with a
+    google.rpc.BadRequest field violation per bad field (nothing is written), and UNAVAILABLE when
+    the store is unreachable (retry). Every error carries a google.rpc.ErrorInfo with a stable
+    `reason`.
     """
 
     def __init__(self, channel):
@@ -55,10 +61,19 @@ class BillingServiceServicer:
     a draft), finalize drafts whose grace period is over, and collect payment of due invoices,
     dunning retries included. The scheduler does this every minute by itself; these RPCs are for
     operators and for tests and demos on a test clock. Platform admins only.
+
+    Every RPC answers UNAUTHENTICATED without a valid API key (`authorization: Bearer <key>`),
+    PERMISSION_DENIED when the caller's roles never allow it, INVALID_ARGUMENT with a
+    google.rpc.BadRequest field violation per bad field (nothing is written), and UNAVAILABLE when
+    the store is unreachable (retry). Every error carries a google.rpc.ErrorInfo with a stable
+    `reason`.
     """
 
     def RunBillingCycle(self, request, context):
-        """RunBillingCycle runs everything due now, at once, and reports what it did.
+        """RunBillingCycle runs everything due now, at once, and reports what it did. Safe to repeat
+        and to run beside the scheduler or on several instances: a period is closed, an invoice
+        finalized and a payment attempt charged once, whoever runs; a second run finds nothing due.
+        An item that fails is counted in `failures` and retried by the next run.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -67,7 +82,9 @@ class BillingServiceServicer:
     def AdvanceClock(self, request, context):
         """AdvanceClock moves the test clock forward and runs the billing cycle at every moment
         something falls due on the way, in order, as Stripe's test clocks do. FAILED_PRECONDITION
-        (`test_clock_disabled`) unless the server runs on a test clock (BILLING_TEST_CLOCK).
+        (`test_clock_disabled`) unless the server runs on a test clock (BILLING_TEST_CLOCK);
+        INVALID_ARGUMENT unless exactly one of `to` and `by_seconds` is set and within ten years.
+        Not idempotent with `by_seconds` (each call moves further); a repeated `to` moves no further.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -99,6 +116,12 @@ class BillingService:
     a draft), finalize drafts whose grace period is over, and collect payment of due invoices,
     dunning retries included. The scheduler does this every minute by itself; these RPCs are for
     operators and for tests and demos on a test clock. Platform admins only.
+
+    Every RPC answers UNAUTHENTICATED without a valid API key (`authorization: Bearer <key>`),
+    PERMISSION_DENIED when the caller's roles never allow it, INVALID_ARGUMENT with a
+    google.rpc.BadRequest field violation per bad field (nothing is written), and UNAVAILABLE when
+    the store is unreachable (retry). Every error carries a google.rpc.ErrorInfo with a stable
+    `reason`.
     """
 
     @staticmethod
@@ -157,7 +180,17 @@ class BillingService:
 
 
 class InvoiceServiceStub:
-    """InvoiceService reads invoices, payments and balances, and voids invoices.
+    """InvoiceService reads invoices, payments and balances, voids invoices and grants credit. Reads
+    are for the organization's org admins and billing viewers and for platform admins; another
+    organization's invoice or organization is NOT_FOUND, exactly as one that does not exist.
+    Amounts are integer minor units of the invoice's ISO 4217 currency (cents for USD, yen for
+    JPY), never floats.
+
+    Every RPC answers UNAUTHENTICATED without a valid API key (`authorization: Bearer <key>`),
+    PERMISSION_DENIED when the caller's roles never allow it, INVALID_ARGUMENT with a
+    google.rpc.BadRequest field violation per bad field (nothing is written), and UNAVAILABLE when
+    the store is unreachable (retry). Every error carries a google.rpc.ErrorInfo with a stable
+    `reason`.
     """
 
     def __init__(self, channel):
@@ -199,40 +232,56 @@ class InvoiceServiceStub:
 
 
 class InvoiceServiceServicer:
-    """InvoiceService reads invoices, payments and balances, and voids invoices.
+    """InvoiceService reads invoices, payments and balances, voids invoices and grants credit. Reads
+    are for the organization's org admins and billing viewers and for platform admins; another
+    organization's invoice or organization is NOT_FOUND, exactly as one that does not exist.
+    Amounts are integer minor units of the invoice's ISO 4217 currency (cents for USD, yen for
+    JPY), never floats.
+
+    Every RPC answers UNAUTHENTICATED without a valid API key (`authorization: Bearer <key>`),
+    PERMISSION_DENIED when the caller's roles never allow it, INVALID_ARGUMENT with a
+    google.rpc.BadRequest field violation per bad field (nothing is written), and UNAVAILABLE when
+    the store is unreachable (retry). Every error carries a google.rpc.ErrorInfo with a stable
+    `reason`.
     """
 
     def GetInvoice(self, request, context):
-        """GetInvoice returns one invoice with its lines.
+        """GetInvoice returns one invoice with its lines. NOT_FOUND `invoice_not_found`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListInvoices(self, request, context):
-        """ListInvoices returns an organization's invoices in the order they were issued, with optional filters.
+        """ListInvoices returns an organization's invoices in the order they were issued, with optional
+        filters, a page at a time. NOT_FOUND `organization_not_found` for another tenant's
+        organization; an id no invoice names gives an empty page.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def VoidInvoice(self, request, context):
-        """VoidInvoice cancels a draft, open or uncollectible invoice: nothing of it is owed any more.
-        Paid invoices cannot be voided (FAILED_PRECONDITION `invoice_not_voidable`). Platform admins only.
+        """VoidInvoice cancels a draft, open or uncollectible invoice: nothing of it is owed any more,
+        and credit it spent is given back. Platform admins only. NOT_FOUND `invoice_not_found`;
+        FAILED_PRECONDITION `invoice_not_voidable` (paid, or void already: a repeated void is refused,
+        and changes nothing) or `payment_in_flight` (a charge's outcome is not recorded yet: retry).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetBalance(self, request, context):
-        """GetBalance returns an organization's balance per currency.
+        """GetBalance returns an organization's balance per currency. NOT_FOUND `organization_not_found`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListPayments(self, request, context):
-        """ListPayments returns an organization's payment attempts in the order they were made.
+        """ListPayments returns an organization's payment attempts in the order they were made, a page
+        at a time. NOT_FOUND `organization_not_found` for another tenant's organization; an id no
+        payment names gives an empty page.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -240,7 +289,8 @@ class InvoiceServiceServicer:
 
     def GrantCredit(self, request, context):
         """GrantCredit adds customer credit to an organization, in its currency: the next invoices
-        spend it at finalization before any charge. Platform admins only.
+        spend it at finalization before any charge. Platform admins only. NOT_FOUND
+        `organization_not_found`. Not idempotent: each call grants again.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -288,7 +338,17 @@ def add_InvoiceServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class InvoiceService:
-    """InvoiceService reads invoices, payments and balances, and voids invoices.
+    """InvoiceService reads invoices, payments and balances, voids invoices and grants credit. Reads
+    are for the organization's org admins and billing viewers and for platform admins; another
+    organization's invoice or organization is NOT_FOUND, exactly as one that does not exist.
+    Amounts are integer minor units of the invoice's ISO 4217 currency (cents for USD, yen for
+    JPY), never floats.
+
+    Every RPC answers UNAUTHENTICATED without a valid API key (`authorization: Bearer <key>`),
+    PERMISSION_DENIED when the caller's roles never allow it, INVALID_ARGUMENT with a
+    google.rpc.BadRequest field violation per bad field (nothing is written), and UNAVAILABLE when
+    the store is unreachable (retry). Every error carries a google.rpc.ErrorInfo with a stable
+    `reason`.
     """
 
     @staticmethod

@@ -31,6 +31,12 @@ class BillingServiceStub:
     a draft), finalize drafts whose grace period is over, and collect payment of due invoices,
     dunning retries included. The scheduler does this every minute by itself; these RPCs are for
     operators and for tests and demos on a test clock. Platform admins only.
+
+    Every RPC answers UNAUTHENTICATED without a valid API key (`authorization: Bearer <key>`),
+    PERMISSION_DENIED when the caller's roles never allow it, INVALID_ARGUMENT with a
+    google.rpc.BadRequest field violation per bad field (nothing is written), and UNAVAILABLE when
+    the store is unreachable (retry). Every error carries a google.rpc.ErrorInfo with a stable
+    `reason`.
     """
 
     @_typing.overload
@@ -38,11 +44,17 @@ class BillingServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> BillingServiceAsyncStub: ...
     RunBillingCycle: _grpc.UnaryUnaryMultiCallable[_billing_pb2.RunBillingCycleRequest, _billing_pb2.RunBillingCycleResponse]
-    """RunBillingCycle runs everything due now, at once, and reports what it did."""
+    """RunBillingCycle runs everything due now, at once, and reports what it did. Safe to repeat
+    and to run beside the scheduler or on several instances: a period is closed, an invoice
+    finalized and a payment attempt charged once, whoever runs; a second run finds nothing due.
+    An item that fails is counted in `failures` and retried by the next run.
+    """
     AdvanceClock: _grpc.UnaryUnaryMultiCallable[_billing_pb2.AdvanceClockRequest, _billing_pb2.AdvanceClockResponse]
     """AdvanceClock moves the test clock forward and runs the billing cycle at every moment
     something falls due on the way, in order, as Stripe's test clocks do. FAILED_PRECONDITION
-    (`test_clock_disabled`) unless the server runs on a test clock (BILLING_TEST_CLOCK).
+    (`test_clock_disabled`) unless the server runs on a test clock (BILLING_TEST_CLOCK);
+    INVALID_ARGUMENT unless exactly one of `to` and `by_seconds` is set and within ten years.
+    Not idempotent with `by_seconds` (each call moves further); a repeated `to` moves no further.
     """
 
 @_typing.type_check_only
@@ -51,15 +63,27 @@ class BillingServiceAsyncStub(BillingServiceStub):
     a draft), finalize drafts whose grace period is over, and collect payment of due invoices,
     dunning retries included. The scheduler does this every minute by itself; these RPCs are for
     operators and for tests and demos on a test clock. Platform admins only.
+
+    Every RPC answers UNAUTHENTICATED without a valid API key (`authorization: Bearer <key>`),
+    PERMISSION_DENIED when the caller's roles never allow it, INVALID_ARGUMENT with a
+    google.rpc.BadRequest field violation per bad field (nothing is written), and UNAVAILABLE when
+    the store is unreachable (retry). Every error carries a google.rpc.ErrorInfo with a stable
+    `reason`.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     RunBillingCycle: _aio.UnaryUnaryMultiCallable[_billing_pb2.RunBillingCycleRequest, _billing_pb2.RunBillingCycleResponse]  # type: ignore[assignment]
-    """RunBillingCycle runs everything due now, at once, and reports what it did."""
+    """RunBillingCycle runs everything due now, at once, and reports what it did. Safe to repeat
+    and to run beside the scheduler or on several instances: a period is closed, an invoice
+    finalized and a payment attempt charged once, whoever runs; a second run finds nothing due.
+    An item that fails is counted in `failures` and retried by the next run.
+    """
     AdvanceClock: _aio.UnaryUnaryMultiCallable[_billing_pb2.AdvanceClockRequest, _billing_pb2.AdvanceClockResponse]  # type: ignore[assignment]
     """AdvanceClock moves the test clock forward and runs the billing cycle at every moment
     something falls due on the way, in order, as Stripe's test clocks do. FAILED_PRECONDITION
-    (`test_clock_disabled`) unless the server runs on a test clock (BILLING_TEST_CLOCK).
+    (`test_clock_disabled`) unless the server runs on a test clock (BILLING_TEST_CLOCK);
+    INVALID_ARGUMENT unless exactly one of `to` and `by_seconds` is set and within ten years.
+    Not idempotent with `by_seconds` (each call moves further); a repeated `to` moves no further.
     """
 
 class BillingServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -67,6 +91,12 @@ class BillingServiceServicer(metaclass=_abc_1.ABCMeta):
     a draft), finalize drafts whose grace period is over, and collect payment of due invoices,
     dunning retries included. The scheduler does this every minute by itself; these RPCs are for
     operators and for tests and demos on a test clock. Platform admins only.
+
+    Every RPC answers UNAUTHENTICATED without a valid API key (`authorization: Bearer <key>`),
+    PERMISSION_DENIED when the caller's roles never allow it, INVALID_ARGUMENT with a
+    google.rpc.BadRequest field violation per bad field (nothing is written), and UNAVAILABLE when
+    the store is unreachable (retry). Every error carries a google.rpc.ErrorInfo with a stable
+    `reason`.
     """
 
     @_abc_1.abstractmethod
@@ -75,7 +105,11 @@ class BillingServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _billing_pb2.RunBillingCycleRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_billing_pb2.RunBillingCycleResponse, _abc.Awaitable[_billing_pb2.RunBillingCycleResponse]]:
-        """RunBillingCycle runs everything due now, at once, and reports what it did."""
+        """RunBillingCycle runs everything due now, at once, and reports what it did. Safe to repeat
+        and to run beside the scheduler or on several instances: a period is closed, an invoice
+        finalized and a payment attempt charged once, whoever runs; a second run finds nothing due.
+        An item that fails is counted in `failures` and retried by the next run.
+        """
 
     @_abc_1.abstractmethod
     def AdvanceClock(
@@ -85,59 +119,112 @@ class BillingServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_billing_pb2.AdvanceClockResponse, _abc.Awaitable[_billing_pb2.AdvanceClockResponse]]:
         """AdvanceClock moves the test clock forward and runs the billing cycle at every moment
         something falls due on the way, in order, as Stripe's test clocks do. FAILED_PRECONDITION
-        (`test_clock_disabled`) unless the server runs on a test clock (BILLING_TEST_CLOCK).
+        (`test_clock_disabled`) unless the server runs on a test clock (BILLING_TEST_CLOCK);
+        INVALID_ARGUMENT unless exactly one of `to` and `by_seconds` is set and within ten years.
+        Not idempotent with `by_seconds` (each call moves further); a repeated `to` moves no further.
         """
 
 def add_BillingServiceServicer_to_server(servicer: BillingServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 
 class InvoiceServiceStub:
-    """InvoiceService reads invoices, payments and balances, and voids invoices."""
+    """InvoiceService reads invoices, payments and balances, voids invoices and grants credit. Reads
+    are for the organization's org admins and billing viewers and for platform admins; another
+    organization's invoice or organization is NOT_FOUND, exactly as one that does not exist.
+    Amounts are integer minor units of the invoice's ISO 4217 currency (cents for USD, yen for
+    JPY), never floats.
+
+    Every RPC answers UNAUTHENTICATED without a valid API key (`authorization: Bearer <key>`),
+    PERMISSION_DENIED when the caller's roles never allow it, INVALID_ARGUMENT with a
+    google.rpc.BadRequest field violation per bad field (nothing is written), and UNAVAILABLE when
+    the store is unreachable (retry). Every error carries a google.rpc.ErrorInfo with a stable
+    `reason`.
+    """
 
     @_typing.overload
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> InvoiceServiceAsyncStub: ...
     GetInvoice: _grpc.UnaryUnaryMultiCallable[_billing_pb2.GetInvoiceRequest, _billing_pb2.GetInvoiceResponse]
-    """GetInvoice returns one invoice with its lines."""
+    """GetInvoice returns one invoice with its lines. NOT_FOUND `invoice_not_found`."""
     ListInvoices: _grpc.UnaryUnaryMultiCallable[_billing_pb2.ListInvoicesRequest, _billing_pb2.ListInvoicesResponse]
-    """ListInvoices returns an organization's invoices in the order they were issued, with optional filters."""
+    """ListInvoices returns an organization's invoices in the order they were issued, with optional
+    filters, a page at a time. NOT_FOUND `organization_not_found` for another tenant's
+    organization; an id no invoice names gives an empty page.
+    """
     VoidInvoice: _grpc.UnaryUnaryMultiCallable[_billing_pb2.VoidInvoiceRequest, _billing_pb2.VoidInvoiceResponse]
-    """VoidInvoice cancels a draft, open or uncollectible invoice: nothing of it is owed any more.
-    Paid invoices cannot be voided (FAILED_PRECONDITION `invoice_not_voidable`). Platform admins only.
+    """VoidInvoice cancels a draft, open or uncollectible invoice: nothing of it is owed any more,
+    and credit it spent is given back. Platform admins only. NOT_FOUND `invoice_not_found`;
+    FAILED_PRECONDITION `invoice_not_voidable` (paid, or void already: a repeated void is refused,
+    and changes nothing) or `payment_in_flight` (a charge's outcome is not recorded yet: retry).
     """
     GetBalance: _grpc.UnaryUnaryMultiCallable[_billing_pb2.GetBalanceRequest, _billing_pb2.GetBalanceResponse]
-    """GetBalance returns an organization's balance per currency."""
+    """GetBalance returns an organization's balance per currency. NOT_FOUND `organization_not_found`."""
     ListPayments: _grpc.UnaryUnaryMultiCallable[_billing_pb2.ListPaymentsRequest, _billing_pb2.ListPaymentsResponse]
-    """ListPayments returns an organization's payment attempts in the order they were made."""
+    """ListPayments returns an organization's payment attempts in the order they were made, a page
+    at a time. NOT_FOUND `organization_not_found` for another tenant's organization; an id no
+    payment names gives an empty page.
+    """
     GrantCredit: _grpc.UnaryUnaryMultiCallable[_billing_pb2.GrantCreditRequest, _billing_pb2.GrantCreditResponse]
     """GrantCredit adds customer credit to an organization, in its currency: the next invoices
-    spend it at finalization before any charge. Platform admins only.
+    spend it at finalization before any charge. Platform admins only. NOT_FOUND
+    `organization_not_found`. Not idempotent: each call grants again.
     """
 
 @_typing.type_check_only
 class InvoiceServiceAsyncStub(InvoiceServiceStub):
-    """InvoiceService reads invoices, payments and balances, and voids invoices."""
+    """InvoiceService reads invoices, payments and balances, voids invoices and grants credit. Reads
+    are for the organization's org admins and billing viewers and for platform admins; another
+    organization's invoice or organization is NOT_FOUND, exactly as one that does not exist.
+    Amounts are integer minor units of the invoice's ISO 4217 currency (cents for USD, yen for
+    JPY), never floats.
+
+    Every RPC answers UNAUTHENTICATED without a valid API key (`authorization: Bearer <key>`),
+    PERMISSION_DENIED when the caller's roles never allow it, INVALID_ARGUMENT with a
+    google.rpc.BadRequest field violation per bad field (nothing is written), and UNAVAILABLE when
+    the store is unreachable (retry). Every error carries a google.rpc.ErrorInfo with a stable
+    `reason`.
+    """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     GetInvoice: _aio.UnaryUnaryMultiCallable[_billing_pb2.GetInvoiceRequest, _billing_pb2.GetInvoiceResponse]  # type: ignore[assignment]
-    """GetInvoice returns one invoice with its lines."""
+    """GetInvoice returns one invoice with its lines. NOT_FOUND `invoice_not_found`."""
     ListInvoices: _aio.UnaryUnaryMultiCallable[_billing_pb2.ListInvoicesRequest, _billing_pb2.ListInvoicesResponse]  # type: ignore[assignment]
-    """ListInvoices returns an organization's invoices in the order they were issued, with optional filters."""
+    """ListInvoices returns an organization's invoices in the order they were issued, with optional
+    filters, a page at a time. NOT_FOUND `organization_not_found` for another tenant's
+    organization; an id no invoice names gives an empty page.
+    """
     VoidInvoice: _aio.UnaryUnaryMultiCallable[_billing_pb2.VoidInvoiceRequest, _billing_pb2.VoidInvoiceResponse]  # type: ignore[assignment]
-    """VoidInvoice cancels a draft, open or uncollectible invoice: nothing of it is owed any more.
-    Paid invoices cannot be voided (FAILED_PRECONDITION `invoice_not_voidable`). Platform admins only.
+    """VoidInvoice cancels a draft, open or uncollectible invoice: nothing of it is owed any more,
+    and credit it spent is given back. Platform admins only. NOT_FOUND `invoice_not_found`;
+    FAILED_PRECONDITION `invoice_not_voidable` (paid, or void already: a repeated void is refused,
+    and changes nothing) or `payment_in_flight` (a charge's outcome is not recorded yet: retry).
     """
     GetBalance: _aio.UnaryUnaryMultiCallable[_billing_pb2.GetBalanceRequest, _billing_pb2.GetBalanceResponse]  # type: ignore[assignment]
-    """GetBalance returns an organization's balance per currency."""
+    """GetBalance returns an organization's balance per currency. NOT_FOUND `organization_not_found`."""
     ListPayments: _aio.UnaryUnaryMultiCallable[_billing_pb2.ListPaymentsRequest, _billing_pb2.ListPaymentsResponse]  # type: ignore[assignment]
-    """ListPayments returns an organization's payment attempts in the order they were made."""
+    """ListPayments returns an organization's payment attempts in the order they were made, a page
+    at a time. NOT_FOUND `organization_not_found` for another tenant's organization; an id no
+    payment names gives an empty page.
+    """
     GrantCredit: _aio.UnaryUnaryMultiCallable[_billing_pb2.GrantCreditRequest, _billing_pb2.GrantCreditResponse]  # type: ignore[assignment]
     """GrantCredit adds customer credit to an organization, in its currency: the next invoices
-    spend it at finalization before any charge. Platform admins only.
+    spend it at finalization before any charge. Platform admins only. NOT_FOUND
+    `organization_not_found`. Not idempotent: each call grants again.
     """
 
 class InvoiceServiceServicer(metaclass=_abc_1.ABCMeta):
-    """InvoiceService reads invoices, payments and balances, and voids invoices."""
+    """InvoiceService reads invoices, payments and balances, voids invoices and grants credit. Reads
+    are for the organization's org admins and billing viewers and for platform admins; another
+    organization's invoice or organization is NOT_FOUND, exactly as one that does not exist.
+    Amounts are integer minor units of the invoice's ISO 4217 currency (cents for USD, yen for
+    JPY), never floats.
+
+    Every RPC answers UNAUTHENTICATED without a valid API key (`authorization: Bearer <key>`),
+    PERMISSION_DENIED when the caller's roles never allow it, INVALID_ARGUMENT with a
+    google.rpc.BadRequest field violation per bad field (nothing is written), and UNAVAILABLE when
+    the store is unreachable (retry). Every error carries a google.rpc.ErrorInfo with a stable
+    `reason`.
+    """
 
     @_abc_1.abstractmethod
     def GetInvoice(
@@ -145,7 +232,7 @@ class InvoiceServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _billing_pb2.GetInvoiceRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_billing_pb2.GetInvoiceResponse, _abc.Awaitable[_billing_pb2.GetInvoiceResponse]]:
-        """GetInvoice returns one invoice with its lines."""
+        """GetInvoice returns one invoice with its lines. NOT_FOUND `invoice_not_found`."""
 
     @_abc_1.abstractmethod
     def ListInvoices(
@@ -153,7 +240,10 @@ class InvoiceServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _billing_pb2.ListInvoicesRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_billing_pb2.ListInvoicesResponse, _abc.Awaitable[_billing_pb2.ListInvoicesResponse]]:
-        """ListInvoices returns an organization's invoices in the order they were issued, with optional filters."""
+        """ListInvoices returns an organization's invoices in the order they were issued, with optional
+        filters, a page at a time. NOT_FOUND `organization_not_found` for another tenant's
+        organization; an id no invoice names gives an empty page.
+        """
 
     @_abc_1.abstractmethod
     def VoidInvoice(
@@ -161,8 +251,10 @@ class InvoiceServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _billing_pb2.VoidInvoiceRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_billing_pb2.VoidInvoiceResponse, _abc.Awaitable[_billing_pb2.VoidInvoiceResponse]]:
-        """VoidInvoice cancels a draft, open or uncollectible invoice: nothing of it is owed any more.
-        Paid invoices cannot be voided (FAILED_PRECONDITION `invoice_not_voidable`). Platform admins only.
+        """VoidInvoice cancels a draft, open or uncollectible invoice: nothing of it is owed any more,
+        and credit it spent is given back. Platform admins only. NOT_FOUND `invoice_not_found`;
+        FAILED_PRECONDITION `invoice_not_voidable` (paid, or void already: a repeated void is refused,
+        and changes nothing) or `payment_in_flight` (a charge's outcome is not recorded yet: retry).
         """
 
     @_abc_1.abstractmethod
@@ -171,7 +263,7 @@ class InvoiceServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _billing_pb2.GetBalanceRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_billing_pb2.GetBalanceResponse, _abc.Awaitable[_billing_pb2.GetBalanceResponse]]:
-        """GetBalance returns an organization's balance per currency."""
+        """GetBalance returns an organization's balance per currency. NOT_FOUND `organization_not_found`."""
 
     @_abc_1.abstractmethod
     def ListPayments(
@@ -179,7 +271,10 @@ class InvoiceServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _billing_pb2.ListPaymentsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_billing_pb2.ListPaymentsResponse, _abc.Awaitable[_billing_pb2.ListPaymentsResponse]]:
-        """ListPayments returns an organization's payment attempts in the order they were made."""
+        """ListPayments returns an organization's payment attempts in the order they were made, a page
+        at a time. NOT_FOUND `organization_not_found` for another tenant's organization; an id no
+        payment names gives an empty page.
+        """
 
     @_abc_1.abstractmethod
     def GrantCredit(
@@ -188,7 +283,8 @@ class InvoiceServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_billing_pb2.GrantCreditResponse, _abc.Awaitable[_billing_pb2.GrantCreditResponse]]:
         """GrantCredit adds customer credit to an organization, in its currency: the next invoices
-        spend it at finalization before any charge. Platform admins only.
+        spend it at finalization before any charge. Platform admins only. NOT_FOUND
+        `organization_not_found`. Not idempotent: each call grants again.
         """
 
 def add_InvoiceServiceServicer_to_server(servicer: InvoiceServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

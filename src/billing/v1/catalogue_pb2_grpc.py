@@ -30,6 +30,12 @@ class CatalogueServiceStub:
     lets an organization do) and plans. All are immutable once created, so every past invoice
     and every grant stays explainable; a new price or a new feature value is a new plan.
     Platform admins manage the catalogue; every authenticated caller may read it.
+
+    Every RPC answers UNAUTHENTICATED without a valid API key (`authorization: Bearer <key>`),
+    PERMISSION_DENIED when the caller's roles never allow it, INVALID_ARGUMENT with a
+    google.rpc.BadRequest field violation per bad field (nothing is written), and UNAVAILABLE when
+    the store is unreachable (retry). Every error carries a google.rpc.ErrorInfo with a stable
+    `reason`. A retried Create whose answer was lost is ALREADY_EXISTS: the code is the identity.
     """
 
     def __init__(self, channel):
@@ -95,17 +101,24 @@ class CatalogueServiceServicer:
     lets an organization do) and plans. All are immutable once created, so every past invoice
     and every grant stays explainable; a new price or a new feature value is a new plan.
     Platform admins manage the catalogue; every authenticated caller may read it.
+
+    Every RPC answers UNAUTHENTICATED without a valid API key (`authorization: Bearer <key>`),
+    PERMISSION_DENIED when the caller's roles never allow it, INVALID_ARGUMENT with a
+    google.rpc.BadRequest field violation per bad field (nothing is written), and UNAVAILABLE when
+    the store is unreachable (retry). Every error carries a google.rpc.ErrorInfo with a stable
+    `reason`. A retried Create whose answer was lost is ALREADY_EXISTS: the code is the identity.
     """
 
     def CreateMeter(self, request, context):
-        """CreateMeter defines a billable metric. Its code is its identity.
+        """CreateMeter defines a billable metric. Its code is its identity: ALREADY_EXISTS
+        `meter_code_taken` if it is taken.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetMeter(self, request, context):
-        """GetMeter returns a meter by code.
+        """GetMeter returns a meter by code. NOT_FOUND `meter_not_found`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -119,14 +132,16 @@ class CatalogueServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def CreateFeature(self, request, context):
-        """CreateFeature defines a feature plans can grant. Its code is its identity.
+        """CreateFeature defines a feature plans can grant. Its code is its identity: ALREADY_EXISTS
+        `feature_code_taken` if it is taken. A metered feature's meter must exist (INVALID_ARGUMENT
+        `unknown_meter`).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetFeature(self, request, context):
-        """GetFeature returns a feature by code.
+        """GetFeature returns a feature by code. NOT_FOUND `feature_not_found`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -141,27 +156,32 @@ class CatalogueServiceServicer:
 
     def CreatePlan(self, request, context):
         """CreatePlan defines a plan: a base fee charged in advance and usage charges in arrears.
+        ALREADY_EXISTS `plan_code_taken`; INVALID_ARGUMENT `unknown_meter` (a charge on a meter
+        that does not exist) or `invalid_pricing` (bad prices or bands), with a field violation per
+        problem (e.g. `charges[0].graduated.tiers[1].up_to`).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetPlan(self, request, context):
-        """GetPlan returns a plan by id.
+        """GetPlan returns a plan by id. NOT_FOUND `plan_not_found`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListPlans(self, request, context):
-        """ListPlans pages through plans, ordered by id.
+        """ListPlans pages through plans, ordered by id (keyset pages).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ArchivePlan(self, request, context):
-        """ArchivePlan stops a plan from taking new subscriptions; existing ones keep it. Idempotent.
+        """ArchivePlan stops a plan from taking new subscriptions and plan changes onto it
+        (`plan_archived`); existing subscriptions keep it. NOT_FOUND `plan_not_found`. Idempotent:
+        archiving an archived plan changes nothing.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -233,6 +253,12 @@ class CatalogueService:
     lets an organization do) and plans. All are immutable once created, so every past invoice
     and every grant stays explainable; a new price or a new feature value is a new plan.
     Platform admins manage the catalogue; every authenticated caller may read it.
+
+    Every RPC answers UNAUTHENTICATED without a valid API key (`authorization: Bearer <key>`),
+    PERMISSION_DENIED when the caller's roles never allow it, INVALID_ARGUMENT with a
+    google.rpc.BadRequest field violation per bad field (nothing is written), and UNAVAILABLE when
+    the store is unreachable (retry). Every error carries a google.rpc.ErrorInfo with a stable
+    `reason`. A retried Create whose answer was lost is ALREADY_EXISTS: the code is the identity.
     """
 
     @staticmethod

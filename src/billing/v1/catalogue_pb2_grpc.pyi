@@ -31,6 +31,12 @@ class CatalogueServiceStub:
     lets an organization do) and plans. All are immutable once created, so every past invoice
     and every grant stays explainable; a new price or a new feature value is a new plan.
     Platform admins manage the catalogue; every authenticated caller may read it.
+
+    Every RPC answers UNAUTHENTICATED without a valid API key (`authorization: Bearer <key>`),
+    PERMISSION_DENIED when the caller's roles never allow it, INVALID_ARGUMENT with a
+    google.rpc.BadRequest field violation per bad field (nothing is written), and UNAVAILABLE when
+    the store is unreachable (retry). Every error carries a google.rpc.ErrorInfo with a stable
+    `reason`. A retried Create whose answer was lost is ALREADY_EXISTS: the code is the identity.
     """
 
     @_typing.overload
@@ -38,25 +44,37 @@ class CatalogueServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> CatalogueServiceAsyncStub: ...
     CreateMeter: _grpc.UnaryUnaryMultiCallable[_catalogue_pb2.CreateMeterRequest, _catalogue_pb2.CreateMeterResponse]
-    """CreateMeter defines a billable metric. Its code is its identity."""
+    """CreateMeter defines a billable metric. Its code is its identity: ALREADY_EXISTS
+    `meter_code_taken` if it is taken.
+    """
     GetMeter: _grpc.UnaryUnaryMultiCallable[_catalogue_pb2.GetMeterRequest, _catalogue_pb2.GetMeterResponse]
-    """GetMeter returns a meter by code."""
+    """GetMeter returns a meter by code. NOT_FOUND `meter_not_found`."""
     ListMeters: _grpc.UnaryUnaryMultiCallable[_catalogue_pb2.ListMetersRequest, _catalogue_pb2.ListMetersResponse]
     """ListMeters returns every meter, ordered by code."""
     CreateFeature: _grpc.UnaryUnaryMultiCallable[_catalogue_pb2.CreateFeatureRequest, _catalogue_pb2.CreateFeatureResponse]
-    """CreateFeature defines a feature plans can grant. Its code is its identity."""
+    """CreateFeature defines a feature plans can grant. Its code is its identity: ALREADY_EXISTS
+    `feature_code_taken` if it is taken. A metered feature's meter must exist (INVALID_ARGUMENT
+    `unknown_meter`).
+    """
     GetFeature: _grpc.UnaryUnaryMultiCallable[_catalogue_pb2.GetFeatureRequest, _catalogue_pb2.GetFeatureResponse]
-    """GetFeature returns a feature by code."""
+    """GetFeature returns a feature by code. NOT_FOUND `feature_not_found`."""
     ListFeatures: _grpc.UnaryUnaryMultiCallable[_catalogue_pb2.ListFeaturesRequest, _catalogue_pb2.ListFeaturesResponse]
     """ListFeatures returns every feature, ordered by code."""
     CreatePlan: _grpc.UnaryUnaryMultiCallable[_catalogue_pb2.CreatePlanRequest, _catalogue_pb2.CreatePlanResponse]
-    """CreatePlan defines a plan: a base fee charged in advance and usage charges in arrears."""
+    """CreatePlan defines a plan: a base fee charged in advance and usage charges in arrears.
+    ALREADY_EXISTS `plan_code_taken`; INVALID_ARGUMENT `unknown_meter` (a charge on a meter
+    that does not exist) or `invalid_pricing` (bad prices or bands), with a field violation per
+    problem (e.g. `charges[0].graduated.tiers[1].up_to`).
+    """
     GetPlan: _grpc.UnaryUnaryMultiCallable[_catalogue_pb2.GetPlanRequest, _catalogue_pb2.GetPlanResponse]
-    """GetPlan returns a plan by id."""
+    """GetPlan returns a plan by id. NOT_FOUND `plan_not_found`."""
     ListPlans: _grpc.UnaryUnaryMultiCallable[_catalogue_pb2.ListPlansRequest, _catalogue_pb2.ListPlansResponse]
-    """ListPlans pages through plans, ordered by id."""
+    """ListPlans pages through plans, ordered by id (keyset pages)."""
     ArchivePlan: _grpc.UnaryUnaryMultiCallable[_catalogue_pb2.ArchivePlanRequest, _catalogue_pb2.ArchivePlanResponse]
-    """ArchivePlan stops a plan from taking new subscriptions; existing ones keep it. Idempotent."""
+    """ArchivePlan stops a plan from taking new subscriptions and plan changes onto it
+    (`plan_archived`); existing subscriptions keep it. NOT_FOUND `plan_not_found`. Idempotent:
+    archiving an archived plan changes nothing.
+    """
 
 @_typing.type_check_only
 class CatalogueServiceAsyncStub(CatalogueServiceStub):
@@ -64,35 +82,59 @@ class CatalogueServiceAsyncStub(CatalogueServiceStub):
     lets an organization do) and plans. All are immutable once created, so every past invoice
     and every grant stays explainable; a new price or a new feature value is a new plan.
     Platform admins manage the catalogue; every authenticated caller may read it.
+
+    Every RPC answers UNAUTHENTICATED without a valid API key (`authorization: Bearer <key>`),
+    PERMISSION_DENIED when the caller's roles never allow it, INVALID_ARGUMENT with a
+    google.rpc.BadRequest field violation per bad field (nothing is written), and UNAVAILABLE when
+    the store is unreachable (retry). Every error carries a google.rpc.ErrorInfo with a stable
+    `reason`. A retried Create whose answer was lost is ALREADY_EXISTS: the code is the identity.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     CreateMeter: _aio.UnaryUnaryMultiCallable[_catalogue_pb2.CreateMeterRequest, _catalogue_pb2.CreateMeterResponse]  # type: ignore[assignment]
-    """CreateMeter defines a billable metric. Its code is its identity."""
+    """CreateMeter defines a billable metric. Its code is its identity: ALREADY_EXISTS
+    `meter_code_taken` if it is taken.
+    """
     GetMeter: _aio.UnaryUnaryMultiCallable[_catalogue_pb2.GetMeterRequest, _catalogue_pb2.GetMeterResponse]  # type: ignore[assignment]
-    """GetMeter returns a meter by code."""
+    """GetMeter returns a meter by code. NOT_FOUND `meter_not_found`."""
     ListMeters: _aio.UnaryUnaryMultiCallable[_catalogue_pb2.ListMetersRequest, _catalogue_pb2.ListMetersResponse]  # type: ignore[assignment]
     """ListMeters returns every meter, ordered by code."""
     CreateFeature: _aio.UnaryUnaryMultiCallable[_catalogue_pb2.CreateFeatureRequest, _catalogue_pb2.CreateFeatureResponse]  # type: ignore[assignment]
-    """CreateFeature defines a feature plans can grant. Its code is its identity."""
+    """CreateFeature defines a feature plans can grant. Its code is its identity: ALREADY_EXISTS
+    `feature_code_taken` if it is taken. A metered feature's meter must exist (INVALID_ARGUMENT
+    `unknown_meter`).
+    """
     GetFeature: _aio.UnaryUnaryMultiCallable[_catalogue_pb2.GetFeatureRequest, _catalogue_pb2.GetFeatureResponse]  # type: ignore[assignment]
-    """GetFeature returns a feature by code."""
+    """GetFeature returns a feature by code. NOT_FOUND `feature_not_found`."""
     ListFeatures: _aio.UnaryUnaryMultiCallable[_catalogue_pb2.ListFeaturesRequest, _catalogue_pb2.ListFeaturesResponse]  # type: ignore[assignment]
     """ListFeatures returns every feature, ordered by code."""
     CreatePlan: _aio.UnaryUnaryMultiCallable[_catalogue_pb2.CreatePlanRequest, _catalogue_pb2.CreatePlanResponse]  # type: ignore[assignment]
-    """CreatePlan defines a plan: a base fee charged in advance and usage charges in arrears."""
+    """CreatePlan defines a plan: a base fee charged in advance and usage charges in arrears.
+    ALREADY_EXISTS `plan_code_taken`; INVALID_ARGUMENT `unknown_meter` (a charge on a meter
+    that does not exist) or `invalid_pricing` (bad prices or bands), with a field violation per
+    problem (e.g. `charges[0].graduated.tiers[1].up_to`).
+    """
     GetPlan: _aio.UnaryUnaryMultiCallable[_catalogue_pb2.GetPlanRequest, _catalogue_pb2.GetPlanResponse]  # type: ignore[assignment]
-    """GetPlan returns a plan by id."""
+    """GetPlan returns a plan by id. NOT_FOUND `plan_not_found`."""
     ListPlans: _aio.UnaryUnaryMultiCallable[_catalogue_pb2.ListPlansRequest, _catalogue_pb2.ListPlansResponse]  # type: ignore[assignment]
-    """ListPlans pages through plans, ordered by id."""
+    """ListPlans pages through plans, ordered by id (keyset pages)."""
     ArchivePlan: _aio.UnaryUnaryMultiCallable[_catalogue_pb2.ArchivePlanRequest, _catalogue_pb2.ArchivePlanResponse]  # type: ignore[assignment]
-    """ArchivePlan stops a plan from taking new subscriptions; existing ones keep it. Idempotent."""
+    """ArchivePlan stops a plan from taking new subscriptions and plan changes onto it
+    (`plan_archived`); existing subscriptions keep it. NOT_FOUND `plan_not_found`. Idempotent:
+    archiving an archived plan changes nothing.
+    """
 
 class CatalogueServiceServicer(metaclass=_abc_1.ABCMeta):
     """CatalogueService manages what can be sold: meters (billable metrics), features (what a plan
     lets an organization do) and plans. All are immutable once created, so every past invoice
     and every grant stays explainable; a new price or a new feature value is a new plan.
     Platform admins manage the catalogue; every authenticated caller may read it.
+
+    Every RPC answers UNAUTHENTICATED without a valid API key (`authorization: Bearer <key>`),
+    PERMISSION_DENIED when the caller's roles never allow it, INVALID_ARGUMENT with a
+    google.rpc.BadRequest field violation per bad field (nothing is written), and UNAVAILABLE when
+    the store is unreachable (retry). Every error carries a google.rpc.ErrorInfo with a stable
+    `reason`. A retried Create whose answer was lost is ALREADY_EXISTS: the code is the identity.
     """
 
     @_abc_1.abstractmethod
@@ -101,7 +143,9 @@ class CatalogueServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _catalogue_pb2.CreateMeterRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_catalogue_pb2.CreateMeterResponse, _abc.Awaitable[_catalogue_pb2.CreateMeterResponse]]:
-        """CreateMeter defines a billable metric. Its code is its identity."""
+        """CreateMeter defines a billable metric. Its code is its identity: ALREADY_EXISTS
+        `meter_code_taken` if it is taken.
+        """
 
     @_abc_1.abstractmethod
     def GetMeter(
@@ -109,7 +153,7 @@ class CatalogueServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _catalogue_pb2.GetMeterRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_catalogue_pb2.GetMeterResponse, _abc.Awaitable[_catalogue_pb2.GetMeterResponse]]:
-        """GetMeter returns a meter by code."""
+        """GetMeter returns a meter by code. NOT_FOUND `meter_not_found`."""
 
     @_abc_1.abstractmethod
     def ListMeters(
@@ -125,7 +169,10 @@ class CatalogueServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _catalogue_pb2.CreateFeatureRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_catalogue_pb2.CreateFeatureResponse, _abc.Awaitable[_catalogue_pb2.CreateFeatureResponse]]:
-        """CreateFeature defines a feature plans can grant. Its code is its identity."""
+        """CreateFeature defines a feature plans can grant. Its code is its identity: ALREADY_EXISTS
+        `feature_code_taken` if it is taken. A metered feature's meter must exist (INVALID_ARGUMENT
+        `unknown_meter`).
+        """
 
     @_abc_1.abstractmethod
     def GetFeature(
@@ -133,7 +180,7 @@ class CatalogueServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _catalogue_pb2.GetFeatureRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_catalogue_pb2.GetFeatureResponse, _abc.Awaitable[_catalogue_pb2.GetFeatureResponse]]:
-        """GetFeature returns a feature by code."""
+        """GetFeature returns a feature by code. NOT_FOUND `feature_not_found`."""
 
     @_abc_1.abstractmethod
     def ListFeatures(
@@ -149,7 +196,11 @@ class CatalogueServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _catalogue_pb2.CreatePlanRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_catalogue_pb2.CreatePlanResponse, _abc.Awaitable[_catalogue_pb2.CreatePlanResponse]]:
-        """CreatePlan defines a plan: a base fee charged in advance and usage charges in arrears."""
+        """CreatePlan defines a plan: a base fee charged in advance and usage charges in arrears.
+        ALREADY_EXISTS `plan_code_taken`; INVALID_ARGUMENT `unknown_meter` (a charge on a meter
+        that does not exist) or `invalid_pricing` (bad prices or bands), with a field violation per
+        problem (e.g. `charges[0].graduated.tiers[1].up_to`).
+        """
 
     @_abc_1.abstractmethod
     def GetPlan(
@@ -157,7 +208,7 @@ class CatalogueServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _catalogue_pb2.GetPlanRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_catalogue_pb2.GetPlanResponse, _abc.Awaitable[_catalogue_pb2.GetPlanResponse]]:
-        """GetPlan returns a plan by id."""
+        """GetPlan returns a plan by id. NOT_FOUND `plan_not_found`."""
 
     @_abc_1.abstractmethod
     def ListPlans(
@@ -165,7 +216,7 @@ class CatalogueServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _catalogue_pb2.ListPlansRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_catalogue_pb2.ListPlansResponse, _abc.Awaitable[_catalogue_pb2.ListPlansResponse]]:
-        """ListPlans pages through plans, ordered by id."""
+        """ListPlans pages through plans, ordered by id (keyset pages)."""
 
     @_abc_1.abstractmethod
     def ArchivePlan(
@@ -173,6 +224,9 @@ class CatalogueServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _catalogue_pb2.ArchivePlanRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_catalogue_pb2.ArchivePlanResponse, _abc.Awaitable[_catalogue_pb2.ArchivePlanResponse]]:
-        """ArchivePlan stops a plan from taking new subscriptions; existing ones keep it. Idempotent."""
+        """ArchivePlan stops a plan from taking new subscriptions and plan changes onto it
+        (`plan_archived`); existing subscriptions keep it. NOT_FOUND `plan_not_found`. Idempotent:
+        archiving an archived plan changes nothing.
+        """
 
 def add_CatalogueServiceServicer_to_server(servicer: CatalogueServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

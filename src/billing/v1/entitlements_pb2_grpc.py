@@ -30,7 +30,15 @@ class EntitlementServiceStub:
     An organization is entitled to the union of what its live subscriptions' plans grant (the
     most generous value of each feature wins). Answers come from memory on the serving instance:
     fresh after the caller's own commands returned, and within about half a second of changes
-    made through other instances.
+    made through other instances. Org admins, billing viewers and usage emitters of the
+    organization, platform usage emitters and platform admins may ask; another tenant's
+    organization is NOT_FOUND (`organization_not_found`). Every RPC only reads.
+
+    Every RPC answers UNAUTHENTICATED without a valid API key (`authorization: Bearer <key>`),
+    PERMISSION_DENIED when the caller's roles never allow it, INVALID_ARGUMENT with a
+    google.rpc.BadRequest field violation per bad field (nothing is written), and UNAVAILABLE when
+    the store is unreachable (retry). Every error carries a google.rpc.ErrorInfo with a stable
+    `reason`.
     """
 
     def __init__(self, channel):
@@ -61,12 +69,21 @@ class EntitlementServiceServicer:
     An organization is entitled to the union of what its live subscriptions' plans grant (the
     most generous value of each feature wins). Answers come from memory on the serving instance:
     fresh after the caller's own commands returned, and within about half a second of changes
-    made through other instances.
+    made through other instances. Org admins, billing viewers and usage emitters of the
+    organization, platform usage emitters and platform admins may ask; another tenant's
+    organization is NOT_FOUND (`organization_not_found`). Every RPC only reads.
+
+    Every RPC answers UNAUTHENTICATED without a valid API key (`authorization: Bearer <key>`),
+    PERMISSION_DENIED when the caller's roles never allow it, INVALID_ARGUMENT with a
+    google.rpc.BadRequest field violation per bad field (nothing is written), and UNAVAILABLE when
+    the store is unreachable (retry). Every error carries a google.rpc.ErrorInfo with a stable
+    `reason`.
     """
 
     def ListEntitlements(self, request, context):
         """ListEntitlements returns every feature the organization is entitled to, with its value and,
-        for metered features, the usage so far this period and what remains.
+        for metered features, the usage so far this period and what remains. NOT_FOUND
+        `organization_not_found`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -86,7 +103,8 @@ class EntitlementServiceServicer:
         CheckEntitlement would. For callers that check several features (or organizations) at once:
         a gRPC call costs the server far more than a check (see the README's benchmark). A check
         that CheckEntitlement would refuse (bad input, unknown feature, another tenant's
-        organization) refuses the whole call, naming it (`checks[i]...`).
+        organization) refuses the whole call, naming it (`checks[i]...`). More than 1,000 checks is
+        RESOURCE_EXHAUSTED `too_many_checks`; none is INVALID_ARGUMENT.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -123,7 +141,15 @@ class EntitlementService:
     An organization is entitled to the union of what its live subscriptions' plans grant (the
     most generous value of each feature wins). Answers come from memory on the serving instance:
     fresh after the caller's own commands returned, and within about half a second of changes
-    made through other instances.
+    made through other instances. Org admins, billing viewers and usage emitters of the
+    organization, platform usage emitters and platform admins may ask; another tenant's
+    organization is NOT_FOUND (`organization_not_found`). Every RPC only reads.
+
+    Every RPC answers UNAUTHENTICATED without a valid API key (`authorization: Bearer <key>`),
+    PERMISSION_DENIED when the caller's roles never allow it, INVALID_ARGUMENT with a
+    google.rpc.BadRequest field violation per bad field (nothing is written), and UNAVAILABLE when
+    the store is unreachable (retry). Every error carries a google.rpc.ErrorInfo with a stable
+    `reason`.
     """
 
     @staticmethod

@@ -31,7 +31,15 @@ class EntitlementServiceStub:
     An organization is entitled to the union of what its live subscriptions' plans grant (the
     most generous value of each feature wins). Answers come from memory on the serving instance:
     fresh after the caller's own commands returned, and within about half a second of changes
-    made through other instances.
+    made through other instances. Org admins, billing viewers and usage emitters of the
+    organization, platform usage emitters and platform admins may ask; another tenant's
+    organization is NOT_FOUND (`organization_not_found`). Every RPC only reads.
+
+    Every RPC answers UNAUTHENTICATED without a valid API key (`authorization: Bearer <key>`),
+    PERMISSION_DENIED when the caller's roles never allow it, INVALID_ARGUMENT with a
+    google.rpc.BadRequest field violation per bad field (nothing is written), and UNAVAILABLE when
+    the store is unreachable (retry). Every error carries a google.rpc.ErrorInfo with a stable
+    `reason`.
     """
 
     @_typing.overload
@@ -40,7 +48,8 @@ class EntitlementServiceStub:
     def __new__(cls, channel: _aio.Channel) -> EntitlementServiceAsyncStub: ...
     ListEntitlements: _grpc.UnaryUnaryMultiCallable[_entitlements_pb2.ListEntitlementsRequest, _entitlements_pb2.ListEntitlementsResponse]
     """ListEntitlements returns every feature the organization is entitled to, with its value and,
-    for metered features, the usage so far this period and what remains.
+    for metered features, the usage so far this period and what remains. NOT_FOUND
+    `organization_not_found`.
     """
     CheckEntitlement: _grpc.UnaryUnaryMultiCallable[_entitlements_pb2.CheckEntitlementRequest, _entitlements_pb2.CheckEntitlementResponse]
     """CheckEntitlement answers whether the organization may use a feature (optionally, a given
@@ -52,7 +61,8 @@ class EntitlementServiceStub:
     CheckEntitlement would. For callers that check several features (or organizations) at once:
     a gRPC call costs the server far more than a check (see the README's benchmark). A check
     that CheckEntitlement would refuse (bad input, unknown feature, another tenant's
-    organization) refuses the whole call, naming it (`checks[i]...`).
+    organization) refuses the whole call, naming it (`checks[i]...`). More than 1,000 checks is
+    RESOURCE_EXHAUSTED `too_many_checks`; none is INVALID_ARGUMENT.
     """
 
 @_typing.type_check_only
@@ -61,13 +71,22 @@ class EntitlementServiceAsyncStub(EntitlementServiceStub):
     An organization is entitled to the union of what its live subscriptions' plans grant (the
     most generous value of each feature wins). Answers come from memory on the serving instance:
     fresh after the caller's own commands returned, and within about half a second of changes
-    made through other instances.
+    made through other instances. Org admins, billing viewers and usage emitters of the
+    organization, platform usage emitters and platform admins may ask; another tenant's
+    organization is NOT_FOUND (`organization_not_found`). Every RPC only reads.
+
+    Every RPC answers UNAUTHENTICATED without a valid API key (`authorization: Bearer <key>`),
+    PERMISSION_DENIED when the caller's roles never allow it, INVALID_ARGUMENT with a
+    google.rpc.BadRequest field violation per bad field (nothing is written), and UNAVAILABLE when
+    the store is unreachable (retry). Every error carries a google.rpc.ErrorInfo with a stable
+    `reason`.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     ListEntitlements: _aio.UnaryUnaryMultiCallable[_entitlements_pb2.ListEntitlementsRequest, _entitlements_pb2.ListEntitlementsResponse]  # type: ignore[assignment]
     """ListEntitlements returns every feature the organization is entitled to, with its value and,
-    for metered features, the usage so far this period and what remains.
+    for metered features, the usage so far this period and what remains. NOT_FOUND
+    `organization_not_found`.
     """
     CheckEntitlement: _aio.UnaryUnaryMultiCallable[_entitlements_pb2.CheckEntitlementRequest, _entitlements_pb2.CheckEntitlementResponse]  # type: ignore[assignment]
     """CheckEntitlement answers whether the organization may use a feature (optionally, a given
@@ -79,7 +98,8 @@ class EntitlementServiceAsyncStub(EntitlementServiceStub):
     CheckEntitlement would. For callers that check several features (or organizations) at once:
     a gRPC call costs the server far more than a check (see the README's benchmark). A check
     that CheckEntitlement would refuse (bad input, unknown feature, another tenant's
-    organization) refuses the whole call, naming it (`checks[i]...`).
+    organization) refuses the whole call, naming it (`checks[i]...`). More than 1,000 checks is
+    RESOURCE_EXHAUSTED `too_many_checks`; none is INVALID_ARGUMENT.
     """
 
 class EntitlementServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -87,7 +107,15 @@ class EntitlementServiceServicer(metaclass=_abc_1.ABCMeta):
     An organization is entitled to the union of what its live subscriptions' plans grant (the
     most generous value of each feature wins). Answers come from memory on the serving instance:
     fresh after the caller's own commands returned, and within about half a second of changes
-    made through other instances.
+    made through other instances. Org admins, billing viewers and usage emitters of the
+    organization, platform usage emitters and platform admins may ask; another tenant's
+    organization is NOT_FOUND (`organization_not_found`). Every RPC only reads.
+
+    Every RPC answers UNAUTHENTICATED without a valid API key (`authorization: Bearer <key>`),
+    PERMISSION_DENIED when the caller's roles never allow it, INVALID_ARGUMENT with a
+    google.rpc.BadRequest field violation per bad field (nothing is written), and UNAVAILABLE when
+    the store is unreachable (retry). Every error carries a google.rpc.ErrorInfo with a stable
+    `reason`.
     """
 
     @_abc_1.abstractmethod
@@ -97,7 +125,8 @@ class EntitlementServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_entitlements_pb2.ListEntitlementsResponse, _abc.Awaitable[_entitlements_pb2.ListEntitlementsResponse]]:
         """ListEntitlements returns every feature the organization is entitled to, with its value and,
-        for metered features, the usage so far this period and what remains.
+        for metered features, the usage so far this period and what remains. NOT_FOUND
+        `organization_not_found`.
         """
 
     @_abc_1.abstractmethod
@@ -121,7 +150,8 @@ class EntitlementServiceServicer(metaclass=_abc_1.ABCMeta):
         CheckEntitlement would. For callers that check several features (or organizations) at once:
         a gRPC call costs the server far more than a check (see the README's benchmark). A check
         that CheckEntitlement would refuse (bad input, unknown feature, another tenant's
-        organization) refuses the whole call, naming it (`checks[i]...`).
+        organization) refuses the whole call, naming it (`checks[i]...`). More than 1,000 checks is
+        RESOURCE_EXHAUSTED `too_many_checks`; none is INVALID_ARGUMENT.
         """
 
 def add_EntitlementServiceServicer_to_server(servicer: EntitlementServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

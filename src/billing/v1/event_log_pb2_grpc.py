@@ -28,7 +28,14 @@ if _version_not_supported:
 class EventLogServiceStub:
     """EventLogService is the auditor's window into the immutable event log: every state change of the
     billing engine, in global commit order. Nothing is ever updated or deleted in this log; the read
-    models behind every other service are derived from it.
+    models behind every other service are derived from it. Auditors (platform-wide, or of one
+    organization: they read only its events) and platform admins.
+
+    Every RPC answers UNAUTHENTICATED without a valid API key (`authorization: Bearer <key>`),
+    PERMISSION_DENIED when the caller's roles never allow it, INVALID_ARGUMENT with a
+    google.rpc.BadRequest field violation per bad field (nothing is written), and UNAVAILABLE when
+    the store is unreachable (retry). Every error carries a google.rpc.ErrorInfo with a stable
+    `reason`.
     """
 
     def __init__(self, channel):
@@ -47,13 +54,22 @@ class EventLogServiceStub:
 class EventLogServiceServicer:
     """EventLogService is the auditor's window into the immutable event log: every state change of the
     billing engine, in global commit order. Nothing is ever updated or deleted in this log; the read
-    models behind every other service are derived from it.
+    models behind every other service are derived from it. Auditors (platform-wide, or of one
+    organization: they read only its events) and platform admins.
+
+    Every RPC answers UNAUTHENTICATED without a valid API key (`authorization: Bearer <key>`),
+    PERMISSION_DENIED when the caller's roles never allow it, INVALID_ARGUMENT with a
+    google.rpc.BadRequest field violation per bad field (nothing is written), and UNAVAILABLE when
+    the store is unreachable (retry). Every error carries a google.rpc.ErrorInfo with a stable
+    `reason`.
     """
 
     def ReadEvents(self, request, context):
         """ReadEvents streams recorded events after a global position, in position order. With `follow`
         set, the stream does not end at the head of the log but keeps delivering events as they are
-        committed, until the client cancels.
+        committed, until the client cancels. Positions are gapless and increase in commit order, so
+        a reader that resumes after the last position it saw neither skips nor repeats an event.
+        Read-only; safe to repeat.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -78,7 +94,14 @@ def add_EventLogServiceServicer_to_server(servicer, server):
 class EventLogService:
     """EventLogService is the auditor's window into the immutable event log: every state change of the
     billing engine, in global commit order. Nothing is ever updated or deleted in this log; the read
-    models behind every other service are derived from it.
+    models behind every other service are derived from it. Auditors (platform-wide, or of one
+    organization: they read only its events) and platform admins.
+
+    Every RPC answers UNAUTHENTICATED without a valid API key (`authorization: Bearer <key>`),
+    PERMISSION_DENIED when the caller's roles never allow it, INVALID_ARGUMENT with a
+    google.rpc.BadRequest field violation per bad field (nothing is written), and UNAVAILABLE when
+    the store is unreachable (retry). Every error carries a google.rpc.ErrorInfo with a stable
+    `reason`.
     """
 
     @staticmethod

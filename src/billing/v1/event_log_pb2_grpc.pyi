@@ -29,7 +29,14 @@ GRPC_VERSION: str
 class EventLogServiceStub:
     """EventLogService is the auditor's window into the immutable event log: every state change of the
     billing engine, in global commit order. Nothing is ever updated or deleted in this log; the read
-    models behind every other service are derived from it.
+    models behind every other service are derived from it. Auditors (platform-wide, or of one
+    organization: they read only its events) and platform admins.
+
+    Every RPC answers UNAUTHENTICATED without a valid API key (`authorization: Bearer <key>`),
+    PERMISSION_DENIED when the caller's roles never allow it, INVALID_ARGUMENT with a
+    google.rpc.BadRequest field violation per bad field (nothing is written), and UNAVAILABLE when
+    the store is unreachable (retry). Every error carries a google.rpc.ErrorInfo with a stable
+    `reason`.
     """
 
     @_typing.overload
@@ -39,27 +46,45 @@ class EventLogServiceStub:
     ReadEvents: _grpc.UnaryStreamMultiCallable[_event_log_pb2.ReadEventsRequest, _event_log_pb2.ReadEventsResponse]
     """ReadEvents streams recorded events after a global position, in position order. With `follow`
     set, the stream does not end at the head of the log but keeps delivering events as they are
-    committed, until the client cancels.
+    committed, until the client cancels. Positions are gapless and increase in commit order, so
+    a reader that resumes after the last position it saw neither skips nor repeats an event.
+    Read-only; safe to repeat.
     """
 
 @_typing.type_check_only
 class EventLogServiceAsyncStub(EventLogServiceStub):
     """EventLogService is the auditor's window into the immutable event log: every state change of the
     billing engine, in global commit order. Nothing is ever updated or deleted in this log; the read
-    models behind every other service are derived from it.
+    models behind every other service are derived from it. Auditors (platform-wide, or of one
+    organization: they read only its events) and platform admins.
+
+    Every RPC answers UNAUTHENTICATED without a valid API key (`authorization: Bearer <key>`),
+    PERMISSION_DENIED when the caller's roles never allow it, INVALID_ARGUMENT with a
+    google.rpc.BadRequest field violation per bad field (nothing is written), and UNAVAILABLE when
+    the store is unreachable (retry). Every error carries a google.rpc.ErrorInfo with a stable
+    `reason`.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     ReadEvents: _aio.UnaryStreamMultiCallable[_event_log_pb2.ReadEventsRequest, _event_log_pb2.ReadEventsResponse]  # type: ignore[assignment]
     """ReadEvents streams recorded events after a global position, in position order. With `follow`
     set, the stream does not end at the head of the log but keeps delivering events as they are
-    committed, until the client cancels.
+    committed, until the client cancels. Positions are gapless and increase in commit order, so
+    a reader that resumes after the last position it saw neither skips nor repeats an event.
+    Read-only; safe to repeat.
     """
 
 class EventLogServiceServicer(metaclass=_abc_1.ABCMeta):
     """EventLogService is the auditor's window into the immutable event log: every state change of the
     billing engine, in global commit order. Nothing is ever updated or deleted in this log; the read
-    models behind every other service are derived from it.
+    models behind every other service are derived from it. Auditors (platform-wide, or of one
+    organization: they read only its events) and platform admins.
+
+    Every RPC answers UNAUTHENTICATED without a valid API key (`authorization: Bearer <key>`),
+    PERMISSION_DENIED when the caller's roles never allow it, INVALID_ARGUMENT with a
+    google.rpc.BadRequest field violation per bad field (nothing is written), and UNAVAILABLE when
+    the store is unreachable (retry). Every error carries a google.rpc.ErrorInfo with a stable
+    `reason`.
     """
 
     @_abc_1.abstractmethod
@@ -70,7 +95,9 @@ class EventLogServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_abc.Iterator[_event_log_pb2.ReadEventsResponse], _abc.AsyncIterator[_event_log_pb2.ReadEventsResponse]]:
         """ReadEvents streams recorded events after a global position, in position order. With `follow`
         set, the stream does not end at the head of the log but keeps delivering events as they are
-        committed, until the client cancels.
+        committed, until the client cancels. Positions are gapless and increase in commit order, so
+        a reader that resumes after the last position it saw neither skips nor repeats an event.
+        Read-only; safe to repeat.
         """
 
 def add_EventLogServiceServicer_to_server(servicer: EventLogServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -28,6 +28,12 @@ if _version_not_supported:
 class UserServiceStub:
     """UserService manages users and their roles. Platform admins manage everyone; an organization's
     admins manage the users of their own organization and may grant only that organization's roles.
+
+    Every RPC answers UNAUTHENTICATED without a valid API key (`authorization: Bearer <key>`),
+    PERMISSION_DENIED when the caller's roles never allow it, INVALID_ARGUMENT with a
+    google.rpc.BadRequest field violation per bad field (nothing is written), and UNAVAILABLE when
+    the store is unreachable (retry). Every error carries a google.rpc.ErrorInfo with a stable
+    `reason`. A user or key of another organization is NOT_FOUND, as one that does not exist.
     """
 
     def __init__(self, channel):
@@ -66,38 +72,53 @@ class UserServiceStub:
 class UserServiceServicer:
     """UserService manages users and their roles. Platform admins manage everyone; an organization's
     admins manage the users of their own organization and may grant only that organization's roles.
+
+    Every RPC answers UNAUTHENTICATED without a valid API key (`authorization: Bearer <key>`),
+    PERMISSION_DENIED when the caller's roles never allow it, INVALID_ARGUMENT with a
+    google.rpc.BadRequest field violation per bad field (nothing is written), and UNAVAILABLE when
+    the store is unreachable (retry). Every error carries a google.rpc.ErrorInfo with a stable
+    `reason`. A user or key of another organization is NOT_FOUND, as one that does not exist.
     """
 
     def CreateUser(self, request, context):
-        """CreateUser creates a user, optionally with initial roles, atomically.
+        """CreateUser creates a user, optionally with initial roles, atomically. NOT_FOUND
+        `organization_not_found` for an unknown home organization; ALREADY_EXISTS
+        `email_taken` (emails are unique ignoring case, which also makes a retry safe);
+        PERMISSION_DENIED `grant_exceeds_scope` for a role the caller may not grant;
+        FAILED_PRECONDITION `grant_outside_home_organization` for a role of another organization
+        than the user's own.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetUser(self, request, context):
-        """GetUser returns a user and its roles.
+        """GetUser returns a user and its roles. NOT_FOUND `user_not_found`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def DisableUser(self, request, context):
-        """DisableUser stops a user (and every key of it) from authenticating. Idempotent.
+        """DisableUser stops a user (and every key of it) from authenticating, at once. NOT_FOUND
+        `user_not_found`. Idempotent.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GrantRole(self, request, context):
-        """GrantRole gives a user a role. Idempotent.
+        """GrantRole gives a user a role. NOT_FOUND `user_not_found`; PERMISSION_DENIED
+        `grant_exceeds_scope`; FAILED_PRECONDITION `grant_outside_home_organization`. Idempotent:
+        granting a role the user holds changes nothing.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def RevokeRole(self, request, context):
-        """RevokeRole takes a role away. Idempotent.
+        """RevokeRole takes a role away. NOT_FOUND `user_not_found`; PERMISSION_DENIED
+        `grant_exceeds_scope`. Idempotent: revoking a role the user does not hold changes nothing.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -142,6 +163,12 @@ def add_UserServiceServicer_to_server(servicer, server):
 class UserService:
     """UserService manages users and their roles. Platform admins manage everyone; an organization's
     admins manage the users of their own organization and may grant only that organization's roles.
+
+    Every RPC answers UNAUTHENTICATED without a valid API key (`authorization: Bearer <key>`),
+    PERMISSION_DENIED when the caller's roles never allow it, INVALID_ARGUMENT with a
+    google.rpc.BadRequest field violation per bad field (nothing is written), and UNAVAILABLE when
+    the store is unreachable (retry). Every error carries a google.rpc.ErrorInfo with a stable
+    `reason`. A user or key of another organization is NOT_FOUND, as one that does not exist.
     """
 
     @staticmethod
@@ -282,7 +309,15 @@ class UserService:
 
 class ApiKeyServiceStub:
     """ApiKeyService issues and revokes the API keys users authenticate with
-    (`authorization: Bearer <key>` on every call).
+    (`authorization: Bearer <key>` on every call). Keys read `bgk_<16 hex key id>_<43 characters>`;
+    the server keeps only an HMAC of the secret part. Platform admins, and org admins for the
+    users of their organization.
+
+    Every RPC answers UNAUTHENTICATED without a valid API key (`authorization: Bearer <key>`),
+    PERMISSION_DENIED when the caller's roles never allow it, INVALID_ARGUMENT with a
+    google.rpc.BadRequest field violation per bad field (nothing is written), and UNAVAILABLE when
+    the store is unreachable (retry). Every error carries a google.rpc.ErrorInfo with a stable
+    `reason`. A user or key of another organization is NOT_FOUND, as one that does not exist.
     """
 
     def __init__(self, channel):
@@ -310,25 +345,36 @@ class ApiKeyServiceStub:
 
 class ApiKeyServiceServicer:
     """ApiKeyService issues and revokes the API keys users authenticate with
-    (`authorization: Bearer <key>` on every call).
+    (`authorization: Bearer <key>` on every call). Keys read `bgk_<16 hex key id>_<43 characters>`;
+    the server keeps only an HMAC of the secret part. Platform admins, and org admins for the
+    users of their organization.
+
+    Every RPC answers UNAUTHENTICATED without a valid API key (`authorization: Bearer <key>`),
+    PERMISSION_DENIED when the caller's roles never allow it, INVALID_ARGUMENT with a
+    google.rpc.BadRequest field violation per bad field (nothing is written), and UNAVAILABLE when
+    the store is unreachable (retry). Every error carries a google.rpc.ErrorInfo with a stable
+    `reason`. A user or key of another organization is NOT_FOUND, as one that does not exist.
     """
 
     def IssueApiKey(self, request, context):
         """IssueApiKey creates a key for a user. The key itself is in this response only, never again.
+        NOT_FOUND `user_not_found`. Not idempotent: each call issues another key (revoke the ones
+        whose answer was lost).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def RevokeApiKey(self, request, context):
-        """RevokeApiKey makes a key stop working at once. Idempotent.
+        """RevokeApiKey makes a key stop working at once. NOT_FOUND `api_key_not_found`. Idempotent.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListApiKeys(self, request, context):
-        """ListApiKeys lists a user's keys (without secrets), with their last use.
+        """ListApiKeys lists a user's keys (without secrets), with their last use. NOT_FOUND
+        `user_not_found`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -362,7 +408,15 @@ def add_ApiKeyServiceServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class ApiKeyService:
     """ApiKeyService issues and revokes the API keys users authenticate with
-    (`authorization: Bearer <key>` on every call).
+    (`authorization: Bearer <key>` on every call). Keys read `bgk_<16 hex key id>_<43 characters>`;
+    the server keeps only an HMAC of the secret part. Platform admins, and org admins for the
+    users of their organization.
+
+    Every RPC answers UNAUTHENTICATED without a valid API key (`authorization: Bearer <key>`),
+    PERMISSION_DENIED when the caller's roles never allow it, INVALID_ARGUMENT with a
+    google.rpc.BadRequest field violation per bad field (nothing is written), and UNAVAILABLE when
+    the store is unreachable (retry). Every error carries a google.rpc.ErrorInfo with a stable
+    `reason`. A user or key of another organization is NOT_FOUND, as one that does not exist.
     """
 
     @staticmethod

@@ -29,6 +29,12 @@ GRPC_VERSION: str
 class UserServiceStub:
     """UserService manages users and their roles. Platform admins manage everyone; an organization's
     admins manage the users of their own organization and may grant only that organization's roles.
+
+    Every RPC answers UNAUTHENTICATED without a valid API key (`authorization: Bearer <key>`),
+    PERMISSION_DENIED when the caller's roles never allow it, INVALID_ARGUMENT with a
+    google.rpc.BadRequest field violation per bad field (nothing is written), and UNAVAILABLE when
+    the store is unreachable (retry). Every error carries a google.rpc.ErrorInfo with a stable
+    `reason`. A user or key of another organization is NOT_FOUND, as one that does not exist.
     """
 
     @_typing.overload
@@ -36,37 +42,75 @@ class UserServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> UserServiceAsyncStub: ...
     CreateUser: _grpc.UnaryUnaryMultiCallable[_identity_pb2.CreateUserRequest, _identity_pb2.CreateUserResponse]
-    """CreateUser creates a user, optionally with initial roles, atomically."""
+    """CreateUser creates a user, optionally with initial roles, atomically. NOT_FOUND
+    `organization_not_found` for an unknown home organization; ALREADY_EXISTS
+    `email_taken` (emails are unique ignoring case, which also makes a retry safe);
+    PERMISSION_DENIED `grant_exceeds_scope` for a role the caller may not grant;
+    FAILED_PRECONDITION `grant_outside_home_organization` for a role of another organization
+    than the user's own.
+    """
     GetUser: _grpc.UnaryUnaryMultiCallable[_identity_pb2.GetUserRequest, _identity_pb2.GetUserResponse]
-    """GetUser returns a user and its roles."""
+    """GetUser returns a user and its roles. NOT_FOUND `user_not_found`."""
     DisableUser: _grpc.UnaryUnaryMultiCallable[_identity_pb2.DisableUserRequest, _identity_pb2.DisableUserResponse]
-    """DisableUser stops a user (and every key of it) from authenticating. Idempotent."""
+    """DisableUser stops a user (and every key of it) from authenticating, at once. NOT_FOUND
+    `user_not_found`. Idempotent.
+    """
     GrantRole: _grpc.UnaryUnaryMultiCallable[_identity_pb2.GrantRoleRequest, _identity_pb2.GrantRoleResponse]
-    """GrantRole gives a user a role. Idempotent."""
+    """GrantRole gives a user a role. NOT_FOUND `user_not_found`; PERMISSION_DENIED
+    `grant_exceeds_scope`; FAILED_PRECONDITION `grant_outside_home_organization`. Idempotent:
+    granting a role the user holds changes nothing.
+    """
     RevokeRole: _grpc.UnaryUnaryMultiCallable[_identity_pb2.RevokeRoleRequest, _identity_pb2.RevokeRoleResponse]
-    """RevokeRole takes a role away. Idempotent."""
+    """RevokeRole takes a role away. NOT_FOUND `user_not_found`; PERMISSION_DENIED
+    `grant_exceeds_scope`. Idempotent: revoking a role the user does not hold changes nothing.
+    """
 
 @_typing.type_check_only
 class UserServiceAsyncStub(UserServiceStub):
     """UserService manages users and their roles. Platform admins manage everyone; an organization's
     admins manage the users of their own organization and may grant only that organization's roles.
+
+    Every RPC answers UNAUTHENTICATED without a valid API key (`authorization: Bearer <key>`),
+    PERMISSION_DENIED when the caller's roles never allow it, INVALID_ARGUMENT with a
+    google.rpc.BadRequest field violation per bad field (nothing is written), and UNAVAILABLE when
+    the store is unreachable (retry). Every error carries a google.rpc.ErrorInfo with a stable
+    `reason`. A user or key of another organization is NOT_FOUND, as one that does not exist.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     CreateUser: _aio.UnaryUnaryMultiCallable[_identity_pb2.CreateUserRequest, _identity_pb2.CreateUserResponse]  # type: ignore[assignment]
-    """CreateUser creates a user, optionally with initial roles, atomically."""
+    """CreateUser creates a user, optionally with initial roles, atomically. NOT_FOUND
+    `organization_not_found` for an unknown home organization; ALREADY_EXISTS
+    `email_taken` (emails are unique ignoring case, which also makes a retry safe);
+    PERMISSION_DENIED `grant_exceeds_scope` for a role the caller may not grant;
+    FAILED_PRECONDITION `grant_outside_home_organization` for a role of another organization
+    than the user's own.
+    """
     GetUser: _aio.UnaryUnaryMultiCallable[_identity_pb2.GetUserRequest, _identity_pb2.GetUserResponse]  # type: ignore[assignment]
-    """GetUser returns a user and its roles."""
+    """GetUser returns a user and its roles. NOT_FOUND `user_not_found`."""
     DisableUser: _aio.UnaryUnaryMultiCallable[_identity_pb2.DisableUserRequest, _identity_pb2.DisableUserResponse]  # type: ignore[assignment]
-    """DisableUser stops a user (and every key of it) from authenticating. Idempotent."""
+    """DisableUser stops a user (and every key of it) from authenticating, at once. NOT_FOUND
+    `user_not_found`. Idempotent.
+    """
     GrantRole: _aio.UnaryUnaryMultiCallable[_identity_pb2.GrantRoleRequest, _identity_pb2.GrantRoleResponse]  # type: ignore[assignment]
-    """GrantRole gives a user a role. Idempotent."""
+    """GrantRole gives a user a role. NOT_FOUND `user_not_found`; PERMISSION_DENIED
+    `grant_exceeds_scope`; FAILED_PRECONDITION `grant_outside_home_organization`. Idempotent:
+    granting a role the user holds changes nothing.
+    """
     RevokeRole: _aio.UnaryUnaryMultiCallable[_identity_pb2.RevokeRoleRequest, _identity_pb2.RevokeRoleResponse]  # type: ignore[assignment]
-    """RevokeRole takes a role away. Idempotent."""
+    """RevokeRole takes a role away. NOT_FOUND `user_not_found`; PERMISSION_DENIED
+    `grant_exceeds_scope`. Idempotent: revoking a role the user does not hold changes nothing.
+    """
 
 class UserServiceServicer(metaclass=_abc_1.ABCMeta):
     """UserService manages users and their roles. Platform admins manage everyone; an organization's
     admins manage the users of their own organization and may grant only that organization's roles.
+
+    Every RPC answers UNAUTHENTICATED without a valid API key (`authorization: Bearer <key>`),
+    PERMISSION_DENIED when the caller's roles never allow it, INVALID_ARGUMENT with a
+    google.rpc.BadRequest field violation per bad field (nothing is written), and UNAVAILABLE when
+    the store is unreachable (retry). Every error carries a google.rpc.ErrorInfo with a stable
+    `reason`. A user or key of another organization is NOT_FOUND, as one that does not exist.
     """
 
     @_abc_1.abstractmethod
@@ -75,7 +119,13 @@ class UserServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _identity_pb2.CreateUserRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_identity_pb2.CreateUserResponse, _abc.Awaitable[_identity_pb2.CreateUserResponse]]:
-        """CreateUser creates a user, optionally with initial roles, atomically."""
+        """CreateUser creates a user, optionally with initial roles, atomically. NOT_FOUND
+        `organization_not_found` for an unknown home organization; ALREADY_EXISTS
+        `email_taken` (emails are unique ignoring case, which also makes a retry safe);
+        PERMISSION_DENIED `grant_exceeds_scope` for a role the caller may not grant;
+        FAILED_PRECONDITION `grant_outside_home_organization` for a role of another organization
+        than the user's own.
+        """
 
     @_abc_1.abstractmethod
     def GetUser(
@@ -83,7 +133,7 @@ class UserServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _identity_pb2.GetUserRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_identity_pb2.GetUserResponse, _abc.Awaitable[_identity_pb2.GetUserResponse]]:
-        """GetUser returns a user and its roles."""
+        """GetUser returns a user and its roles. NOT_FOUND `user_not_found`."""
 
     @_abc_1.abstractmethod
     def DisableUser(
@@ -91,7 +141,9 @@ class UserServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _identity_pb2.DisableUserRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_identity_pb2.DisableUserResponse, _abc.Awaitable[_identity_pb2.DisableUserResponse]]:
-        """DisableUser stops a user (and every key of it) from authenticating. Idempotent."""
+        """DisableUser stops a user (and every key of it) from authenticating, at once. NOT_FOUND
+        `user_not_found`. Idempotent.
+        """
 
     @_abc_1.abstractmethod
     def GrantRole(
@@ -99,7 +151,10 @@ class UserServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _identity_pb2.GrantRoleRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_identity_pb2.GrantRoleResponse, _abc.Awaitable[_identity_pb2.GrantRoleResponse]]:
-        """GrantRole gives a user a role. Idempotent."""
+        """GrantRole gives a user a role. NOT_FOUND `user_not_found`; PERMISSION_DENIED
+        `grant_exceeds_scope`; FAILED_PRECONDITION `grant_outside_home_organization`. Idempotent:
+        granting a role the user holds changes nothing.
+        """
 
     @_abc_1.abstractmethod
     def RevokeRole(
@@ -107,13 +162,23 @@ class UserServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _identity_pb2.RevokeRoleRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_identity_pb2.RevokeRoleResponse, _abc.Awaitable[_identity_pb2.RevokeRoleResponse]]:
-        """RevokeRole takes a role away. Idempotent."""
+        """RevokeRole takes a role away. NOT_FOUND `user_not_found`; PERMISSION_DENIED
+        `grant_exceeds_scope`. Idempotent: revoking a role the user does not hold changes nothing.
+        """
 
 def add_UserServiceServicer_to_server(servicer: UserServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 
 class ApiKeyServiceStub:
     """ApiKeyService issues and revokes the API keys users authenticate with
-    (`authorization: Bearer <key>` on every call).
+    (`authorization: Bearer <key>` on every call). Keys read `bgk_<16 hex key id>_<43 characters>`;
+    the server keeps only an HMAC of the secret part. Platform admins, and org admins for the
+    users of their organization.
+
+    Every RPC answers UNAUTHENTICATED without a valid API key (`authorization: Bearer <key>`),
+    PERMISSION_DENIED when the caller's roles never allow it, INVALID_ARGUMENT with a
+    google.rpc.BadRequest field violation per bad field (nothing is written), and UNAVAILABLE when
+    the store is unreachable (retry). Every error carries a google.rpc.ErrorInfo with a stable
+    `reason`. A user or key of another organization is NOT_FOUND, as one that does not exist.
     """
 
     @_typing.overload
@@ -121,29 +186,55 @@ class ApiKeyServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> ApiKeyServiceAsyncStub: ...
     IssueApiKey: _grpc.UnaryUnaryMultiCallable[_identity_pb2.IssueApiKeyRequest, _identity_pb2.IssueApiKeyResponse]
-    """IssueApiKey creates a key for a user. The key itself is in this response only, never again."""
+    """IssueApiKey creates a key for a user. The key itself is in this response only, never again.
+    NOT_FOUND `user_not_found`. Not idempotent: each call issues another key (revoke the ones
+    whose answer was lost).
+    """
     RevokeApiKey: _grpc.UnaryUnaryMultiCallable[_identity_pb2.RevokeApiKeyRequest, _identity_pb2.RevokeApiKeyResponse]
-    """RevokeApiKey makes a key stop working at once. Idempotent."""
+    """RevokeApiKey makes a key stop working at once. NOT_FOUND `api_key_not_found`. Idempotent."""
     ListApiKeys: _grpc.UnaryUnaryMultiCallable[_identity_pb2.ListApiKeysRequest, _identity_pb2.ListApiKeysResponse]
-    """ListApiKeys lists a user's keys (without secrets), with their last use."""
+    """ListApiKeys lists a user's keys (without secrets), with their last use. NOT_FOUND
+    `user_not_found`.
+    """
 
 @_typing.type_check_only
 class ApiKeyServiceAsyncStub(ApiKeyServiceStub):
     """ApiKeyService issues and revokes the API keys users authenticate with
-    (`authorization: Bearer <key>` on every call).
+    (`authorization: Bearer <key>` on every call). Keys read `bgk_<16 hex key id>_<43 characters>`;
+    the server keeps only an HMAC of the secret part. Platform admins, and org admins for the
+    users of their organization.
+
+    Every RPC answers UNAUTHENTICATED without a valid API key (`authorization: Bearer <key>`),
+    PERMISSION_DENIED when the caller's roles never allow it, INVALID_ARGUMENT with a
+    google.rpc.BadRequest field violation per bad field (nothing is written), and UNAVAILABLE when
+    the store is unreachable (retry). Every error carries a google.rpc.ErrorInfo with a stable
+    `reason`. A user or key of another organization is NOT_FOUND, as one that does not exist.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     IssueApiKey: _aio.UnaryUnaryMultiCallable[_identity_pb2.IssueApiKeyRequest, _identity_pb2.IssueApiKeyResponse]  # type: ignore[assignment]
-    """IssueApiKey creates a key for a user. The key itself is in this response only, never again."""
+    """IssueApiKey creates a key for a user. The key itself is in this response only, never again.
+    NOT_FOUND `user_not_found`. Not idempotent: each call issues another key (revoke the ones
+    whose answer was lost).
+    """
     RevokeApiKey: _aio.UnaryUnaryMultiCallable[_identity_pb2.RevokeApiKeyRequest, _identity_pb2.RevokeApiKeyResponse]  # type: ignore[assignment]
-    """RevokeApiKey makes a key stop working at once. Idempotent."""
+    """RevokeApiKey makes a key stop working at once. NOT_FOUND `api_key_not_found`. Idempotent."""
     ListApiKeys: _aio.UnaryUnaryMultiCallable[_identity_pb2.ListApiKeysRequest, _identity_pb2.ListApiKeysResponse]  # type: ignore[assignment]
-    """ListApiKeys lists a user's keys (without secrets), with their last use."""
+    """ListApiKeys lists a user's keys (without secrets), with their last use. NOT_FOUND
+    `user_not_found`.
+    """
 
 class ApiKeyServiceServicer(metaclass=_abc_1.ABCMeta):
     """ApiKeyService issues and revokes the API keys users authenticate with
-    (`authorization: Bearer <key>` on every call).
+    (`authorization: Bearer <key>` on every call). Keys read `bgk_<16 hex key id>_<43 characters>`;
+    the server keeps only an HMAC of the secret part. Platform admins, and org admins for the
+    users of their organization.
+
+    Every RPC answers UNAUTHENTICATED without a valid API key (`authorization: Bearer <key>`),
+    PERMISSION_DENIED when the caller's roles never allow it, INVALID_ARGUMENT with a
+    google.rpc.BadRequest field violation per bad field (nothing is written), and UNAVAILABLE when
+    the store is unreachable (retry). Every error carries a google.rpc.ErrorInfo with a stable
+    `reason`. A user or key of another organization is NOT_FOUND, as one that does not exist.
     """
 
     @_abc_1.abstractmethod
@@ -152,7 +243,10 @@ class ApiKeyServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _identity_pb2.IssueApiKeyRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_identity_pb2.IssueApiKeyResponse, _abc.Awaitable[_identity_pb2.IssueApiKeyResponse]]:
-        """IssueApiKey creates a key for a user. The key itself is in this response only, never again."""
+        """IssueApiKey creates a key for a user. The key itself is in this response only, never again.
+        NOT_FOUND `user_not_found`. Not idempotent: each call issues another key (revoke the ones
+        whose answer was lost).
+        """
 
     @_abc_1.abstractmethod
     def RevokeApiKey(
@@ -160,7 +254,7 @@ class ApiKeyServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _identity_pb2.RevokeApiKeyRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_identity_pb2.RevokeApiKeyResponse, _abc.Awaitable[_identity_pb2.RevokeApiKeyResponse]]:
-        """RevokeApiKey makes a key stop working at once. Idempotent."""
+        """RevokeApiKey makes a key stop working at once. NOT_FOUND `api_key_not_found`. Idempotent."""
 
     @_abc_1.abstractmethod
     def ListApiKeys(
@@ -168,6 +262,8 @@ class ApiKeyServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _identity_pb2.ListApiKeysRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_identity_pb2.ListApiKeysResponse, _abc.Awaitable[_identity_pb2.ListApiKeysResponse]]:
-        """ListApiKeys lists a user's keys (without secrets), with their last use."""
+        """ListApiKeys lists a user's keys (without secrets), with their last use. NOT_FOUND
+        `user_not_found`.
+        """
 
 def add_ApiKeyServiceServicer_to_server(servicer: ApiKeyServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -26,7 +26,15 @@ if _version_not_supported:
 
 
 class OrganizationServiceStub:
-    """OrganizationService manages the billed tenants.
+    """OrganizationService manages the billed tenants. An organization's own users (org admins,
+    billing viewers, auditors) see only it; another tenant's organization is NOT_FOUND
+    (`organization_not_found`), exactly as one that does not exist, so ids cannot be probed.
+
+    Every RPC answers UNAUTHENTICATED without a valid API key (`authorization: Bearer <key>`),
+    PERMISSION_DENIED when the caller's roles never allow it, INVALID_ARGUMENT with a
+    google.rpc.BadRequest field violation per bad field (nothing is written), and UNAVAILABLE when
+    the store is unreachable (retry). Every error carries a google.rpc.ErrorInfo with a stable
+    `reason`.
     """
 
     def __init__(self, channel):
@@ -58,11 +66,22 @@ class OrganizationServiceStub:
 
 
 class OrganizationServiceServicer:
-    """OrganizationService manages the billed tenants.
+    """OrganizationService manages the billed tenants. An organization's own users (org admins,
+    billing viewers, auditors) see only it; another tenant's organization is NOT_FOUND
+    (`organization_not_found`), exactly as one that does not exist, so ids cannot be probed.
+
+    Every RPC answers UNAUTHENTICATED without a valid API key (`authorization: Bearer <key>`),
+    PERMISSION_DENIED when the caller's roles never allow it, INVALID_ARGUMENT with a
+    google.rpc.BadRequest field violation per bad field (nothing is written), and UNAVAILABLE when
+    the store is unreachable (retry). Every error carries a google.rpc.ErrorInfo with a stable
+    `reason`.
     """
 
     def CreateOrganization(self, request, context):
-        """CreateOrganization creates a tenant. Platform admins only.
+        """CreateOrganization creates a tenant. Platform admins only. ALREADY_EXISTS
+        `external_id_taken` when another organization has the external id; INVALID_ARGUMENT
+        on `currency` for a code that is not a supported ISO 4217 currency. Not idempotent without an
+        external id (a retry creates a second organization): set one to make retries safe.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -70,22 +89,25 @@ class OrganizationServiceServicer:
 
     def GetOrganization(self, request, context):
         """GetOrganization returns one organization the caller may see, by id or by external id;
-        NOT_FOUND otherwise.
+        NOT_FOUND `organization_not_found` otherwise.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListOrganizations(self, request, context):
-        """ListOrganizations pages through the organizations the caller may see, ordered by id.
+        """ListOrganizations pages through the organizations the caller may see, ordered by id
+        (keyset pages: an organization created meanwhile is not skipped or repeated).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def UpdateOrganization(self, request, context):
-        """UpdateOrganization changes the name, billing email or payment method. The currency and the
-        external id never change: invoices already issued depend on them.
+        """UpdateOrganization changes only the fields that are set: name, billing email or payment
+        method. The currency and the external id never change: invoices already issued depend on
+        them. Org admins (their own organization) and platform admins. NOT_FOUND
+        `organization_not_found`. Safe to retry: setting the same values again leaves it as it was.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -123,7 +145,15 @@ def add_OrganizationServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class OrganizationService:
-    """OrganizationService manages the billed tenants.
+    """OrganizationService manages the billed tenants. An organization's own users (org admins,
+    billing viewers, auditors) see only it; another tenant's organization is NOT_FOUND
+    (`organization_not_found`), exactly as one that does not exist, so ids cannot be probed.
+
+    Every RPC answers UNAUTHENTICATED without a valid API key (`authorization: Bearer <key>`),
+    PERMISSION_DENIED when the caller's roles never allow it, INVALID_ARGUMENT with a
+    google.rpc.BadRequest field violation per bad field (nothing is written), and UNAVAILABLE when
+    the store is unreachable (retry). Every error carries a google.rpc.ErrorInfo with a stable
+    `reason`.
     """
 
     @staticmethod

@@ -27,45 +27,88 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class OrganizationServiceStub:
-    """OrganizationService manages the billed tenants."""
+    """OrganizationService manages the billed tenants. An organization's own users (org admins,
+    billing viewers, auditors) see only it; another tenant's organization is NOT_FOUND
+    (`organization_not_found`), exactly as one that does not exist, so ids cannot be probed.
+
+    Every RPC answers UNAUTHENTICATED without a valid API key (`authorization: Bearer <key>`),
+    PERMISSION_DENIED when the caller's roles never allow it, INVALID_ARGUMENT with a
+    google.rpc.BadRequest field violation per bad field (nothing is written), and UNAVAILABLE when
+    the store is unreachable (retry). Every error carries a google.rpc.ErrorInfo with a stable
+    `reason`.
+    """
 
     @_typing.overload
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> OrganizationServiceAsyncStub: ...
     CreateOrganization: _grpc.UnaryUnaryMultiCallable[_organizations_pb2.CreateOrganizationRequest, _organizations_pb2.CreateOrganizationResponse]
-    """CreateOrganization creates a tenant. Platform admins only."""
+    """CreateOrganization creates a tenant. Platform admins only. ALREADY_EXISTS
+    `external_id_taken` when another organization has the external id; INVALID_ARGUMENT
+    on `currency` for a code that is not a supported ISO 4217 currency. Not idempotent without an
+    external id (a retry creates a second organization): set one to make retries safe.
+    """
     GetOrganization: _grpc.UnaryUnaryMultiCallable[_organizations_pb2.GetOrganizationRequest, _organizations_pb2.GetOrganizationResponse]
     """GetOrganization returns one organization the caller may see, by id or by external id;
-    NOT_FOUND otherwise.
+    NOT_FOUND `organization_not_found` otherwise.
     """
     ListOrganizations: _grpc.UnaryUnaryMultiCallable[_organizations_pb2.ListOrganizationsRequest, _organizations_pb2.ListOrganizationsResponse]
-    """ListOrganizations pages through the organizations the caller may see, ordered by id."""
+    """ListOrganizations pages through the organizations the caller may see, ordered by id
+    (keyset pages: an organization created meanwhile is not skipped or repeated).
+    """
     UpdateOrganization: _grpc.UnaryUnaryMultiCallable[_organizations_pb2.UpdateOrganizationRequest, _organizations_pb2.UpdateOrganizationResponse]
-    """UpdateOrganization changes the name, billing email or payment method. The currency and the
-    external id never change: invoices already issued depend on them.
+    """UpdateOrganization changes only the fields that are set: name, billing email or payment
+    method. The currency and the external id never change: invoices already issued depend on
+    them. Org admins (their own organization) and platform admins. NOT_FOUND
+    `organization_not_found`. Safe to retry: setting the same values again leaves it as it was.
     """
 
 @_typing.type_check_only
 class OrganizationServiceAsyncStub(OrganizationServiceStub):
-    """OrganizationService manages the billed tenants."""
+    """OrganizationService manages the billed tenants. An organization's own users (org admins,
+    billing viewers, auditors) see only it; another tenant's organization is NOT_FOUND
+    (`organization_not_found`), exactly as one that does not exist, so ids cannot be probed.
+
+    Every RPC answers UNAUTHENTICATED without a valid API key (`authorization: Bearer <key>`),
+    PERMISSION_DENIED when the caller's roles never allow it, INVALID_ARGUMENT with a
+    google.rpc.BadRequest field violation per bad field (nothing is written), and UNAVAILABLE when
+    the store is unreachable (retry). Every error carries a google.rpc.ErrorInfo with a stable
+    `reason`.
+    """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     CreateOrganization: _aio.UnaryUnaryMultiCallable[_organizations_pb2.CreateOrganizationRequest, _organizations_pb2.CreateOrganizationResponse]  # type: ignore[assignment]
-    """CreateOrganization creates a tenant. Platform admins only."""
+    """CreateOrganization creates a tenant. Platform admins only. ALREADY_EXISTS
+    `external_id_taken` when another organization has the external id; INVALID_ARGUMENT
+    on `currency` for a code that is not a supported ISO 4217 currency. Not idempotent without an
+    external id (a retry creates a second organization): set one to make retries safe.
+    """
     GetOrganization: _aio.UnaryUnaryMultiCallable[_organizations_pb2.GetOrganizationRequest, _organizations_pb2.GetOrganizationResponse]  # type: ignore[assignment]
     """GetOrganization returns one organization the caller may see, by id or by external id;
-    NOT_FOUND otherwise.
+    NOT_FOUND `organization_not_found` otherwise.
     """
     ListOrganizations: _aio.UnaryUnaryMultiCallable[_organizations_pb2.ListOrganizationsRequest, _organizations_pb2.ListOrganizationsResponse]  # type: ignore[assignment]
-    """ListOrganizations pages through the organizations the caller may see, ordered by id."""
+    """ListOrganizations pages through the organizations the caller may see, ordered by id
+    (keyset pages: an organization created meanwhile is not skipped or repeated).
+    """
     UpdateOrganization: _aio.UnaryUnaryMultiCallable[_organizations_pb2.UpdateOrganizationRequest, _organizations_pb2.UpdateOrganizationResponse]  # type: ignore[assignment]
-    """UpdateOrganization changes the name, billing email or payment method. The currency and the
-    external id never change: invoices already issued depend on them.
+    """UpdateOrganization changes only the fields that are set: name, billing email or payment
+    method. The currency and the external id never change: invoices already issued depend on
+    them. Org admins (their own organization) and platform admins. NOT_FOUND
+    `organization_not_found`. Safe to retry: setting the same values again leaves it as it was.
     """
 
 class OrganizationServiceServicer(metaclass=_abc_1.ABCMeta):
-    """OrganizationService manages the billed tenants."""
+    """OrganizationService manages the billed tenants. An organization's own users (org admins,
+    billing viewers, auditors) see only it; another tenant's organization is NOT_FOUND
+    (`organization_not_found`), exactly as one that does not exist, so ids cannot be probed.
+
+    Every RPC answers UNAUTHENTICATED without a valid API key (`authorization: Bearer <key>`),
+    PERMISSION_DENIED when the caller's roles never allow it, INVALID_ARGUMENT with a
+    google.rpc.BadRequest field violation per bad field (nothing is written), and UNAVAILABLE when
+    the store is unreachable (retry). Every error carries a google.rpc.ErrorInfo with a stable
+    `reason`.
+    """
 
     @_abc_1.abstractmethod
     def CreateOrganization(
@@ -73,7 +116,11 @@ class OrganizationServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _organizations_pb2.CreateOrganizationRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_organizations_pb2.CreateOrganizationResponse, _abc.Awaitable[_organizations_pb2.CreateOrganizationResponse]]:
-        """CreateOrganization creates a tenant. Platform admins only."""
+        """CreateOrganization creates a tenant. Platform admins only. ALREADY_EXISTS
+        `external_id_taken` when another organization has the external id; INVALID_ARGUMENT
+        on `currency` for a code that is not a supported ISO 4217 currency. Not idempotent without an
+        external id (a retry creates a second organization): set one to make retries safe.
+        """
 
     @_abc_1.abstractmethod
     def GetOrganization(
@@ -82,7 +129,7 @@ class OrganizationServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_organizations_pb2.GetOrganizationResponse, _abc.Awaitable[_organizations_pb2.GetOrganizationResponse]]:
         """GetOrganization returns one organization the caller may see, by id or by external id;
-        NOT_FOUND otherwise.
+        NOT_FOUND `organization_not_found` otherwise.
         """
 
     @_abc_1.abstractmethod
@@ -91,7 +138,9 @@ class OrganizationServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _organizations_pb2.ListOrganizationsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_organizations_pb2.ListOrganizationsResponse, _abc.Awaitable[_organizations_pb2.ListOrganizationsResponse]]:
-        """ListOrganizations pages through the organizations the caller may see, ordered by id."""
+        """ListOrganizations pages through the organizations the caller may see, ordered by id
+        (keyset pages: an organization created meanwhile is not skipped or repeated).
+        """
 
     @_abc_1.abstractmethod
     def UpdateOrganization(
@@ -99,8 +148,10 @@ class OrganizationServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _organizations_pb2.UpdateOrganizationRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_organizations_pb2.UpdateOrganizationResponse, _abc.Awaitable[_organizations_pb2.UpdateOrganizationResponse]]:
-        """UpdateOrganization changes the name, billing email or payment method. The currency and the
-        external id never change: invoices already issued depend on them.
+        """UpdateOrganization changes only the fields that are set: name, billing email or payment
+        method. The currency and the external id never change: invoices already issued depend on
+        them. Org admins (their own organization) and platform admins. NOT_FOUND
+        `organization_not_found`. Safe to retry: setting the same values again leaves it as it was.
         """
 
 def add_OrganizationServiceServicer_to_server(servicer: OrganizationServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -29,6 +29,14 @@ class SubscriptionServiceStub:
     """SubscriptionService subscribes organizations to plans. Periods are half-open [start, end),
     calendar-correct and anchored: a monthly subscription anchored on Jan 31 renews Feb 28 (29),
     Mar 31, Apr 30 …
+
+    Org admins (of the organization) and platform admins manage subscriptions; billing viewers may
+    read them too. Another organization's subscription is NOT_FOUND, as one that does not exist.
+    Every RPC answers UNAUTHENTICATED without a valid API key (`authorization: Bearer <key>`),
+    PERMISSION_DENIED when the caller's roles never allow it, INVALID_ARGUMENT with a
+    google.rpc.BadRequest field violation per bad field (nothing is written), and UNAVAILABLE when
+    the store is unreachable (retry). Every error carries a google.rpc.ErrorInfo with a stable
+    `reason`.
     """
 
     def __init__(self, channel):
@@ -68,12 +76,24 @@ class SubscriptionServiceServicer:
     """SubscriptionService subscribes organizations to plans. Periods are half-open [start, end),
     calendar-correct and anchored: a monthly subscription anchored on Jan 31 renews Feb 28 (29),
     Mar 31, Apr 30 …
+
+    Org admins (of the organization) and platform admins manage subscriptions; billing viewers may
+    read them too. Another organization's subscription is NOT_FOUND, as one that does not exist.
+    Every RPC answers UNAUTHENTICATED without a valid API key (`authorization: Bearer <key>`),
+    PERMISSION_DENIED when the caller's roles never allow it, INVALID_ARGUMENT with a
+    google.rpc.BadRequest field violation per bad field (nothing is written), and UNAVAILABLE when
+    the store is unreachable (retry). Every error carries a google.rpc.ErrorInfo with a stable
+    `reason`.
     """
 
     def StartSubscription(self, request, context):
-        """StartSubscription subscribes an organization to a plan. The plan's currency must be the
-        organization's, and none of the plan's meters may be charged by another live subscription
-        of the organization.
+        """StartSubscription subscribes an organization to a plan and, without a trial, invoices the
+        first period's base fee at once. NOT_FOUND `organization_not_found` or `plan_not_found`;
+        FAILED_PRECONDITION `plan_archived`, `currency_mismatch` (the plan's currency must be the
+        organization's) or `meter_already_charged` (another live subscription of the organization
+        charges one of the plan's meters). Not idempotent: a retry whose answer was lost either
+        starts a second subscription or, if the plan charges meters, is refused
+        `meter_already_charged`; check ListSubscriptions before retrying.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -81,20 +101,24 @@ class SubscriptionServiceServicer:
 
     def CancelSubscription(self, request, context):
         """CancelSubscription ends a subscription now, or schedules its end at the current period's end.
+        NOT_FOUND `subscription_not_found`; FAILED_PRECONDITION `subscription_canceled` (canceled
+        already: a retry of a cancellation now gets this, and nothing changes). Scheduling the end
+        at period end again changes nothing.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetSubscription(self, request, context):
-        """GetSubscription returns one subscription.
+        """GetSubscription returns one subscription. NOT_FOUND `subscription_not_found`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListSubscriptions(self, request, context):
-        """ListSubscriptions returns an organization's subscriptions, oldest first.
+        """ListSubscriptions returns an organization's subscriptions, oldest first. NOT_FOUND
+        `organization_not_found` for another tenant's organization.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -108,7 +132,10 @@ class SubscriptionServiceServicer:
         interval (monthly <-> yearly) ends the current period at the change and restarts the cycle
         there. FAILED_PRECONDITION: `plan_unchanged`, `plan_archived`, `currency_mismatch`,
         `subscription_not_live`, `meter_already_charged`, `period_close_due` (the period has ended and
-        the billing run has not closed it yet: retry shortly).
+        the billing run has not closed it yet: retry shortly), `period_just_started` (an interval
+        change at the very moment the period began). NOT_FOUND `subscription_not_found` or
+        `plan_not_found`. A retried change now is refused `plan_unchanged` (the change was made)
+        and changes nothing; scheduling the same change at period end again changes nothing.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -154,6 +181,14 @@ class SubscriptionService:
     """SubscriptionService subscribes organizations to plans. Periods are half-open [start, end),
     calendar-correct and anchored: a monthly subscription anchored on Jan 31 renews Feb 28 (29),
     Mar 31, Apr 30 …
+
+    Org admins (of the organization) and platform admins manage subscriptions; billing viewers may
+    read them too. Another organization's subscription is NOT_FOUND, as one that does not exist.
+    Every RPC answers UNAUTHENTICATED without a valid API key (`authorization: Bearer <key>`),
+    PERMISSION_DENIED when the caller's roles never allow it, INVALID_ARGUMENT with a
+    google.rpc.BadRequest field violation per bad field (nothing is written), and UNAVAILABLE when
+    the store is unreachable (retry). Every error carries a google.rpc.ErrorInfo with a stable
+    `reason`.
     """
 
     @staticmethod

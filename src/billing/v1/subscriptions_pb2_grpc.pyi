@@ -30,6 +30,14 @@ class SubscriptionServiceStub:
     """SubscriptionService subscribes organizations to plans. Periods are half-open [start, end),
     calendar-correct and anchored: a monthly subscription anchored on Jan 31 renews Feb 28 (29),
     Mar 31, Apr 30 …
+
+    Org admins (of the organization) and platform admins manage subscriptions; billing viewers may
+    read them too. Another organization's subscription is NOT_FOUND, as one that does not exist.
+    Every RPC answers UNAUTHENTICATED without a valid API key (`authorization: Bearer <key>`),
+    PERMISSION_DENIED when the caller's roles never allow it, INVALID_ARGUMENT with a
+    google.rpc.BadRequest field violation per bad field (nothing is written), and UNAVAILABLE when
+    the store is unreachable (retry). Every error carries a google.rpc.ErrorInfo with a stable
+    `reason`.
     """
 
     @_typing.overload
@@ -37,16 +45,26 @@ class SubscriptionServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> SubscriptionServiceAsyncStub: ...
     StartSubscription: _grpc.UnaryUnaryMultiCallable[_subscriptions_pb2.StartSubscriptionRequest, _subscriptions_pb2.StartSubscriptionResponse]
-    """StartSubscription subscribes an organization to a plan. The plan's currency must be the
-    organization's, and none of the plan's meters may be charged by another live subscription
-    of the organization.
+    """StartSubscription subscribes an organization to a plan and, without a trial, invoices the
+    first period's base fee at once. NOT_FOUND `organization_not_found` or `plan_not_found`;
+    FAILED_PRECONDITION `plan_archived`, `currency_mismatch` (the plan's currency must be the
+    organization's) or `meter_already_charged` (another live subscription of the organization
+    charges one of the plan's meters). Not idempotent: a retry whose answer was lost either
+    starts a second subscription or, if the plan charges meters, is refused
+    `meter_already_charged`; check ListSubscriptions before retrying.
     """
     CancelSubscription: _grpc.UnaryUnaryMultiCallable[_subscriptions_pb2.CancelSubscriptionRequest, _subscriptions_pb2.CancelSubscriptionResponse]
-    """CancelSubscription ends a subscription now, or schedules its end at the current period's end."""
+    """CancelSubscription ends a subscription now, or schedules its end at the current period's end.
+    NOT_FOUND `subscription_not_found`; FAILED_PRECONDITION `subscription_canceled` (canceled
+    already: a retry of a cancellation now gets this, and nothing changes). Scheduling the end
+    at period end again changes nothing.
+    """
     GetSubscription: _grpc.UnaryUnaryMultiCallable[_subscriptions_pb2.GetSubscriptionRequest, _subscriptions_pb2.GetSubscriptionResponse]
-    """GetSubscription returns one subscription."""
+    """GetSubscription returns one subscription. NOT_FOUND `subscription_not_found`."""
     ListSubscriptions: _grpc.UnaryUnaryMultiCallable[_subscriptions_pb2.ListSubscriptionsRequest, _subscriptions_pb2.ListSubscriptionsResponse]
-    """ListSubscriptions returns an organization's subscriptions, oldest first."""
+    """ListSubscriptions returns an organization's subscriptions, oldest first. NOT_FOUND
+    `organization_not_found` for another tenant's organization.
+    """
     ChangePlan: _grpc.UnaryUnaryMultiCallable[_subscriptions_pb2.ChangePlanRequest, _subscriptions_pb2.ChangePlanResponse]
     """ChangePlan moves a subscription to another plan (upgrade or downgrade), now or at the end of
     the current period. A change now prorates the base fee to the second (a credit for the old
@@ -55,7 +73,10 @@ class SubscriptionServiceStub:
     interval (monthly <-> yearly) ends the current period at the change and restarts the cycle
     there. FAILED_PRECONDITION: `plan_unchanged`, `plan_archived`, `currency_mismatch`,
     `subscription_not_live`, `meter_already_charged`, `period_close_due` (the period has ended and
-    the billing run has not closed it yet: retry shortly).
+    the billing run has not closed it yet: retry shortly), `period_just_started` (an interval
+    change at the very moment the period began). NOT_FOUND `subscription_not_found` or
+    `plan_not_found`. A retried change now is refused `plan_unchanged` (the change was made)
+    and changes nothing; scheduling the same change at period end again changes nothing.
     """
 
 @_typing.type_check_only
@@ -63,20 +84,38 @@ class SubscriptionServiceAsyncStub(SubscriptionServiceStub):
     """SubscriptionService subscribes organizations to plans. Periods are half-open [start, end),
     calendar-correct and anchored: a monthly subscription anchored on Jan 31 renews Feb 28 (29),
     Mar 31, Apr 30 …
+
+    Org admins (of the organization) and platform admins manage subscriptions; billing viewers may
+    read them too. Another organization's subscription is NOT_FOUND, as one that does not exist.
+    Every RPC answers UNAUTHENTICATED without a valid API key (`authorization: Bearer <key>`),
+    PERMISSION_DENIED when the caller's roles never allow it, INVALID_ARGUMENT with a
+    google.rpc.BadRequest field violation per bad field (nothing is written), and UNAVAILABLE when
+    the store is unreachable (retry). Every error carries a google.rpc.ErrorInfo with a stable
+    `reason`.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     StartSubscription: _aio.UnaryUnaryMultiCallable[_subscriptions_pb2.StartSubscriptionRequest, _subscriptions_pb2.StartSubscriptionResponse]  # type: ignore[assignment]
-    """StartSubscription subscribes an organization to a plan. The plan's currency must be the
-    organization's, and none of the plan's meters may be charged by another live subscription
-    of the organization.
+    """StartSubscription subscribes an organization to a plan and, without a trial, invoices the
+    first period's base fee at once. NOT_FOUND `organization_not_found` or `plan_not_found`;
+    FAILED_PRECONDITION `plan_archived`, `currency_mismatch` (the plan's currency must be the
+    organization's) or `meter_already_charged` (another live subscription of the organization
+    charges one of the plan's meters). Not idempotent: a retry whose answer was lost either
+    starts a second subscription or, if the plan charges meters, is refused
+    `meter_already_charged`; check ListSubscriptions before retrying.
     """
     CancelSubscription: _aio.UnaryUnaryMultiCallable[_subscriptions_pb2.CancelSubscriptionRequest, _subscriptions_pb2.CancelSubscriptionResponse]  # type: ignore[assignment]
-    """CancelSubscription ends a subscription now, or schedules its end at the current period's end."""
+    """CancelSubscription ends a subscription now, or schedules its end at the current period's end.
+    NOT_FOUND `subscription_not_found`; FAILED_PRECONDITION `subscription_canceled` (canceled
+    already: a retry of a cancellation now gets this, and nothing changes). Scheduling the end
+    at period end again changes nothing.
+    """
     GetSubscription: _aio.UnaryUnaryMultiCallable[_subscriptions_pb2.GetSubscriptionRequest, _subscriptions_pb2.GetSubscriptionResponse]  # type: ignore[assignment]
-    """GetSubscription returns one subscription."""
+    """GetSubscription returns one subscription. NOT_FOUND `subscription_not_found`."""
     ListSubscriptions: _aio.UnaryUnaryMultiCallable[_subscriptions_pb2.ListSubscriptionsRequest, _subscriptions_pb2.ListSubscriptionsResponse]  # type: ignore[assignment]
-    """ListSubscriptions returns an organization's subscriptions, oldest first."""
+    """ListSubscriptions returns an organization's subscriptions, oldest first. NOT_FOUND
+    `organization_not_found` for another tenant's organization.
+    """
     ChangePlan: _aio.UnaryUnaryMultiCallable[_subscriptions_pb2.ChangePlanRequest, _subscriptions_pb2.ChangePlanResponse]  # type: ignore[assignment]
     """ChangePlan moves a subscription to another plan (upgrade or downgrade), now or at the end of
     the current period. A change now prorates the base fee to the second (a credit for the old
@@ -85,13 +124,24 @@ class SubscriptionServiceAsyncStub(SubscriptionServiceStub):
     interval (monthly <-> yearly) ends the current period at the change and restarts the cycle
     there. FAILED_PRECONDITION: `plan_unchanged`, `plan_archived`, `currency_mismatch`,
     `subscription_not_live`, `meter_already_charged`, `period_close_due` (the period has ended and
-    the billing run has not closed it yet: retry shortly).
+    the billing run has not closed it yet: retry shortly), `period_just_started` (an interval
+    change at the very moment the period began). NOT_FOUND `subscription_not_found` or
+    `plan_not_found`. A retried change now is refused `plan_unchanged` (the change was made)
+    and changes nothing; scheduling the same change at period end again changes nothing.
     """
 
 class SubscriptionServiceServicer(metaclass=_abc_1.ABCMeta):
     """SubscriptionService subscribes organizations to plans. Periods are half-open [start, end),
     calendar-correct and anchored: a monthly subscription anchored on Jan 31 renews Feb 28 (29),
     Mar 31, Apr 30 …
+
+    Org admins (of the organization) and platform admins manage subscriptions; billing viewers may
+    read them too. Another organization's subscription is NOT_FOUND, as one that does not exist.
+    Every RPC answers UNAUTHENTICATED without a valid API key (`authorization: Bearer <key>`),
+    PERMISSION_DENIED when the caller's roles never allow it, INVALID_ARGUMENT with a
+    google.rpc.BadRequest field violation per bad field (nothing is written), and UNAVAILABLE when
+    the store is unreachable (retry). Every error carries a google.rpc.ErrorInfo with a stable
+    `reason`.
     """
 
     @_abc_1.abstractmethod
@@ -100,9 +150,13 @@ class SubscriptionServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _subscriptions_pb2.StartSubscriptionRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_subscriptions_pb2.StartSubscriptionResponse, _abc.Awaitable[_subscriptions_pb2.StartSubscriptionResponse]]:
-        """StartSubscription subscribes an organization to a plan. The plan's currency must be the
-        organization's, and none of the plan's meters may be charged by another live subscription
-        of the organization.
+        """StartSubscription subscribes an organization to a plan and, without a trial, invoices the
+        first period's base fee at once. NOT_FOUND `organization_not_found` or `plan_not_found`;
+        FAILED_PRECONDITION `plan_archived`, `currency_mismatch` (the plan's currency must be the
+        organization's) or `meter_already_charged` (another live subscription of the organization
+        charges one of the plan's meters). Not idempotent: a retry whose answer was lost either
+        starts a second subscription or, if the plan charges meters, is refused
+        `meter_already_charged`; check ListSubscriptions before retrying.
         """
 
     @_abc_1.abstractmethod
@@ -111,7 +165,11 @@ class SubscriptionServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _subscriptions_pb2.CancelSubscriptionRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_subscriptions_pb2.CancelSubscriptionResponse, _abc.Awaitable[_subscriptions_pb2.CancelSubscriptionResponse]]:
-        """CancelSubscription ends a subscription now, or schedules its end at the current period's end."""
+        """CancelSubscription ends a subscription now, or schedules its end at the current period's end.
+        NOT_FOUND `subscription_not_found`; FAILED_PRECONDITION `subscription_canceled` (canceled
+        already: a retry of a cancellation now gets this, and nothing changes). Scheduling the end
+        at period end again changes nothing.
+        """
 
     @_abc_1.abstractmethod
     def GetSubscription(
@@ -119,7 +177,7 @@ class SubscriptionServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _subscriptions_pb2.GetSubscriptionRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_subscriptions_pb2.GetSubscriptionResponse, _abc.Awaitable[_subscriptions_pb2.GetSubscriptionResponse]]:
-        """GetSubscription returns one subscription."""
+        """GetSubscription returns one subscription. NOT_FOUND `subscription_not_found`."""
 
     @_abc_1.abstractmethod
     def ListSubscriptions(
@@ -127,7 +185,9 @@ class SubscriptionServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _subscriptions_pb2.ListSubscriptionsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_subscriptions_pb2.ListSubscriptionsResponse, _abc.Awaitable[_subscriptions_pb2.ListSubscriptionsResponse]]:
-        """ListSubscriptions returns an organization's subscriptions, oldest first."""
+        """ListSubscriptions returns an organization's subscriptions, oldest first. NOT_FOUND
+        `organization_not_found` for another tenant's organization.
+        """
 
     @_abc_1.abstractmethod
     def ChangePlan(
@@ -142,7 +202,10 @@ class SubscriptionServiceServicer(metaclass=_abc_1.ABCMeta):
         interval (monthly <-> yearly) ends the current period at the change and restarts the cycle
         there. FAILED_PRECONDITION: `plan_unchanged`, `plan_archived`, `currency_mismatch`,
         `subscription_not_live`, `meter_already_charged`, `period_close_due` (the period has ended and
-        the billing run has not closed it yet: retry shortly).
+        the billing run has not closed it yet: retry shortly), `period_just_started` (an interval
+        change at the very moment the period began). NOT_FOUND `subscription_not_found` or
+        `plan_not_found`. A retried change now is refused `plan_unchanged` (the change was made)
+        and changes nothing; scheduling the same change at period end again changes nothing.
         """
 
 def add_SubscriptionServiceServicer_to_server(servicer: SubscriptionServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

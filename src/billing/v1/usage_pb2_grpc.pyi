@@ -29,8 +29,15 @@ GRPC_VERSION: str
 class UsageServiceStub:
     """UsageService meters usage. Every event carries an idempotency key: the same (organization,
     key) is counted once, ever, across retries, reconnects, restarts, concurrent streams and
-    server instances. An answer is only sent once the accepted events are durable, so a client
-    that did not get an answer resends the same events safely.
+    server instances. An answer is only sent once the accepted events are durable (majority write
+    concern), so a client that did not get an answer resends the same events safely: what was
+    recorded comes back OUTCOME_DUPLICATE.
+
+    Every RPC answers UNAUTHENTICATED without a valid API key (`authorization: Bearer <key>`),
+    PERMISSION_DENIED when the caller's roles never allow it, INVALID_ARGUMENT with a
+    google.rpc.BadRequest field violation per bad field (nothing is written), and UNAVAILABLE when
+    the store is unreachable (retry). Every error carries a google.rpc.ErrorInfo with a stable
+    `reason`. A problem with one usage event is not an error: it is that event's result.
     """
 
     @_typing.overload
@@ -38,53 +45,101 @@ class UsageServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> UsageServiceAsyncStub: ...
     RecordUsage: _grpc.UnaryUnaryMultiCallable[_usage_pb2.RecordUsageRequest, _usage_pb2.RecordUsageResponse]
-    """RecordUsage records one batch (1 to 5,000 events) and answers one result per event."""
+    """RecordUsage records one batch (1 to 5,000 events) and answers one result per event, in
+    order. Usage emitters (of the organization, or platform-wide) and platform admins. A batch
+    over 5,000 events is refused whole: RESOURCE_EXHAUSTED `batch_too_large`. ABORTED
+    `usage_contended` (subscriptions changed, or other callers claimed the same keys, again and
+    again while the batch was judged): nothing was recorded; resend the batch. Idempotent per
+    event through `idempotency_key`.
+    """
     StreamUsage: _grpc.StreamStreamMultiCallable[_usage_pb2.StreamUsageRequest, _usage_pb2.StreamUsageResponse]
     """StreamUsage records batches over one long-lived stream: every client message is a batch
     (hundreds to thousands of events; events must travel in batches for volume) and the server
     answers each with one ack, in order, holding one result per event. The server reads the next
     batch only when the previous one is durable, so a slow store slows the acks (backpressure).
+    Same callers, rules and idempotency as RecordUsage. The stream ends with RESOURCE_EXHAUSTED
+    `batch_too_large` (a batch over 5,000 events), `too_many_streams` (the instance already
+    serves BILLING_MAX_USAGE_STREAMS streams: retry later or elsewhere) or
+    `stream_duration_exceeded` (after BILLING_MAX_STREAM_SECONDS, right after an ack: open a new
+    stream). After any break, resend every batch without an ack with the same keys.
     """
     GetUsageSummary: _grpc.UnaryUnaryMultiCallable[_usage_pb2.GetUsageSummaryRequest, _usage_pb2.GetUsageSummaryResponse]
-    """GetUsageSummary returns a subscription's aggregated usage for a period."""
+    """GetUsageSummary returns a subscription's aggregated usage for a period, per meter of its
+    plan. Org admins, billing viewers and platform admins. NOT_FOUND `subscription_not_found`
+    (also for another organization's subscription). Read-only.
+    """
     PreviewInvoice: _grpc.UnaryUnaryMultiCallable[_usage_pb2.PreviewInvoiceRequest, _usage_pb2.PreviewInvoiceResponse]
     """PreviewInvoice returns the invoice the subscription's open period would produce if it
     closed now: its usage priced by the plan (in arrears), pending proration lines, and the next
     period's base fee (in advance). With change_plan_id it previews a plan change (ChangePlan)
-    at proration_time without committing it: the change's proration lines are added.
+    at proration_time without committing it: the change's proration lines are added. Org admins,
+    billing viewers and platform admins. NOT_FOUND `subscription_not_found` or
+    `plan_not_found`; a previewed change is refused as ChangePlan would refuse it:
+    FAILED_PRECONDITION `plan_unchanged`, `plan_archived` or `currency_mismatch`. Writes nothing.
     """
 
 @_typing.type_check_only
 class UsageServiceAsyncStub(UsageServiceStub):
     """UsageService meters usage. Every event carries an idempotency key: the same (organization,
     key) is counted once, ever, across retries, reconnects, restarts, concurrent streams and
-    server instances. An answer is only sent once the accepted events are durable, so a client
-    that did not get an answer resends the same events safely.
+    server instances. An answer is only sent once the accepted events are durable (majority write
+    concern), so a client that did not get an answer resends the same events safely: what was
+    recorded comes back OUTCOME_DUPLICATE.
+
+    Every RPC answers UNAUTHENTICATED without a valid API key (`authorization: Bearer <key>`),
+    PERMISSION_DENIED when the caller's roles never allow it, INVALID_ARGUMENT with a
+    google.rpc.BadRequest field violation per bad field (nothing is written), and UNAVAILABLE when
+    the store is unreachable (retry). Every error carries a google.rpc.ErrorInfo with a stable
+    `reason`. A problem with one usage event is not an error: it is that event's result.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     RecordUsage: _aio.UnaryUnaryMultiCallable[_usage_pb2.RecordUsageRequest, _usage_pb2.RecordUsageResponse]  # type: ignore[assignment]
-    """RecordUsage records one batch (1 to 5,000 events) and answers one result per event."""
+    """RecordUsage records one batch (1 to 5,000 events) and answers one result per event, in
+    order. Usage emitters (of the organization, or platform-wide) and platform admins. A batch
+    over 5,000 events is refused whole: RESOURCE_EXHAUSTED `batch_too_large`. ABORTED
+    `usage_contended` (subscriptions changed, or other callers claimed the same keys, again and
+    again while the batch was judged): nothing was recorded; resend the batch. Idempotent per
+    event through `idempotency_key`.
+    """
     StreamUsage: _aio.StreamStreamMultiCallable[_usage_pb2.StreamUsageRequest, _usage_pb2.StreamUsageResponse]  # type: ignore[assignment]
     """StreamUsage records batches over one long-lived stream: every client message is a batch
     (hundreds to thousands of events; events must travel in batches for volume) and the server
     answers each with one ack, in order, holding one result per event. The server reads the next
     batch only when the previous one is durable, so a slow store slows the acks (backpressure).
+    Same callers, rules and idempotency as RecordUsage. The stream ends with RESOURCE_EXHAUSTED
+    `batch_too_large` (a batch over 5,000 events), `too_many_streams` (the instance already
+    serves BILLING_MAX_USAGE_STREAMS streams: retry later or elsewhere) or
+    `stream_duration_exceeded` (after BILLING_MAX_STREAM_SECONDS, right after an ack: open a new
+    stream). After any break, resend every batch without an ack with the same keys.
     """
     GetUsageSummary: _aio.UnaryUnaryMultiCallable[_usage_pb2.GetUsageSummaryRequest, _usage_pb2.GetUsageSummaryResponse]  # type: ignore[assignment]
-    """GetUsageSummary returns a subscription's aggregated usage for a period."""
+    """GetUsageSummary returns a subscription's aggregated usage for a period, per meter of its
+    plan. Org admins, billing viewers and platform admins. NOT_FOUND `subscription_not_found`
+    (also for another organization's subscription). Read-only.
+    """
     PreviewInvoice: _aio.UnaryUnaryMultiCallable[_usage_pb2.PreviewInvoiceRequest, _usage_pb2.PreviewInvoiceResponse]  # type: ignore[assignment]
     """PreviewInvoice returns the invoice the subscription's open period would produce if it
     closed now: its usage priced by the plan (in arrears), pending proration lines, and the next
     period's base fee (in advance). With change_plan_id it previews a plan change (ChangePlan)
-    at proration_time without committing it: the change's proration lines are added.
+    at proration_time without committing it: the change's proration lines are added. Org admins,
+    billing viewers and platform admins. NOT_FOUND `subscription_not_found` or
+    `plan_not_found`; a previewed change is refused as ChangePlan would refuse it:
+    FAILED_PRECONDITION `plan_unchanged`, `plan_archived` or `currency_mismatch`. Writes nothing.
     """
 
 class UsageServiceServicer(metaclass=_abc_1.ABCMeta):
     """UsageService meters usage. Every event carries an idempotency key: the same (organization,
     key) is counted once, ever, across retries, reconnects, restarts, concurrent streams and
-    server instances. An answer is only sent once the accepted events are durable, so a client
-    that did not get an answer resends the same events safely.
+    server instances. An answer is only sent once the accepted events are durable (majority write
+    concern), so a client that did not get an answer resends the same events safely: what was
+    recorded comes back OUTCOME_DUPLICATE.
+
+    Every RPC answers UNAUTHENTICATED without a valid API key (`authorization: Bearer <key>`),
+    PERMISSION_DENIED when the caller's roles never allow it, INVALID_ARGUMENT with a
+    google.rpc.BadRequest field violation per bad field (nothing is written), and UNAVAILABLE when
+    the store is unreachable (retry). Every error carries a google.rpc.ErrorInfo with a stable
+    `reason`. A problem with one usage event is not an error: it is that event's result.
     """
 
     @_abc_1.abstractmethod
@@ -93,7 +148,13 @@ class UsageServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _usage_pb2.RecordUsageRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_usage_pb2.RecordUsageResponse, _abc.Awaitable[_usage_pb2.RecordUsageResponse]]:
-        """RecordUsage records one batch (1 to 5,000 events) and answers one result per event."""
+        """RecordUsage records one batch (1 to 5,000 events) and answers one result per event, in
+        order. Usage emitters (of the organization, or platform-wide) and platform admins. A batch
+        over 5,000 events is refused whole: RESOURCE_EXHAUSTED `batch_too_large`. ABORTED
+        `usage_contended` (subscriptions changed, or other callers claimed the same keys, again and
+        again while the batch was judged): nothing was recorded; resend the batch. Idempotent per
+        event through `idempotency_key`.
+        """
 
     @_abc_1.abstractmethod
     def StreamUsage(
@@ -105,6 +166,11 @@ class UsageServiceServicer(metaclass=_abc_1.ABCMeta):
         (hundreds to thousands of events; events must travel in batches for volume) and the server
         answers each with one ack, in order, holding one result per event. The server reads the next
         batch only when the previous one is durable, so a slow store slows the acks (backpressure).
+        Same callers, rules and idempotency as RecordUsage. The stream ends with RESOURCE_EXHAUSTED
+        `batch_too_large` (a batch over 5,000 events), `too_many_streams` (the instance already
+        serves BILLING_MAX_USAGE_STREAMS streams: retry later or elsewhere) or
+        `stream_duration_exceeded` (after BILLING_MAX_STREAM_SECONDS, right after an ack: open a new
+        stream). After any break, resend every batch without an ack with the same keys.
         """
 
     @_abc_1.abstractmethod
@@ -113,7 +179,10 @@ class UsageServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _usage_pb2.GetUsageSummaryRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_usage_pb2.GetUsageSummaryResponse, _abc.Awaitable[_usage_pb2.GetUsageSummaryResponse]]:
-        """GetUsageSummary returns a subscription's aggregated usage for a period."""
+        """GetUsageSummary returns a subscription's aggregated usage for a period, per meter of its
+        plan. Org admins, billing viewers and platform admins. NOT_FOUND `subscription_not_found`
+        (also for another organization's subscription). Read-only.
+        """
 
     @_abc_1.abstractmethod
     def PreviewInvoice(
@@ -124,7 +193,10 @@ class UsageServiceServicer(metaclass=_abc_1.ABCMeta):
         """PreviewInvoice returns the invoice the subscription's open period would produce if it
         closed now: its usage priced by the plan (in arrears), pending proration lines, and the next
         period's base fee (in advance). With change_plan_id it previews a plan change (ChangePlan)
-        at proration_time without committing it: the change's proration lines are added.
+        at proration_time without committing it: the change's proration lines are added. Org admins,
+        billing viewers and platform admins. NOT_FOUND `subscription_not_found` or
+        `plan_not_found`; a previewed change is refused as ChangePlan would refuse it:
+        FAILED_PRECONDITION `plan_unchanged`, `plan_archived` or `currency_mismatch`. Writes nothing.
         """
 
 def add_UsageServiceServicer_to_server(servicer: UsageServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
