@@ -71,8 +71,10 @@ class Metrics:
             registry=self.registry,
         )
         # Known label values start at 0, so a rate() or an alert sees them before the first event.
-        for result in ("accepted", "duplicate"):
-            self.usage_events.labels(result, "")
+        self._accepted = self.usage_events.labels("accepted", "")
+        self._duplicates = self.usage_events.labels("duplicate", "")
+        # `labels()` costs more than the increment itself; calls repeat few (method, code) pairs.
+        self._rpc_children: dict[tuple[str, str], tuple[Counter, Histogram]] = {}
         self.payments.labels(PaymentOutcome.CAPTURED.value, "")
         for outcome in SchedulerOutcome:
             self.scheduler_runs.labels(outcome.value)
@@ -81,15 +83,22 @@ class Metrics:
 
     def rpc_finished(self, method: str, code: str, seconds: float) -> None:
         """Count the call and observe its duration."""
-        self.rpc_requests.labels(method, code).inc()
-        self.rpc_duration.labels(method).observe(seconds)
+        children = self._rpc_children.get((method, code))
+        if children is None:
+            children = self._rpc_children[(method, code)] = (
+                self.rpc_requests.labels(method, code),
+                self.rpc_duration.labels(method),
+            )
+        count, duration = children
+        count.inc()
+        duration.observe(seconds)
 
     def usage_judged(self, accepted: int, duplicates: int, rejected: Mapping[str, int]) -> None:
         """Add one batch's counts (a handful of increments per batch, whatever its size)."""
         if accepted:
-            self.usage_events.labels("accepted", "").inc(accepted)
+            self._accepted.inc(accepted)
         if duplicates:
-            self.usage_events.labels("duplicate", "").inc(duplicates)
+            self._duplicates.inc(duplicates)
         for reason, count in rejected.items():
             self.usage_events.labels("rejected", reason).inc(count)
 
