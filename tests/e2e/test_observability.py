@@ -6,11 +6,9 @@ two scrapes of `/metrics`, so what the fixture's own calls counted does not matt
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import re
-import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timedelta
 
@@ -18,15 +16,14 @@ import grpc
 import pytest
 from google.protobuf import timestamp_pb2
 from grpc import aio
-from prometheus_client.parser import text_string_to_metric_families
 
 from billing.v1 import billing_pb2, catalogue_pb2, organizations_pb2, subscriptions_pb2, usage_pb2
 from billing_grpc.logs import JsonFormatter
 from tests.e2e.conftest import Running, start_running
 from tests.e2e.world import Stubs
+from tests.prometheus_scrape import Samples, sample, scrape
 from tests.rpc_errors import details_of
 
-Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 USAGE = "billing_usage_events_total"
 PAYMENTS = "billing_payments_total"
 RPCS = "billing_rpc_requests_total"
@@ -39,25 +36,14 @@ async def running(mongo_uri: str, database_name: str) -> AsyncIterator[Running]:
         yield started
 
 
-async def scrape(running: Running) -> Samples:
-    """GET /metrics over HTTP and parse the text format."""
-    url = f"http://127.0.0.1:{running.server.metrics_port}/metrics"
-
-    def get() -> str:
-        with urllib.request.urlopen(url, timeout=10) as answer:
-            assert answer.status == 200
-            return str(answer.read().decode())
-
-    return {
-        (sample.name, frozenset(sample.labels.items())): sample.value
-        for family in text_string_to_metric_families(await asyncio.to_thread(get))
-        for sample in family.samples
-    }
+async def scrape_server(running: Running) -> Samples:
+    """The server's metrics, over HTTP."""
+    assert running.server.metrics_port is not None
+    return await scrape(running.server.metrics_port)
 
 
 def delta(before: Samples, after: Samples, name: str, **labels: str) -> float:
-    key = (name, frozenset(labels.items()))
-    return after.get(key, 0.0) - before.get(key, 0.0)
+    return sample(after, name, **labels) - sample(before, name, **labels)
 
 
 def rpc(method: str, code: str = "OK") -> dict[str, str]:
@@ -112,7 +98,7 @@ def usage(
 
 async def test_calls_usage_payments_and_scheduler_runs_are_counted_exactly(running: Running) -> None:
     stubs, admin, now = Stubs.on(running.channel), running.admin, running.clock.now()
-    before = await scrape(running)
+    before = await scrape_server(running)
 
     orgs = await customers(running, stubs, "pm_ok", "pm_declined", "pm_timeout")
     # Failing calls: a missing subscription, a nameless organization, no credentials.
@@ -156,7 +142,7 @@ async def test_calls_usage_payments_and_scheduler_runs_are_counted_exactly(runni
     assert await running.app.scheduler.tick()
     await running.app.projections.wait_until(await running.app.store.head_position())
 
-    after = await scrape(running)
+    after = await scrape_server(running)
 
     assert delta(before, after, USAGE, result="accepted", reason="") == 4
     assert delta(before, after, USAGE, result="duplicate", reason="") == 2
