@@ -9,9 +9,12 @@ from datetime import UTC, datetime
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from pydantic import SecretStr
 
+from billing_grpc.api.server import create_server
 from billing_grpc.application.lease import LocalLease
-from billing_grpc.application.telemetry import PaymentOutcome, SchedulerOutcome
+from billing_grpc.application.telemetry import NO_TELEMETRY, PaymentOutcome, SchedulerOutcome
+from billing_grpc.bootstrap import open_in_memory_app
 from billing_grpc.domain.clock import TestClock
 from billing_grpc.eventstore import EVERYTHING, EventFilter, NewEvent, RecordedEvent, StreamAppend
 from billing_grpc.eventstore.memory import InMemoryEventStore
@@ -22,6 +25,7 @@ from billing_grpc.payments.memory_ledger import InMemoryChargeLedger
 from billing_grpc.payments.port import ChargeRequest, ChargeResult, GatewayTimeout, GatewayUnavailable
 from billing_grpc.payments.simulated import SimulatedGateway
 from billing_grpc.scheduler import LEASE_NAME, Scheduler
+from billing_grpc.settings import Settings, ValidationError
 from projections.model import Index, View
 from projections.runner import ProjectionRunner
 from projections.store import InMemoryReadModels
@@ -306,3 +310,31 @@ async def test_a_stopped_endpoint_refuses_connections() -> None:
 def test_the_endpoint_wants_host_and_port(listen: str) -> None:
     with pytest.raises(ValueError, match="host:port"):
         MetricsEndpoint(Metrics().registry, listen)
+
+
+def test_the_metrics_listen_setting_is_off_by_default_and_validated() -> None:
+    assert Settings.from_env({}).metrics_listen == ""
+    assert Settings.from_env({"BILLING_METRICS_LISTEN": "0.0.0.0:9464"}).metrics_listen == "0.0.0.0:9464"
+    with pytest.raises(ValidationError, match="host:port"):
+        Settings.from_env({"BILLING_METRICS_LISTEN": "9464"})
+
+
+async def test_without_metrics_listen_the_app_counts_nothing_and_serves_no_endpoint() -> None:
+    async with open_in_memory_app(Settings(key_hash_secret=SecretStr("s" * 32))) as app:
+        assert app.metrics is None
+        assert app.telemetry is NO_TELEMETRY
+        server = create_server(app, "127.0.0.1:0")
+        assert server.metrics is None and server.metrics_port is None
+        await server.grpc_server.stop(0)
+
+
+async def test_with_metrics_listen_the_app_meters_its_gateway_and_scheduler() -> None:
+    settings = Settings(key_hash_secret=SecretStr("s" * 32), metrics_listen="127.0.0.1:0")
+    async with open_in_memory_app(settings) as app:
+        assert app.metrics is not None and app.telemetry is app.metrics
+        assert app.scheduler.telemetry is app.metrics
+        assert await app.scheduler.tick()
+        assert value(app.metrics, "billing_scheduler_runs_total", outcome="completed") == 1
+        assert await app.projections.wait_until(await app.store.head_position())
+        lag = {p.name: 0.0 for p in app.projections.projections}
+        assert {name: value(app.metrics, "billing_projection_lag_events", projection=name) for name in lag} == lag
