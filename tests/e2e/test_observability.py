@@ -17,7 +17,7 @@ import pytest
 from google.protobuf import timestamp_pb2
 from grpc import aio
 
-from billing.v1 import billing_pb2, catalogue_pb2, organizations_pb2, subscriptions_pb2, usage_pb2
+from billing.v1 import billing_pb2, catalogue_pb2, event_log_pb2, organizations_pb2, subscriptions_pb2, usage_pb2
 from billing_grpc.logs import JsonFormatter
 from tests.e2e.conftest import Running, start_running
 from tests.e2e.world import Stubs
@@ -115,6 +115,9 @@ async def test_calls_usage_payments_and_scheduler_runs_are_counted_exactly(runni
     with pytest.raises(aio.AioRpcError) as anonymous:
         await stubs.invoices.ListInvoices(billing_pb2.ListInvoicesRequest(organization_id=orgs["pm_ok"]))
     assert anonymous.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    with pytest.raises(aio.AioRpcError) as backwards:  # a server stream refused before its first message
+        await stubs.events.ReadEvents(event_log_pb2.ReadEventsRequest(after_position=-1), metadata=admin).read()
+    assert backwards.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
     # Usage: two batches on one stream, then one RecordUsage.
     ok = orgs["pm_ok"]
@@ -161,6 +164,7 @@ async def test_calls_usage_payments_and_scheduler_runs_are_counted_exactly(runni
     )
     assert delta(before, after, RPCS, **rpc("/billing.v1.SubscriptionService/GetSubscription", "NOT_FOUND")) == 1
     assert delta(before, after, RPCS, **rpc("/billing.v1.InvoiceService/ListInvoices", "UNAUTHENTICATED")) == 1
+    assert delta(before, after, RPCS, **rpc("/billing.v1.EventLogService/ReadEvents", "INVALID_ARGUMENT")) == 1
     assert delta(before, after, RPCS, **rpc("/billing.v1.UsageService/StreamUsage")) == 1
     assert delta(before, after, RPCS, **rpc("/billing.v1.UsageService/RecordUsage")) == 1
     assert delta(before, after, RPCS, **rpc("/billing.v1.BillingService/AdvanceClock")) == 1
