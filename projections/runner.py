@@ -59,6 +59,8 @@ class ProjectionRunner:
         self._retry_delay = retry_delay
         # The position each projection is known to reflect in this process.
         self._reached = {name: 0 for name in names}
+        # The newest log head this runner has read: with `_reached`, the lag, known without a store call.
+        self._head = 0
         self._progress = asyncio.Condition()
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
@@ -76,6 +78,10 @@ class ProjectionRunner:
     def _changed(self, events: Sequence[RecordedEvent] | None) -> None:
         for listener in self._listeners:
             listener.changed(events)
+
+    def lag(self) -> dict[str, int]:
+        """Per projection, the log positions between the newest head read and what it reflects."""
+        return {name: max(0, self._head - reached) for name, reached in self._reached.items()}
 
     @property
     def projections(self) -> list[Projection]:
@@ -104,6 +110,7 @@ class ProjectionRunner:
     async def catch_up(self) -> int:
         """Apply everything in the log now, for every projection; return the head reached."""
         head = await self._store.head_position()
+        self._head = max(self._head, head)
         for projection in self._projections:
             await self._catch_up(projection, head)
         return head
@@ -176,6 +183,7 @@ class ProjectionRunner:
     async def _follow_once(self, stored: dict[str, int], positions: dict[str, int]) -> None:
         """Apply the next batch of new events to every projection behind, or wait for some."""
         head, latest = await self._store.heads(self._types)
+        self._head = max(self._head, head)
         behind = [p for p in self._projections if positions[p.name] < head]
         # Only projections with something new of their types need reading for.
         news = [p for p in behind if max(latest[t] for t in p.handles) > positions[p.name]]

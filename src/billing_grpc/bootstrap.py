@@ -30,6 +30,7 @@ from billing_grpc.application.plan_changes import PlanChangeHandlers
 from billing_grpc.application.platform_bootstrap import BootstrapResult, ensure_platform_admin
 from billing_grpc.application.streams import Writer
 from billing_grpc.application.subscriptions import SubscriptionHandlers
+from billing_grpc.application.telemetry import NO_TELEMETRY, Telemetry
 from billing_grpc.application.usage import UsageIngestor
 from billing_grpc.application.usage_catalog import UsageCatalog
 from billing_grpc.domain.clock import Clock, SystemClock, TestClock
@@ -40,7 +41,9 @@ from billing_grpc.embedded import EmbeddedMongo
 from billing_grpc.eventstore import EventStore, Upcasters
 from billing_grpc.eventstore.memory import InMemoryEventStore
 from billing_grpc.eventstore.mongo import MongoEventStore
-from billing_grpc.payments import ChargeLedger, InMemoryChargeLedger, SimulatedGateway
+from billing_grpc.observability.gateway import MeteredGateway
+from billing_grpc.observability.metrics import Metrics
+from billing_grpc.payments import ChargeLedger, InMemoryChargeLedger, PaymentGateway, SimulatedGateway
 from billing_grpc.scheduler import Scheduler
 from billing_grpc.settings import Settings, key_hash_secret
 from projections.balances import BalancesProjection
@@ -109,6 +112,10 @@ class App:
     cycle: BillingCycle
     scheduler: Scheduler
     gateway: SimulatedGateway
+    # Where the server reports RPCs, usage, payments and scheduler runs; `metrics` is the
+    # Prometheus registry behind it when BILLING_METRICS_LISTEN is set (else None, and a no-op).
+    telemetry: Telemetry
+    metrics: Metrics | None
     bootstrap: BootstrapResult | None
     # Empty read models beside the live ones, dropped on exit: where a verification rebuilds.
     scratch_read_models: Callable[[], AbstractAsyncContextManager[ReadModelStore]]
@@ -253,17 +260,21 @@ async def _wire(
     hasher = KeyHasher(key_hash_secret(settings))
     configured = settings.bootstrap_admin_key.get_secret_value() if settings.bootstrap_admin_key else None
     bootstrap = await ensure_platform_admin(writer, hasher, configured)
+    # Metrics only when there is an endpoint to read them: otherwise nothing is counted at all.
+    metrics = Metrics(projection_lag=runner.lag) if settings.metrics_listen else None
+    telemetry: Telemetry = metrics or NO_TELEMETRY
     gateway = SimulatedGateway(
         adapters.ledger, failure_rate=settings.payment_failure_rate, seed=settings.payment_seed, clock=clock
     )
+    charging: PaymentGateway = MeteredGateway(gateway, telemetry) if metrics else gateway
     policy = BillingPolicy(
         grace=timedelta(seconds=settings.grace_period_seconds),
         dunning=DunningPolicy(settings.retry_days(), FinalAction(settings.dunning_final_action)),
         past_due=PastDuePolicy(settings.entitlements_past_due),
     )
-    billing = BillingHandlers(writer, read_models, runner, gateway, policy)
+    billing = BillingHandlers(writer, read_models, runner, charging, policy)
     cycle = BillingCycle(billing, read_models, runner, clock)
-    scheduler = Scheduler(cycle, adapters.lease, settings.scheduler_cron)
+    scheduler = Scheduler(cycle, adapters.lease, settings.scheduler_cron, telemetry=telemetry)
     stack.push_async_callback(scheduler.stop)
     usage_catalog = UsageCatalog(read_models)
     authenticator = Authenticator(read_models, hasher, clock, activity)
@@ -292,6 +303,8 @@ async def _wire(
         cycle=cycle,
         scheduler=scheduler,
         gateway=gateway,
+        telemetry=telemetry,
+        metrics=metrics,
         bootstrap=bootstrap,
         scratch_read_models=adapters.scratch,
     )

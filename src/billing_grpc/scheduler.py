@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +19,7 @@ import aiocron
 
 from billing_grpc.application.billing_cycle import BillingCycle
 from billing_grpc.application.lease import Lease
+from billing_grpc.application.telemetry import NO_TELEMETRY, SchedulerOutcome, Telemetry
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +37,7 @@ class Scheduler:
     lease: Lease
     cron: str = "* * * * *"
     holder: str = field(default_factory=lambda: f"instance-{uuid.uuid4().hex[:12]}")
+    telemetry: Telemetry = NO_TELEMETRY
     _crontab: Any = None
     _running: asyncio.Task[None] | None = None
 
@@ -54,14 +57,25 @@ class Scheduler:
 
     async def tick(self) -> bool:
         """One tick: run the cycle if the lease is ours; True if it ran."""
-        if not await self.lease.acquire(LEASE_NAME, self.holder, LEASE_SECONDS):
-            return False
-        await self.cycle.run()
-        return True
+        outcome: SchedulerOutcome = SchedulerOutcome.FAILED
+        started: float | None = None
+        try:
+            if not await self.lease.acquire(LEASE_NAME, self.holder, LEASE_SECONDS):
+                outcome = SchedulerOutcome.NOT_LEADER
+                return False
+            started = time.perf_counter()
+            await self.cycle.run()
+            outcome = SchedulerOutcome.COMPLETED
+            return True
+        finally:
+            # A lease check that failed (store down) counts as a failed tick without a duration.
+            self.telemetry.scheduler_ticked(outcome, None if started is None else time.perf_counter() - started)
 
     async def _tick(self) -> None:
         if self._running is not None and not self._running.done():
-            return  # the previous run is still going: skip this tick rather than pile up
+            # The previous run is still going: skip this tick rather than pile up.
+            self.telemetry.scheduler_ticked(SchedulerOutcome.OVERLAPPED, None)
+            return
         self._running = asyncio.current_task()
         try:
             await self.tick()

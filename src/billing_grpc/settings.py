@@ -37,6 +37,11 @@ class Settings(BaseModel):
     data_dir: Path = Field(Path(".data"), description="Folder for the embedded store's data and logs.")
     log_level: LogLevel = Field("INFO", description="DEBUG, INFO, WARNING or ERROR.")
     log_format: Literal["json", "text"] = Field("json", description="`json` (one object a line) or `text`.")
+    metrics_listen: str = Field(
+        "",
+        description="Prometheus `/metrics` endpoint, host:port (port 0: any free port). Empty: no endpoint, "
+        "no metrics kept.",
+    )
     max_message_bytes: int = Field(
         16 * 1024 * 1024, ge=1024, description="Largest gRPC message accepted or sent, in bytes."
     )
@@ -106,6 +111,14 @@ class Settings(BaseModel):
             CronSim(value, datetime(2026, 1, 1))
         except CronSimError as error:
             raise ValueError(f"not a cron expression: {error}") from None
+        return value
+
+    @field_validator("metrics_listen")
+    @classmethod
+    def _metrics_listen(cls, value: str) -> str:
+        host, separator, port = value.rpartition(":")
+        if value and not (separator and host and port.isdigit() and int(port) <= 65535):
+            raise ValueError("host:port, e.g. 127.0.0.1:9464, or empty for no metrics endpoint")
         return value
 
     @field_validator("dunning_retry_days")

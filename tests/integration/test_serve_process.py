@@ -8,7 +8,7 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -61,7 +61,9 @@ async def _collect(stream: asyncio.StreamReader, logs: list[dict[str, object]]) 
 
 
 @asynccontextmanager
-async def serve(data_dir: Path, mongo_uri: str | None = None) -> AsyncIterator[ServerProcess]:
+async def serve(
+    data_dir: Path, mongo_uri: str | None = None, extra_env: Mapping[str, str] | None = None
+) -> AsyncIterator[ServerProcess]:
     """A `billing-grpc serve` process: on its embedded store under `data_dir`, or on `mongo_uri`."""
     address = f"127.0.0.1:{free_port()}"
     env = {
@@ -70,6 +72,7 @@ async def serve(data_dir: Path, mongo_uri: str | None = None) -> AsyncIterator[S
         "BILLING_DATA_DIR": str(data_dir),
         "BILLING_SHUTDOWN_GRACE_SECONDS": "1",
         "BILLING_LOG_FORMAT": "json",
+        **(extra_env or {}),
     }
     env.pop("MONGO_URI", None)
     if mongo_uri is not None:

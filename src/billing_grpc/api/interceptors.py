@@ -1,4 +1,4 @@
-"""Server interceptors: correlation ids, request logs and the mapping of errors to statuses."""
+"""Server interceptors: correlation ids, request logs and metrics, and the mapping of errors to statuses."""
 
 from __future__ import annotations
 
@@ -7,12 +7,14 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
 from grpc import aio
 
 from billing_grpc.api.errors import STATUS_DETAILS_KEY, describe
+from billing_grpc.application.telemetry import NO_TELEMETRY, Telemetry
 from billing_grpc.domain.errors import BillingError
 from billing_grpc.logs import correlation_id
 
@@ -30,11 +32,14 @@ def _correlation_from(metadata: Any) -> str:
 
 
 class RequestInterceptor(aio.ServerInterceptor):  # type: ignore[misc]
-    """Gives each call a correlation id, logs it, and turns exceptions into rich statuses.
+    """Gives each call a correlation id, logs and counts it, and turns exceptions into rich statuses.
 
     Expected errors (BillingError) become their status with ErrorInfo/BadRequest details;
     anything else is logged with its traceback and answered INTERNAL without internals.
     """
+
+    def __init__(self, telemetry: Telemetry = NO_TELEMETRY) -> None:
+        self._telemetry = telemetry
 
     async def intercept_service(
         self, continuation: Callable[[Any], Awaitable[Any]], details: grpc.HandlerCallDetails
@@ -43,9 +48,8 @@ class RequestInterceptor(aio.ServerInterceptor):  # type: ignore[misc]
         handler = await continuation(details)
         if handler is None:
             return None
-        method = details.method
-        cid = _correlation_from(details.invocation_metadata)
-        return replace_behaviour(handler, lambda b: _wrap_unary(b, method, cid), lambda b: _wrap_stream(b, method, cid))
+        call = _Call(details.method, _correlation_from(details.invocation_metadata), self._telemetry)
+        return replace_behaviour(handler, call.wrap_unary, call.wrap_stream)
 
 
 def replace_behaviour(
@@ -66,61 +70,72 @@ def replace_behaviour(
     return handler
 
 
-def _wrap_unary(behaviour: Callable[..., Awaitable[Any]], method: str, cid: str) -> Callable[..., Awaitable[Any]]:
-    async def wrapped(request: Any, context: aio.ServicerContext) -> Any:
-        token = correlation_id.set(cid)
-        started = time.perf_counter()
-        try:
-            await context.send_initial_metadata(((CORRELATION_HEADER, cid),))
-            response = await behaviour(request, context)
-        except BaseException as error:
-            await _abort(context, method, started, error, cid)
-            raise
-        finally:
-            correlation_id.reset(token)
-        _log_done(method, started, grpc.StatusCode.OK)
-        return response
+@dataclass(frozen=True)
+class _Call:
+    """One call's method and correlation id, and where its end is reported."""
 
-    return wrapped
+    method: str
+    cid: str
+    telemetry: Telemetry
 
+    def wrap_unary(self, behaviour: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+        """A coroutine behaviour (unary response) under the call's correlation id."""
 
-def _wrap_stream(
-    behaviour: Callable[..., AsyncIterator[Any]], method: str, cid: str
-) -> Callable[..., AsyncIterator[Any]]:
-    async def wrapped(request: Any, context: aio.ServicerContext) -> AsyncIterator[Any]:
-        token = correlation_id.set(cid)
-        started = time.perf_counter()
-        try:
-            await context.send_initial_metadata(((CORRELATION_HEADER, cid),))
-            async for response in behaviour(request, context):
-                yield response
-        except BaseException as error:
-            await _abort(context, method, started, error, cid)
-            raise
-        finally:
-            correlation_id.reset(token)
-        _log_done(method, started, grpc.StatusCode.OK)
+        async def wrapped(request: Any, context: aio.ServicerContext) -> Any:
+            token = correlation_id.set(self.cid)
+            started = time.perf_counter()
+            try:
+                await context.send_initial_metadata(((CORRELATION_HEADER, self.cid),))
+                response = await behaviour(request, context)
+                # Inside the try: the id is still set, so the call's last log line carries it too.
+                self._done(started, grpc.StatusCode.OK)
+                return response
+            except BaseException as error:
+                await self._abort(context, started, error)
+                raise
+            finally:
+                correlation_id.reset(token)
 
-    return wrapped
+        return wrapped
 
+    def wrap_stream(self, behaviour: Callable[..., AsyncIterator[Any]]) -> Callable[..., AsyncIterator[Any]]:
+        """An async generator behaviour (streamed responses) under the call's correlation id."""
 
-async def _abort(context: aio.ServicerContext, method: str, started: float, error: BaseException, cid: str) -> None:
-    """Answer the call with the status for `error`; let cancellations and aborts pass."""
-    if not isinstance(error, Exception) or isinstance(error, aio.AbortError):
-        _log_done(method, started, context.code() or grpc.StatusCode.CANCELLED)
-        return
-    code, message, status = describe(error, cid)
-    if isinstance(error, BillingError):
-        _log_done(method, started, code, reason=error.reason)
-    else:
-        log.exception("unexpected error in %s", method, extra={"method": method})
-        _log_done(method, started, code)
-    await context.abort(code, message, trailing_metadata=((STATUS_DETAILS_KEY, status.SerializeToString()),))
+        async def wrapped(request: Any, context: aio.ServicerContext) -> AsyncIterator[Any]:
+            token = correlation_id.set(self.cid)
+            started = time.perf_counter()
+            try:
+                await context.send_initial_metadata(((CORRELATION_HEADER, self.cid),))
+                async for response in behaviour(request, context):
+                    yield response
+                self._done(started, grpc.StatusCode.OK)
+            except BaseException as error:
+                await self._abort(context, started, error)
+                raise
+            finally:
+                correlation_id.reset(token)
 
+        return wrapped
 
-def _log_done(method: str, started: float, code: grpc.StatusCode, reason: str = "") -> None:
-    elapsed_ms = round((time.perf_counter() - started) * 1000, 2)
-    extra: dict[str, Any] = {"method": method, "code": code.name, "duration_ms": elapsed_ms}
-    if reason:
-        extra["reason"] = reason
-    log.info("%s %s %.2fms", method, code.name, elapsed_ms, extra=extra)
+    async def _abort(self, context: aio.ServicerContext, started: float, error: BaseException) -> None:
+        """Answer the call with the status for `error`; let cancellations and aborts pass."""
+        if not isinstance(error, Exception) or isinstance(error, aio.AbortError):
+            self._done(started, context.code() or grpc.StatusCode.CANCELLED)
+            return
+        code, message, status = describe(error, self.cid)
+        if isinstance(error, BillingError):
+            self._done(started, code, reason=error.reason)
+        else:
+            log.exception("unexpected error in %s", self.method, extra={"method": self.method})
+            self._done(started, code)
+        await context.abort(code, message, trailing_metadata=((STATUS_DETAILS_KEY, status.SerializeToString()),))
+
+    def _done(self, started: float, code: grpc.StatusCode, reason: str = "") -> None:
+        """Log the call's end and report it to telemetry."""
+        elapsed = time.perf_counter() - started
+        elapsed_ms = round(elapsed * 1000, 2)
+        extra: dict[str, Any] = {"method": self.method, "code": code.name, "duration_ms": elapsed_ms}
+        if reason:
+            extra["reason"] = reason
+        log.info("%s %s %.2fms", self.method, code.name, elapsed_ms, extra=extra)
+        self.telemetry.rpc_finished(self.method, code.name, elapsed)

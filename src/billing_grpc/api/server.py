@@ -44,6 +44,7 @@ from billing_grpc.api.organizations import OrganizationServicer
 from billing_grpc.api.subscriptions import SubscriptionServicer
 from billing_grpc.api.usage import UsageServicer
 from billing_grpc.bootstrap import App, open_app, open_in_memory_app
+from billing_grpc.observability.endpoint import MetricsEndpoint
 from billing_grpc.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -67,15 +68,27 @@ SERVICE_NAMES = tuple(
 
 @dataclass
 class Server:
-    """A created gRPC server with its health service and the port it is bound to."""
+    """A created gRPC server with its health service and the port it is bound to.
+
+    With metrics on, it also serves `/metrics` over HTTP: started after the gRPC server and
+    stopped after it, so the drain's last calls are still counted and scrapeable.
+    """
 
     grpc_server: aio.Server
     health: health.aio.HealthServicer
     port: int
+    metrics: MetricsEndpoint | None = None
+
+    @property
+    def metrics_port(self) -> int | None:
+        """The bound port of the metrics endpoint (None when metrics are off or not started)."""
+        return self.metrics.port if self.metrics is not None and self.metrics.started else None
 
     async def start(self) -> None:
         """Start serving and report SERVING for the server and each service."""
         await self.grpc_server.start()
+        if self.metrics is not None:
+            await self.metrics.start()
         for name in ("", *SERVICE_NAMES):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
 
@@ -83,6 +96,8 @@ class Server:
         """Report NOT_SERVING, refuse new calls, and give in-flight calls `grace` seconds."""
         await self.health.enter_graceful_shutdown()
         await self.grpc_server.stop(grace)
+        if self.metrics is not None:
+            await self.metrics.stop()
 
 
 def server_options(settings: Settings) -> list[tuple[str, int]]:
@@ -113,7 +128,8 @@ def create_server(app: App, listen: str | None = None) -> Server:
     """Build the server with every service, health and reflection, bound to `listen`."""
     # Order matters: the request interceptor is outermost, so it maps authentication errors too.
     grpc_server = aio.server(
-        interceptors=[RequestInterceptor(), AuthInterceptor(app.authenticator)], options=server_options(app.settings)
+        interceptors=[RequestInterceptor(app.telemetry), AuthInterceptor(app.authenticator)],
+        options=server_options(app.settings),
     )
     event_log_pb2_grpc.add_EventLogServiceServicer_to_server(EventLogServicer(app.store), grpc_server)
     organizations_pb2_grpc.add_OrganizationServiceServicer_to_server(OrganizationServicer(app), grpc_server)
@@ -134,7 +150,8 @@ def create_server(app: App, listen: str | None = None) -> Server:
     port = grpc_server.add_secure_port(address, credentials) if credentials else grpc_server.add_insecure_port(address)
     if port == 0:
         raise RuntimeError(f"cannot listen on {listen or app.settings.listen}")
-    return Server(grpc_server=grpc_server, health=health_servicer, port=port)
+    metrics = MetricsEndpoint(app.metrics.registry, app.settings.metrics_listen) if app.metrics else None
+    return Server(grpc_server=grpc_server, health=health_servicer, port=port, metrics=metrics)
 
 
 async def serve(settings: Settings) -> None:
@@ -149,7 +166,15 @@ async def serve(settings: Settings) -> None:
         await server.start()
         if settings.scheduler:
             app.scheduler.start()
-        log.info("serving", extra={"listen": settings.listen, "port": server.port, "tls": bool(settings.tls_cert_file)})
+        log.info(
+            "serving",
+            extra={
+                "listen": settings.listen,
+                "port": server.port,
+                "tls": bool(settings.tls_cert_file),
+                "metrics_port": server.metrics_port,
+            },
+        )
         print(f"billing-grpc listening on {settings.listen}", flush=True)
         if app.bootstrap is not None and app.bootstrap.token is not None:
             # Printed, never logged: this is the only time the key exists outside its holder.

@@ -6,7 +6,7 @@ import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 from grpc import aio
 
@@ -75,17 +75,32 @@ def _usage(event: usage_pb2.UsageEvent) -> UsageInput:
     )
 
 
-def _fill(results: Sequence[UsageResult], out: object) -> tuple[int, int, int]:
-    """Append the results to a repeated field; return the accepted, duplicate and rejected counts."""
-    counts = {Outcome.ACCEPTED: 0, Outcome.DUPLICATE: 0, Outcome.REJECTED: 0}
+class Tally(NamedTuple):
+    """A batch's answers counted: accepted, duplicates, and the rejections per reason."""
+
+    accepted: int
+    duplicates: int
+    refusals: dict[str, int]
+
+    @property
+    def rejected(self) -> int:
+        """How many events were rejected, whatever the reason."""
+        return sum(self.refusals.values())
+
+
+def _fill(results: Sequence[UsageResult], out: object) -> Tally:
+    """Append the results to a repeated field and count them (the one loop over the batch's answers)."""
+    counts = {Outcome.ACCEPTED: 0, Outcome.DUPLICATE: 0}
+    refusals: dict[str, int] = {}
     add = out.add  # type: ignore[attr-defined]
     for result in results:
-        counts[result.outcome] += 1
         if result.outcome is Outcome.REJECTED:
+            refusals[result.reason] = refusals.get(result.reason, 0) + 1
             add(outcome=_OUTCOMES[result.outcome], reason=result.reason, message=result.message)
         else:  # the common case: no strings to copy
+            counts[result.outcome] += 1
             add(outcome=_OUTCOMES[result.outcome])
-    return counts[Outcome.ACCEPTED], counts[Outcome.DUPLICATE], counts[Outcome.REJECTED]
+    return Tally(counts[Outcome.ACCEPTED], counts[Outcome.DUPLICATE], refusals)
 
 
 class UsageServicer(usage_pb2_grpc.UsageServiceServicer):
@@ -102,7 +117,9 @@ class UsageServicer(usage_pb2_grpc.UsageServiceServicer):
         _checked_size(request.events)
         results = await self._app.usage.ingest(command_context(), _usages(request.events))
         response = usage_pb2.RecordUsageResponse()
-        response.accepted, response.duplicates, response.rejected = _fill(results, response.results)
+        tally = _fill(results, response.results)
+        response.accepted, response.duplicates, response.rejected = tally.accepted, tally.duplicates, tally.rejected
+        self._app.telemetry.usage_judged(tally.accepted, tally.duplicates, tally.refusals)
         return response
 
     async def StreamUsage(
@@ -128,7 +145,9 @@ class UsageServicer(usage_pb2_grpc.UsageServiceServicer):
                 _checked_size(batch.events)
                 results = await self._app.usage.ingest(command, _usages(batch.events))
                 ack = usage_pb2.StreamUsageResponse(batch_id=batch.batch_id)
-                ack.accepted, ack.duplicates, ack.rejected = _fill(results, ack.results)
+                tally = _fill(results, ack.results)
+                ack.accepted, ack.duplicates, ack.rejected = tally.accepted, tally.duplicates, tally.rejected
+                self._app.telemetry.usage_judged(tally.accepted, tally.duplicates, tally.refusals)
                 yield ack
                 if time.monotonic() >= ends:
                     raise ResourceExhausted(

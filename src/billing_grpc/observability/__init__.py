@@ -1,0 +1,1 @@
+"""Observability adapters: Prometheus metrics, their HTTP endpoint, and the metered payment gateway."""
