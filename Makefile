@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 NODE_INSTALLED := node_modules/.installed
 
-.PHONY: run demo test gen check-gen lint lint-proto breaking-proto typecheck bench clean
+.PHONY: run demo test gen check-gen lint lint-proto breaking-proto typecheck audit bench clean
 
 $(INSTALLED): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -53,6 +53,12 @@ typecheck: $(INSTALLED)
 ## test: the whole suite: generated code fresh, buf lint and breaking, ruff, mypy, pytest
 test: check-gen lint-proto breaking-proto lint typecheck
 	$(BIN)/python -m pytest
+
+## audit: check every locked dependency against the PyPA/OSV vulnerability data (needs the
+## network: pypi.org or api.osv.dev; --strict fails when a package cannot be audited)
+audit: $(INSTALLED)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check pip-audit==2.10.1
+	$(BIN)/pip-audit --strict --no-deps --disable-pip -r requirements.lock
 
 ## bench: the benchmarks under bench/, results in bench/results/
 bench: $(INSTALLED)
