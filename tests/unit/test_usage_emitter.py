@@ -99,7 +99,7 @@ class FakeStream:
 
     async def write(self, request: usage_pb2.StreamUsageRequest) -> None:
         if self._ended is not None:
-            raise self._ended
+            raise asyncio.InvalidStateError("RPC already finished.")  # what grpc.aio raises
         self._received.append(request)
         self._server.got_batch.set()
         self._inbox.put_nowait(request)

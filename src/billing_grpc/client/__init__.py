@@ -8,7 +8,7 @@ Only the standard library, grpc, protobuf and the generated `billing.v1` stubs a
 here, never the server's code.
 """
 
-from billing_grpc.client.channel import BearerAuth, channel_options, connect
+from billing_grpc.client.channel import bearer_auth, channel_options, connect
 from billing_grpc.client.emitter import UsageEmitter, UsageStream
 from billing_grpc.client.errors import UsageEmitterError, is_resumable, reason_of
 from billing_grpc.client.outcomes import EmitterStats, RejectedEvent
@@ -17,13 +17,13 @@ from billing_grpc.client.stubs import BillingClient
 
 __all__ = [
     "RETRIED",
-    "BearerAuth",
     "BillingClient",
     "EmitterStats",
     "RejectedEvent",
     "UsageEmitter",
     "UsageEmitterError",
     "UsageStream",
+    "bearer_auth",
     "channel_options",
     "connect",
     "is_resumable",

@@ -41,17 +41,8 @@ def channel_options(max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> list[
     ]
 
 
-class BearerAuth(
-    aio.UnaryUnaryClientInterceptor,  # type: ignore[misc]
-    aio.UnaryStreamClientInterceptor,  # type: ignore[misc]
-    aio.StreamUnaryClientInterceptor,  # type: ignore[misc]
-    aio.StreamStreamClientInterceptor,  # type: ignore[misc]
-):
-    """Adds `authorization: Bearer <key>` to every call, on plaintext and TLS channels alike.
-
-    An interceptor rather than call credentials: gRPC sends call credentials on secure channels
-    only, and the development server listens in plaintext.
-    """
+class _Bearer:
+    """The `authorization: Bearer <key>` header every billing-grpc call needs."""
 
     def __init__(self, api_key: str) -> None:
         if not api_key or any(c.isspace() for c in api_key):
@@ -62,21 +53,35 @@ class BearerAuth(
         pairs = [(k, v) for k, v in (details.metadata or ()) if k != "authorization"]
         return details._replace(metadata=aio.Metadata(*pairs, self._header))
 
+
+class _UnaryUnaryBearer(_Bearer, aio.UnaryUnaryClientInterceptor):  # type: ignore[misc]
     async def intercept_unary_unary(self, continuation: Any, details: aio.ClientCallDetails, request: Any) -> Any:
-        """Send a unary call with the key."""
         return await continuation(self._with_key(details), request)
 
+
+class _UnaryStreamBearer(_Bearer, aio.UnaryStreamClientInterceptor):  # type: ignore[misc]
     async def intercept_unary_stream(self, continuation: Any, details: aio.ClientCallDetails, request: Any) -> Any:
-        """Send a server-streaming call with the key."""
         return await continuation(self._with_key(details), request)
 
+
+class _StreamUnaryBearer(_Bearer, aio.StreamUnaryClientInterceptor):  # type: ignore[misc]
     async def intercept_stream_unary(self, continuation: Any, details: aio.ClientCallDetails, requests: Any) -> Any:
-        """Send a client-streaming call with the key."""
         return await continuation(self._with_key(details), requests)
 
+
+class _StreamStreamBearer(_Bearer, aio.StreamStreamClientInterceptor):  # type: ignore[misc]
     async def intercept_stream_stream(self, continuation: Any, details: aio.ClientCallDetails, requests: Any) -> Any:
-        """Send a bidirectional call with the key."""
         return await continuation(self._with_key(details), requests)
+
+
+def bearer_auth(api_key: str) -> list[Any]:
+    """Client interceptors adding `authorization: Bearer <key>` to every call, plaintext or TLS.
+
+    Interceptors rather than call credentials: gRPC sends call credentials on secure channels only,
+    and the development server listens in plaintext. One per call kind, because grpc.aio files an
+    interceptor under the first kind it implements only.
+    """
+    return [kind(api_key) for kind in (_UnaryUnaryBearer, _UnaryStreamBearer, _StreamUnaryBearer, _StreamStreamBearer)]
 
 
 def connect(
@@ -103,7 +108,7 @@ def connect(
     if (private_key is None) != (certificate_chain is None):
         raise ValueError("mutual TLS needs both private_key and certificate_chain")
     arguments = list({**dict(channel_options(max_message_bytes)), **dict(options)}.items())
-    interceptors = [BearerAuth(api_key)]
+    interceptors = bearer_auth(api_key)
     if use_tls:
         credentials = grpc.ssl_channel_credentials(root_certificates, private_key, certificate_chain)
         return aio.secure_channel(target, credentials, options=arguments, interceptors=interceptors)

@@ -16,6 +16,7 @@ so the acknowledged events are always a prefix of the emitted ones: `flush` wait
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import uuid
@@ -282,7 +283,8 @@ class UsageEmitter:
                 )
                 return
             reason = reason_of(error) if error is not None else "stream_ended"
-            log.info("usage stream ended (%s); resending %d batches", reason or error, len(self._unacked))
+            code = error.code().name if error is not None else "OK"
+            log.info("usage stream ended (%s %s); resending %d batches", code, reason, len(self._unacked))
             # The server ended a long stream on purpose, after an ack: nothing to wait for.
             delay = 0.0 if reason == "stream_duration_exceeded" else self._backoff()
             self._stats.reconnects += 1
@@ -314,6 +316,11 @@ class UsageEmitter:
 
     async def _send(self, call: UsageStream) -> None:
         """Write every kept batch in id order, at most `max_in_flight` unanswered; end when closed."""
+        # grpc.aio's answer to a write after the call ended; the reader reports how it ended.
+        with contextlib.suppress(asyncio.InvalidStateError):
+            await self._send_batches(call)
+
+    async def _send_batches(self, call: UsageStream) -> None:
         next_id = min(self._unacked, default=self._next_batch_id)
         while True:
             self._wakeup.clear()
