@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
+from types import ModuleType
 from typing import cast
 
 import grpc
@@ -100,6 +103,24 @@ async def test_streams_ended_by_the_servers_time_limit_are_reopened_and_nothing_
     assert emitter.stats.reconnects >= 5  # streams really ended and were reopened
     async with BillingClient.connect(f"127.0.0.1:{metered.running.server.port}", metered.running.admin_token) as admin:
         assert await metered.counted(admin) == 1000
+
+
+def _example() -> ModuleType:
+    path = Path(__file__).resolve().parents[2] / "examples" / "emit_usage.py"
+    spec = importlib.util.spec_from_file_location("emit_usage_example", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+async def test_the_example_client_emits_and_a_second_run_counts_nothing_twice(metered: Metered) -> None:
+    example = _example()
+    target = f"127.0.0.1:{metered.running.server.port}"
+    args = (target, metered.emitter_key, metered.organization_id, "api_calls", 300)
+    first = await example.emit_usage(*args, clock=metered.running.clock.now)
+    again = await example.emit_usage(*args, clock=metered.running.clock.now)
+    assert (first.accepted, first.duplicates, again.accepted, again.duplicates) == (300, 0, 0, 300)
 
 
 async def test_a_bad_key_surfaces_as_unauthenticated_instead_of_retrying(running: Running) -> None:
