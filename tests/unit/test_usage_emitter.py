@@ -310,3 +310,20 @@ async def test_an_emitter_that_never_emitted_opens_no_stream() -> None:
     async with emitter_on(server) as emitter:
         await emitter.flush()
     assert server.received == []
+
+
+async def test_a_second_close_waits_for_the_first_and_abort_keeps_what_was_not_answered() -> None:
+    server = FakeServer()
+    emitter = emitter_on(server, linger=60)
+    await emitter.emit("calls", "1", organization_id="org_1", idempotency_key="a")
+    await asyncio.gather(emitter.close(), emitter.close())
+    assert emitter.stats.acknowledged == 1
+
+    held = FakeServer()
+    held.hold.clear()
+    aborted = emitter_on(held, linger=0)
+    await aborted.emit("calls", "1", organization_id="org_1", idempotency_key="b")
+    await held.got_batch.wait()
+    await aborted.abort()
+    await aborted.close()  # nothing left to do, and no error
+    assert [e.idempotency_key for e in aborted.unacknowledged()] == ["b"]

@@ -199,15 +199,12 @@ class UsageEmitter:
 
     async def close(self) -> None:
         """Flush, end the stream and stop; raises `UsageEmitterError` if the emitter had failed."""
-        if self._closing:
-            return
-        self._closing = True
-        if not self._tasks:
-            self._raise_if_failed()
-            return
-        self._batcher.put(CLOSE)
-        try:
-            await asyncio.gather(*self._tasks)
+        if not self._closing:
+            self._closing = True
+            if self._tasks:
+                self._batcher.put(CLOSE)
+        try:  # a second close waits for the same tasks; after abort() they are cancelled already
+            await asyncio.gather(*self._tasks, return_exceptions=True)
         finally:
             await self._cancel_tasks()
         self._raise_if_failed()
