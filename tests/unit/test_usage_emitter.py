@@ -204,8 +204,9 @@ async def test_a_broken_stream_is_reopened_and_every_unacknowledged_batch_resent
         rpc_error(grpc.StatusCode.RESOURCE_EXHAUSTED, "stream_duration_exceeded"),
         rpc_error(grpc.StatusCode.RESOURCE_EXHAUSTED, "too_many_streams"),
         rpc_error(grpc.StatusCode.CANCELLED),
+        rpc_error(grpc.StatusCode.INTERNAL),  # gRPC's own, without the server's ErrorInfo
     ],
-    ids=["stream_duration_exceeded", "too_many_streams", "cancelled_by_server"],
+    ids=["stream_duration_exceeded", "too_many_streams", "cancelled_by_server", "transport_internal"],
 )
 async def test_resumable_endings_reconnect_and_go_on(error: aio.AioRpcError) -> None:
     server = FakeServer(breaks=[Break(1, error)])
@@ -223,6 +224,7 @@ async def test_resumable_endings_reconnect_and_go_on(error: aio.AioRpcError) -> 
         (rpc_error(grpc.StatusCode.PERMISSION_DENIED, "permission_denied"), "permission_denied"),
         (rpc_error(grpc.StatusCode.INVALID_ARGUMENT, "invalid_argument"), "invalid_argument"),
         (rpc_error(grpc.StatusCode.RESOURCE_EXHAUSTED, "batch_too_large"), "batch_too_large"),
+        (rpc_error(grpc.StatusCode.INTERNAL, "internal"), "internal"),  # the server's own fault
     ],
 )
 async def test_errors_a_retry_cannot_fix_surface_with_the_unacknowledged_events(

@@ -122,6 +122,7 @@ class UsageEmitter:
         self._flushes: list[tuple[int, asyncio.Future[None]]] = []
         self._failed_attempts = 0
         self._failure: UsageEmitterError | None = None
+        self._failure_reported = False  # by close()
         self._closing = False
         self._tasks: list[asyncio.Task[None]] = []
         self._stats = EmitterStats()
@@ -198,7 +199,7 @@ class UsageEmitter:
         await done
 
     async def close(self) -> None:
-        """Flush, end the stream and stop; raises `UsageEmitterError` if the emitter had failed."""
+        """Flush, end the stream and stop; the first close after a failure raises `UsageEmitterError`."""
         if not self._closing:
             self._closing = True
             if self._tasks:
@@ -207,7 +208,9 @@ class UsageEmitter:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         finally:
             await self._cancel_tasks()
-        self._raise_if_failed()
+        if self._failure is not None and not self._failure_reported:
+            self._failure_reported = True  # once: a later close (say, leaving `async with`) is quiet
+            raise self._failure
 
     async def abort(self) -> None:
         """Stop now without flushing: what is not acknowledged stays in `unacknowledged()`."""
@@ -299,9 +302,11 @@ class UsageEmitter:
         reader = asyncio.create_task(self._read_acks(call))
         try:
             await asyncio.wait({sender, reader}, return_when=asyncio.FIRST_EXCEPTION)
-            if not reader.done():  # the sender failed first: a write saw the call end
-                call.cancel()
+            if not reader.done() and not isinstance(sender.exception(), aio.AioRpcError):
+                call.cancel()  # a failure of ours, not the stream's end
                 await sender
+            # A write that saw the call end raises its status too, but the reader's is the one to
+            # act on: the same, or the status the server actually sent.
             await reader  # raises the stream's status, or returns at its end
             return None
         except aio.AioRpcError as error:

@@ -35,7 +35,12 @@ def is_resumable(error: aio.AioRpcError) -> bool:
     code = error.code()
     if code in RESUMABLE_CODES:
         return True
-    return code == grpc.StatusCode.RESOURCE_EXHAUSTED and reason_of(error) in RESUMABLE_REASONS
+    if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
+        return reason_of(error) in RESUMABLE_REASONS
+    # billing-grpc answers its own INTERNAL with an ErrorInfo (`internal`): a fault that would
+    # repeat. Without one it is gRPC's (seen: a write racing the server's end of the stream,
+    # "Internal error from Core"), and the stream is only gone.
+    return code == grpc.StatusCode.INTERNAL and not reason_of(error)
 
 
 class UsageEmitterError(Exception):
