@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import grpc
@@ -329,3 +329,26 @@ async def test_a_second_close_waits_for_the_first_and_abort_keeps_what_was_not_a
     await aborted.abort()
     await aborted.close()  # nothing left to do, and no error
     assert [e.idempotency_key for e in aborted.unacknowledged()] == ["b"]
+
+
+async def test_timestamps_are_sent_as_the_exact_utc_instant_and_properties_as_given() -> None:
+    server = FakeServer()
+    paris = timezone(timedelta(hours=2))
+    async with emitter_on(server) as emitter:
+        await emitter.emit(
+            "users",
+            "1",
+            organization_id="org_1",
+            timestamp=datetime(2026, 3, 1, 14, 0, 0, 123456, tzinfo=paris),
+            properties={"user_id": "ada"},
+        )
+        await emitter.emit(
+            "calls", "1", organization_id="org_1", timestamp=datetime(1969, 12, 31, 23, 59, 59, tzinfo=UTC)
+        )
+    first, second = [e for stream in server.received for b in stream for e in b.events]
+    assert (first.timestamp.seconds, first.timestamp.nanos) == (
+        1_772_366_400,  # 2026-03-01T12:00:00Z
+        123456000,
+    )
+    assert dict(first.properties) == {"user_id": "ada"}
+    assert (second.timestamp.seconds, second.timestamp.nanos) == (-1, 0)
