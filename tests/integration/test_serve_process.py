@@ -62,10 +62,16 @@ async def _collect(stream: asyncio.StreamReader, logs: list[dict[str, object]]) 
 
 @asynccontextmanager
 async def serve(
-    data_dir: Path, mongo_uri: str | None = None, extra_env: Mapping[str, str] | None = None
+    data_dir: Path,
+    mongo_uri: str | None = None,
+    extra_env: Mapping[str, str] | None = None,
+    address: str | None = None,
 ) -> AsyncIterator[ServerProcess]:
-    """A `billing-grpc serve` process: on its embedded store under `data_dir`, or on `mongo_uri`."""
-    address = f"127.0.0.1:{free_port()}"
+    """A `billing-grpc serve` process: on its embedded store under `data_dir`, or on `mongo_uri`.
+
+    `address` (host:port) restarts a server where clients already point; a free port by default.
+    """
+    address = address or f"127.0.0.1:{free_port()}"
     env = {
         **os.environ,
         "BILLING_LISTEN": address,
