@@ -7,7 +7,7 @@ import time
 from typing import TextIO
 
 from billing_grpc.cli_arguments import add_connection_arguments
-from billing_grpc.cli_remote import bearer, exit_status, open_channel
+from billing_grpc.cli_remote import exit_status, open_client
 from billing_grpc.demo.local_server import local_server
 from billing_grpc.demo.tour import Tour, TourResult
 
@@ -60,6 +60,5 @@ async def run_demo(options: argparse.Namespace, out: TextIO, err: TextIO) -> int
 
 async def tour(target: str, api_key: str | None, out: TextIO, err: TextIO) -> TourResult:
     """The tour against the server at `target`, as the holder of `api_key` (a platform admin)."""
-    metadata = bearer(api_key)
-    async with open_channel(target) as channel:
-        return await Tour(channel, metadata, out, err).run()
+    async with open_client(target, api_key) as client:
+        return await Tour(client, out, err).run()

@@ -8,12 +8,13 @@ from typing import TextIO
 
 from billing.v1 import identity_pb2, identity_pb2_grpc
 from billing_grpc.cli_arguments import add_connection_arguments, moment
-from billing_grpc.cli_remote import bearer, exit_status, moment_of, open_channel, timestamp
+from billing_grpc.cli_remote import exit_status, moment_of, open_client, timestamp
 
 # A key call is one small RPC; waiting longer means the server is not answering.
 CALL_TIMEOUT_SECONDS = 30.0
 
-KeyAction = Callable[[identity_pb2_grpc.ApiKeyServiceStub], Awaitable[None]]
+# The async stub type exists only in the generated .pyi, hence the string.
+KeyAction = Callable[["identity_pb2_grpc.ApiKeyServiceAsyncStub"], Awaitable[None]]
 
 
 def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -54,34 +55,34 @@ async def create_key(options: argparse.Namespace, out: TextIO, err: TextIO) -> i
     if options.expires_at is not None:
         request.expires_at.CopyFrom(timestamp(options.expires_at))
 
-    async def issue(stub: identity_pb2_grpc.ApiKeyServiceStub) -> None:
-        issued = await stub.IssueApiKey(request, metadata=bearer(options.api_key), timeout=CALL_TIMEOUT_SECONDS)
+    async def issue(stub: identity_pb2_grpc.ApiKeyServiceAsyncStub) -> None:
+        issued = await stub.IssueApiKey(request, timeout=CALL_TIMEOUT_SECONDS)
         key = issued.api_key
         expires = f", expires {moment_of(key.expires_at).isoformat()}" if key.HasField("expires_at") else ""
         print(f"key_id: {key.key_id}", file=out)
         print(f"key: {issued.key}", file=out)
         print(f"issued for {key.user_id}{expires}; the key is shown once: store it now", file=err)
 
-    return await _call(options.target, issue, err)
+    return await _call(options, issue, err)
 
 
 async def revoke_key(options: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Revoke `key_id`; confirm."""
 
-    async def revoke(stub: identity_pb2_grpc.ApiKeyServiceStub) -> None:
+    async def revoke(stub: identity_pb2_grpc.ApiKeyServiceAsyncStub) -> None:
         request = identity_pb2.RevokeApiKeyRequest(key_id=options.key_id)
-        revoked = await stub.RevokeApiKey(request, metadata=bearer(options.api_key), timeout=CALL_TIMEOUT_SECONDS)
+        revoked = await stub.RevokeApiKey(request, timeout=CALL_TIMEOUT_SECONDS)
         key = revoked.api_key
         print(f"revoked key {key.key_id} of {key.user_id} at {moment_of(key.revoked_at).isoformat()}", file=out)
 
-    return await _call(options.target, revoke, err)
+    return await _call(options, revoke, err)
 
 
-async def _call(target: str, action: KeyAction, err: TextIO) -> int:
+async def _call(options: argparse.Namespace, action: KeyAction, err: TextIO) -> int:
     """Run `action` on a stub; a failure is one line on `err` and exit status 1."""
 
     async def work() -> None:
-        async with open_channel(target) as channel:
-            await action(identity_pb2_grpc.ApiKeyServiceStub(channel))
+        async with open_client(options.target, options.api_key) as client:
+            await action(client.api_keys)
 
     return await exit_status(work(), err, "error")

@@ -11,24 +11,19 @@ from google.rpc import error_details_pb2, status_pb2
 from grpc import aio
 
 from billing_grpc.api.errors import STATUS_DETAILS_KEY
-
-Metadata = tuple[tuple[str, str], ...]
+from billing_grpc.client import BillingClient
 
 
 class CommandError(Exception):
     """A failure the command explains in one line (exit status 1)."""
 
 
-def open_channel(target: str) -> aio.Channel:
-    """A plaintext channel to `target` (host:port); the one place client commands connect."""
-    return aio.insecure_channel(target)
-
-
-def bearer(api_key: str | None) -> Metadata:
-    """Call metadata carrying the API key; a clear error when there is none."""
+def open_client(target: str, api_key: str | None) -> BillingClient:
+    """The client library's connection to `target` (host:port), authenticated with the key; the one
+    place client commands connect. A clear error when there is no key."""
     if not api_key:
         raise CommandError("no API key: pass --api-key or set BILLING_API_KEY")
-    return (("authorization", f"Bearer {api_key}"),)
+    return BillingClient.connect(target, api_key)
 
 
 def describe_error(error: aio.AioRpcError) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
 import time
@@ -113,7 +114,11 @@ class _Call:
                 await self._abort(context, started, error)
                 raise
             finally:
-                correlation_id.reset(token)
+                # A generator's finally runs in whatever context closes it: when gRPC cancels a
+                # stream it is closed from another task, where this token means nothing and
+                # reset() raises; the id then belongs to a context that is going away anyway.
+                with contextlib.suppress(ValueError):
+                    correlation_id.reset(token)
 
         return wrapped
 

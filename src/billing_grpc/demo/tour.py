@@ -18,9 +18,10 @@ import grpc
 from grpc import aio
 
 from billing.v1 import billing_pb2, catalogue_pb2, organizations_pb2, subscriptions_pb2
-from billing_grpc.cli_remote import CommandError, Metadata, describe_error, moment_of, timestamp
+from billing_grpc.cli_remote import CommandError, describe_error, moment_of, timestamp
+from billing_grpc.client import BillingClient
 from billing_grpc.demo import script, usage
-from billing_grpc.demo.stubs import Stubs, every_page
+from billing_grpc.demo.paging import every_page
 from billing_grpc.demo.tables import count, day, invoice_table, minute, money
 from billing_grpc.progress_bar import ProgressBar
 
@@ -42,9 +43,8 @@ class TourResult:
 class Tour:
     """The scripted steps, in order; `run` plays them all."""
 
-    def __init__(self, channel: aio.Channel, metadata: Metadata, out: TextIO, err: TextIO) -> None:
-        self._stubs = Stubs.on(channel)
-        self._metadata = metadata
+    def __init__(self, client: BillingClient, out: TextIO, err: TextIO) -> None:
+        self._client = client
         self._out = out
         self._err = err
         self._run = secrets.token_hex(3)
@@ -71,17 +71,16 @@ class Tour:
 
     async def _synchronise_clock(self) -> None:
         """Read the server's time, check it runs a test clock, and move it to the next midnight."""
-        cycle = await self._stubs.billing.RunBillingCycle(
-            billing_pb2.RunBillingCycleRequest(), metadata=self._metadata, timeout=CALL_TIMEOUT_SECONDS
+        cycle = await self._client.billing.RunBillingCycle(
+            billing_pb2.RunBillingCycleRequest(), timeout=CALL_TIMEOUT_SECONDS
         )
         now = moment_of(cycle.now)
         midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
         if midnight < now:
             midnight += timedelta(days=1)
         try:
-            answer = await self._stubs.billing.AdvanceClock(
+            answer = await self._client.billing.AdvanceClock(
                 billing_pb2.AdvanceClockRequest(to=timestamp(midnight)),
-                metadata=self._metadata,
                 timeout=CALL_TIMEOUT_SECONDS,
             )
         except aio.AioRpcError as error:
@@ -97,21 +96,19 @@ class Tour:
     async def _create_meters(self) -> dict[str, str]:
         """Two meters: API calls (summed) and storage (the period's peak)."""
         meters = {"api_calls": f"api_calls_{self._run}", "storage_gb": f"storage_gb_{self._run}"}
-        await self._stubs.catalogue.CreateMeter(
+        await self._client.catalogue.CreateMeter(
             catalogue_pb2.CreateMeterRequest(code=meters["api_calls"], name="API calls", aggregation="sum"),
-            metadata=self._metadata,
         )
         self._say(f"meter {meters['api_calls']}: API calls, summed over the period")
-        await self._stubs.catalogue.CreateMeter(
+        await self._client.catalogue.CreateMeter(
             catalogue_pb2.CreateMeterRequest(code=meters["storage_gb"], name="Storage (GB)", aggregation="max"),
-            metadata=self._metadata,
         )
         self._say(f"meter {meters['storage_gb']}: storage in GB, the period's peak")
         return meters
 
     async def _create_plan(self, meters: dict[str, str]) -> str:
         """A monthly plan: a base fee in advance, graduated API calls and per-GB storage in arrears."""
-        created = await self._stubs.catalogue.CreatePlan(
+        created = await self._client.catalogue.CreatePlan(
             catalogue_pb2.CreatePlanRequest(
                 code=f"pro_{self._run}",
                 name="Pro",
@@ -130,7 +127,6 @@ class Tour:
                     ),
                 ],
             ),
-            metadata=self._metadata,
         )
         plan = created.plan
         self._say(
@@ -140,7 +136,7 @@ class Tour:
         return str(plan.plan_id)
 
     async def _create_organization(self) -> None:
-        created = await self._stubs.organizations.CreateOrganization(
+        created = await self._client.organizations.CreateOrganization(
             organizations_pb2.CreateOrganizationRequest(
                 name=f"Acme Robotics {self._run}",
                 currency=script.CURRENCY,
@@ -148,7 +144,6 @@ class Tour:
                 external_id=f"demo-{self._run}",
                 payment_method=script.PAYMENT_METHOD_OK,
             ),
-            metadata=self._metadata,
         )
         organization = created.organization
         self._organization_id = organization.organization_id
@@ -158,9 +153,8 @@ class Tour:
         )
 
     async def _start_subscription(self, plan_id: str) -> None:
-        started = await self._stubs.subscriptions.StartSubscription(
+        started = await self._client.subscriptions.StartSubscription(
             subscriptions_pb2.StartSubscriptionRequest(organization_id=self._organization_id, plan_id=plan_id),
-            metadata=self._metadata,
         )
         subscription = started.subscription
         self._subscription_id = subscription.subscription_id
@@ -208,7 +202,7 @@ class Tour:
         """Send the month's usage over StreamUsage, one acknowledged batch at a time."""
         key_prefix = f"demo-{self._run}-m{number}"
         events = usage.month_events(key_prefix, self._organization_id, meters, month, period_start, self._now)
-        sent = await usage.stream(self._stubs.usage, self._metadata, events, self._err, CALL_TIMEOUT_SECONDS)
+        sent = await usage.stream(self._client, events, self._err)
         self._say(
             f"streamed {sent.events} usage events in {sent.batches} batches: {sent.accepted} accepted, "
             f"{sent.duplicates} duplicates ({month.api_calls:,} API calls, storage peak {month.storage_peak_gb} GB)"
@@ -222,9 +216,8 @@ class Tour:
         totals: Counter[str] = Counter()
         while self._now < target:
             step = min(target, self._now + CLOCK_STEP)
-            answer = await self._stubs.billing.AdvanceClock(
+            answer = await self._client.billing.AdvanceClock(
                 billing_pb2.AdvanceClockRequest(to=timestamp(step)),
-                metadata=self._metadata,
                 timeout=CALL_TIMEOUT_SECONDS,
             )
             self._now = moment_of(answer.now)
@@ -249,8 +242,8 @@ class Tour:
     # Reading back
 
     async def _subscription(self) -> subscriptions_pb2.Subscription:
-        got: subscriptions_pb2.GetSubscriptionResponse = await self._stubs.subscriptions.GetSubscription(
-            subscriptions_pb2.GetSubscriptionRequest(subscription_id=self._subscription_id), metadata=self._metadata
+        got: subscriptions_pb2.GetSubscriptionResponse = await self._client.subscriptions.GetSubscription(
+            subscriptions_pb2.GetSubscriptionRequest(subscription_id=self._subscription_id)
         )
         return got.subscription
 
@@ -262,19 +255,17 @@ class Tour:
             self._status = status
 
     async def _pay_with(self, payment_method: str, why: str) -> None:
-        await self._stubs.organizations.UpdateOrganization(
+        await self._client.organizations.UpdateOrganization(
             organizations_pb2.UpdateOrganizationRequest(
                 organization_id=self._organization_id, payment_method=payment_method
             ),
-            metadata=self._metadata,
         )
         self._say(f"{why}: payment method → {payment_method}")
 
     async def _invoices(self) -> list[billing_pb2.Invoice]:
         async def page(token: str) -> tuple[Sequence[billing_pb2.Invoice], str]:
-            listed = await self._stubs.invoices.ListInvoices(
+            listed = await self._client.invoices.ListInvoices(
                 billing_pb2.ListInvoicesRequest(organization_id=self._organization_id, page_token=token),
-                metadata=self._metadata,
             )
             return listed.invoices, listed.next_page_token
 
@@ -287,8 +278,8 @@ class Tour:
         return invoices[-1]
 
     async def _invoice(self, invoice_id: str) -> billing_pb2.Invoice:
-        got: billing_pb2.GetInvoiceResponse = await self._stubs.invoices.GetInvoice(
-            billing_pb2.GetInvoiceRequest(invoice_id=invoice_id), metadata=self._metadata
+        got: billing_pb2.GetInvoiceResponse = await self._client.invoices.GetInvoice(
+            billing_pb2.GetInvoiceRequest(invoice_id=invoice_id)
         )
         return got.invoice
 
@@ -304,9 +295,8 @@ class Tour:
 
     async def _payments(self) -> list[billing_pb2.Payment]:
         async def page(token: str) -> tuple[Sequence[billing_pb2.Payment], str]:
-            listed = await self._stubs.invoices.ListPayments(
+            listed = await self._client.invoices.ListPayments(
                 billing_pb2.ListPaymentsRequest(organization_id=self._organization_id, page_token=token),
-                metadata=self._metadata,
             )
             return listed.payments, listed.next_page_token
 
@@ -319,8 +309,8 @@ class Tour:
         for invoice in invoices:
             own = sorted((p for p in payments if p.invoice_id == invoice.invoice_id), key=lambda p: p.attempt)
             self._say("\n" + invoice_table(invoice, own))
-        balance = await self._stubs.invoices.GetBalance(
-            billing_pb2.GetBalanceRequest(organization_id=self._organization_id), metadata=self._metadata
+        balance = await self._client.invoices.GetBalance(
+            billing_pb2.GetBalanceRequest(organization_id=self._organization_id)
         )
         for entry in balance.balances:
             self._say(

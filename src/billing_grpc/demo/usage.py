@@ -1,21 +1,17 @@
-"""The tour's usage: a month of events for one organization, sent over one StreamUsage stream."""
+"""The tour's usage: a month of events for one organization, sent through the client's UsageEmitter."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TextIO
 
-import grpc
-
-from billing.v1 import usage_pb2, usage_pb2_grpc
-from billing_grpc.cli_remote import CommandError, Metadata, timestamp
+from billing.v1 import usage_pb2
+from billing_grpc.cli_remote import CommandError, timestamp
+from billing_grpc.client import BillingClient
 from billing_grpc.demo import script
 from billing_grpc.progress_bar import ProgressBar
-
-ACCEPTED = usage_pb2.UsageResult.OUTCOME_ACCEPTED
-DUPLICATE = usage_pb2.UsageResult.OUTCOME_DUPLICATE
 
 
 @dataclass(frozen=True)
@@ -61,32 +57,24 @@ def month_events(
     return sorted(calls + readings, key=lambda event: event.timestamp.seconds)
 
 
-async def stream(
-    stub: usage_pb2_grpc.UsageServiceStub,
-    metadata: Metadata,
-    events: Sequence[usage_pb2.UsageEvent],
-    err: TextIO,
-    timeout: float,
-) -> Streamed:
-    """Send `events` in batches over one stream, each acknowledged before the next; any rejection stops it."""
-    batches = [events[i : i + script.BATCH_SIZE] for i in range(0, len(events), script.BATCH_SIZE)]
+async def stream(client: BillingClient, events: Sequence[usage_pb2.UsageEvent], err: TextIO) -> Streamed:
+    """Send `events` through the client library's UsageEmitter (batches on one StreamUsage stream,
+    resent after a reconnect) and wait until all are acknowledged; any rejection stops the tour."""
     bar = ProgressBar(err, "streaming usage", len(events))
-    accepted = duplicates = sent = 0
-    call = stub.StreamUsage(metadata=metadata, timeout=timeout)
-    for batch_id, batch in enumerate(batches, start=1):
-        await call.write(usage_pb2.StreamUsageRequest(batch_id=batch_id, events=batch))
-        ack = await call.read()
-        if not isinstance(ack, usage_pb2.StreamUsageResponse):
-            raise CommandError(f"the usage stream ended before batch {batch_id} was acknowledged")
-        for result in ack.results:
-            if result.outcome not in (ACCEPTED, DUPLICATE):
-                raise CommandError(f"usage rejected: {result.reason}: {result.message}")
-        accepted += ack.accepted
-        duplicates += ack.duplicates
-        sent += len(batch)
-        bar.update(sent, f"batch {batch_id}/{len(batches)}")
-    await call.done_writing()
-    if (code := await call.code()) != grpc.StatusCode.OK:
-        raise CommandError(f"the usage stream ended {code.name}: {await call.details()}")
+    async with client.usage_emitter(max_batch_size=script.BATCH_SIZE) as emitter:
+        for sent, event in enumerate(events, start=1):
+            await emitter.emit(
+                event.meter_code,
+                event.quantity,
+                organization_id=event.organization_id,
+                timestamp=event.timestamp.ToDatetime(tzinfo=UTC),
+                idempotency_key=event.idempotency_key,
+            )
+            bar.update(sent, f"{sent}/{len(events)} events")
+        await emitter.flush()
+        stats = emitter.stats
+    if stats.rejected:
+        reasons = ", ".join(f"{n} {reason}" for reason, n in stats.rejection_reasons.items())
+        raise CommandError(f"usage rejected: {reasons}")
     bar.finish()
-    return Streamed(len(events), len(batches), accepted, duplicates)
+    return Streamed(len(events), stats.batches_sent, stats.accepted, stats.duplicates)
