@@ -14,7 +14,7 @@ from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
 
 from billing_grpc.eventstore import StoreUnavailable
-from billing_grpc.eventstore.mongo import ensure_collections
+from billing_grpc.eventstore.mongo_documents import ensure_collections
 from projections.model import Document, Index, Key, Query, Sort
 from projections.store import Batch, CheckpointMoved
 

@@ -27,7 +27,7 @@ from pymongo import ASCENDING, AsyncMongoClient, ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, CollectionInvalid, ConnectionFailure, DuplicateKeyError, PyMongoError
+from pymongo.errors import BulkWriteError, ConnectionFailure, DuplicateKeyError, PyMongoError
 from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
 
@@ -37,24 +37,28 @@ from billing_grpc.eventstore.chain import GENESIS_HASH, chained
 from billing_grpc.eventstore.envelope import (
     EVERYTHING,
     EventFilter,
-    EventMetadata,
     RecordedEvent,
     StreamAppend,
     to_log_precision,
 )
 from billing_grpc.eventstore.errors import StoreUnavailable
+from billing_grpc.eventstore.mongo_documents import (
+    CLAIMS,
+    COUNTERS,
+    EVENTS,
+    POSITION_COUNTER,
+    Document,
+    decode,
+    encode,
+    ensure_collections,
+    type_field,
+)
 from billing_grpc.eventstore.planning import Accepted, Row, check_import, decide, event_ids, streams_needing_versions
 from billing_grpc.eventstore.port import DEFAULT_PAGE
 from billing_grpc.eventstore.upcasting import NO_UPCASTERS, Upcasters
 
 log = logging.getLogger(__name__)
 
-Document = dict[str, Any]
-
-EVENTS = "events"
-COUNTERS = "event_counters"
-CLAIMS = "claims"
-POSITION_COUNTER = "position"
 # How long a commit keeps retrying write conflicts with other processes before giving up.
 CONFLICT_RETRY_SECONDS = 10.0
 # How many positions one light query of a several-types read walks at a time.
@@ -247,7 +251,7 @@ class MongoEventStore:
         head = int(doc.get("value", 0))
         self._known_head = max(self._known_head, head)
         latest = doc.get("types", {})
-        return head, {t: int(latest.get(_field(t), 0)) for t in types}
+        return head, {t: int(latest.get(type_field(t), 0)) for t in types}
 
     async def wait_for_append(self, after_position: int, timeout: float) -> None:
         """Return at once if this process committed past `after_position`, else wait for a commit."""
@@ -394,9 +398,9 @@ class MongoEventStore:
                 )
                 previous_hash = results[-1][-1].hash
                 position += len(rows)
-            docs = [_encode(event) for events in results for event in events]
+            docs = [encode(event) for events in results for event in events]
             await self._events.insert_many(docs, ordered=True, session=session)
-            latest = {f"types.{_field(doc['type'])}": doc["_id"] for doc in docs}
+            latest = {f"types.{type_field(doc['type'])}": doc["_id"] for doc in docs}
             await self._counters.update_one(
                 {"_id": POSITION_COUNTER}, {"$max": latest, "$set": {"last_hash": previous_hash}}, session=session
             )
@@ -411,7 +415,7 @@ class MongoEventStore:
         """Like `read_all`, exactly as stored: not upcast, with hashes."""
         async with _unavailable_on_connection_loss():
             docs = await self._read_after(after_position, event_filter, limit)
-        return [_decode_stored(doc) for doc in docs]
+        return [decode(doc) for doc in docs]
 
     async def import_events(self, events: Sequence[RecordedEvent], claims: Sequence[str] = ()) -> None:
         """Write recorded events as they are (ids, positions, times, hashes) and their claims."""
@@ -422,8 +426,8 @@ class MongoEventStore:
                 await self._claims.insert_many([{"_id": key} for key in claims], ordered=True, session=session)
             counter = await self._counters.find_one({"_id": POSITION_COUNTER}, session=session) or {}
             check_import(int(counter.get("value", 0)), events)
-            await self._events.insert_many([_encode(e) for e in events], ordered=True, session=session)
-            latest = {f"types.{_field(e.type)}": e.position for e in events}
+            await self._events.insert_many([encode(e) for e in events], ordered=True, session=session)
+            latest = {f"types.{type_field(e.type)}": e.position for e in events}
             changes: Document = {"$set": {"value": events[-1].position}, "$max": latest}
             if events[-1].hash:
                 changes["$set"]["last_hash"] = events[-1].hash
@@ -449,60 +453,7 @@ class MongoEventStore:
         return {doc["_id"]: int(doc["version"]) async for doc in cursor}
 
     def _decode(self, doc: Document) -> RecordedEvent:
-        return self._upcasters.apply(_decode_stored(doc))
-
-
-async def ensure_collections(db: AsyncDatabase[Document], names: Iterable[str]) -> None:
-    """Create these collections unless they exist.
-
-    Never leave it to a first insert inside a transaction: secantusdb then holds the catalogue
-    while another open transaction waits ~5 s (measured), and MongoDB before 4.4 refuses it.
-    """
-    existing = set(await db.list_collection_names())
-    for name in names:
-        if name not in existing:
-            with contextlib.suppress(CollectionInvalid):  # another instance created it meanwhile
-                await db.create_collection(name)
-
-
-def _field(event_type: str) -> str:
-    """A type name usable as a document field name (no dots)."""
-    return event_type.replace(".", ":")
-
-
-def _decode_stored(doc: Document) -> RecordedEvent:
-    return RecordedEvent(
-        event_id=UUID(doc["event_id"]),
-        stream_id=doc["stream_id"],
-        stream_version=int(doc["stream_version"]),
-        position=int(doc["_id"]),
-        type=doc["type"],
-        schema_version=int(doc["schema_version"]),
-        payload=doc["payload"],
-        metadata=EventMetadata.from_dict(doc.get("metadata", {})),
-        occurred_at=doc["occurred_at"],
-        recorded_at=doc["recorded_at"],
-        organization_id=doc.get("organization_id", ""),
-        hash=doc.get("hash", ""),
-    )
-
-
-def _encode(event: RecordedEvent) -> Document:
-    return {
-        "_id": event.position,
-        "position": event.position,
-        "event_id": str(event.event_id),
-        "stream_id": event.stream_id,
-        "stream_version": event.stream_version,
-        "type": event.type,
-        "schema_version": event.schema_version,
-        "payload": event.payload,
-        "metadata": event.metadata.to_dict(),
-        "occurred_at": event.occurred_at,
-        "recorded_at": event.recorded_at,
-        "organization_id": event.organization_id,
-        "hash": event.hash,
-    }
+        return self._upcasters.apply(decode(doc))
 
 
 class _DecideAgain(Exception):
