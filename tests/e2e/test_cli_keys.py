@@ -44,7 +44,7 @@ async def test_a_created_key_works_until_it_is_revoked(world: World) -> None:
     assert key.startswith(f"bgk_{key_id}_")
     assert "shown once" in err and "expires 2027-01-01T00:00:00+00:00" in err
     assert await read_organization(world, key) == world.own.organization_id
-    listed = await world.stubs.keys.ListApiKeys(
+    listed = await world.stubs.api_keys.ListApiKeys(
         identity_pb2.ListApiKeysRequest(user_id=user_id), metadata=world.running.admin
     )
     assert [k.name for k in listed.api_keys if k.key_id == key_id] == ["ops laptop"]

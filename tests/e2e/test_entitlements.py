@@ -370,7 +370,7 @@ async def test_another_tenants_organization_is_not_found(running: Running, plans
     other = await customer_on(running, plans.pro)
     stubs = Stubs.on(running.channel)
     user = await stubs.users.CreateUser(identity_request(customer.organization_id), metadata=running.admin)
-    key = await stubs.keys.IssueApiKey(
+    key = await stubs.api_keys.IssueApiKey(
         identity_pb2.IssueApiKeyRequest(user_id=user.user.user_id, name="product"), metadata=running.admin
     )
     own = await stubs.entitlements.CheckEntitlement(

@@ -39,7 +39,7 @@ async def test_a_revoked_key_stops_working_at_once(world: World) -> None:
     _, token = await world.user(world.own.organization_id, ("billing_viewer", world.own.organization_id))
     assert (await get_org(world, token)).organization.organization_id == world.own.organization_id
 
-    revoked = await world.stubs.keys.RevokeApiKey(
+    revoked = await world.stubs.api_keys.RevokeApiKey(
         identity_pb2.RevokeApiKeyRequest(key_id=token[4:20]), metadata=world.running.admin
     )
 
@@ -51,7 +51,7 @@ async def test_an_expired_key_is_refused(world: World) -> None:
     user_id, _ = await world.user(world.own.organization_id, ("billing_viewer", world.own.organization_id))
     expires = timestamp_pb2.Timestamp()
     expires.FromDatetime(world.running.clock.now() + timedelta(hours=1))
-    issued = await world.stubs.keys.IssueApiKey(
+    issued = await world.stubs.api_keys.IssueApiKey(
         identity_pb2.IssueApiKeyRequest(user_id=user_id, name="short-lived", expires_at=expires),
         metadata=world.running.admin,
     )
@@ -95,7 +95,7 @@ async def test_last_use_is_reported_without_the_secret(world: World) -> None:
     await get_org(world, token)
     await asyncio.sleep(0.2)  # the use is recorded off the request path
 
-    listed = await world.stubs.keys.ListApiKeys(
+    listed = await world.stubs.api_keys.ListApiKeys(
         identity_pb2.ListApiKeysRequest(user_id=user_id), metadata=world.running.admin
     )
 
@@ -209,7 +209,7 @@ async def test_an_expiry_in_the_past_is_refused(world: World) -> None:
     past = timestamp_pb2.Timestamp()
     past.FromDatetime(world.running.clock.now() - timedelta(seconds=1))
     with pytest.raises(aio.AioRpcError) as raised:
-        await world.stubs.keys.IssueApiKey(
+        await world.stubs.api_keys.IssueApiKey(
             identity_pb2.IssueApiKeyRequest(user_id=world.own.member_user_id, expires_at=past),
             metadata=world.running.admin,
         )
@@ -220,7 +220,9 @@ async def test_an_expiry_in_the_past_is_refused(world: World) -> None:
 async def test_unknown_users_and_keys_are_not_found(world: World) -> None:
     for call in (
         world.stubs.users.GetUser(identity_pb2.GetUserRequest(user_id="usr_missing"), metadata=world.running.admin),
-        world.stubs.keys.RevokeApiKey(identity_pb2.RevokeApiKeyRequest(key_id="0" * 16), metadata=world.running.admin),
+        world.stubs.api_keys.RevokeApiKey(
+            identity_pb2.RevokeApiKeyRequest(key_id="0" * 16), metadata=world.running.admin
+        ),
     ):
         with pytest.raises(aio.AioRpcError) as raised:
             await call

@@ -16,58 +16,20 @@ from grpc import aio
 
 from billing.v1 import (
     audit_pb2,
-    audit_pb2_grpc,
     billing_pb2,
-    billing_pb2_grpc,
     catalogue_pb2,
-    catalogue_pb2_grpc,
     entitlements_pb2,
-    entitlements_pb2_grpc,
     event_log_pb2,
-    event_log_pb2_grpc,
     identity_pb2,
-    identity_pb2_grpc,
     organizations_pb2,
-    organizations_pb2_grpc,
     subscriptions_pb2,
-    subscriptions_pb2_grpc,
     usage_pb2,
-    usage_pb2_grpc,
 )
+from billing_grpc.client import BillingClient
 from tests.e2e.conftest import Running, auth
 
-
-@dataclass
-class Stubs:
-    """One typed stub per service."""
-
-    events: event_log_pb2_grpc.EventLogServiceStub
-    organizations: organizations_pb2_grpc.OrganizationServiceStub
-    users: identity_pb2_grpc.UserServiceStub
-    keys: identity_pb2_grpc.ApiKeyServiceStub
-    catalogue: catalogue_pb2_grpc.CatalogueServiceStub
-    subscriptions: subscriptions_pb2_grpc.SubscriptionServiceStub
-    usage: usage_pb2_grpc.UsageServiceStub
-    billing: billing_pb2_grpc.BillingServiceStub
-    invoices: billing_pb2_grpc.InvoiceServiceStub
-    entitlements: entitlements_pb2_grpc.EntitlementServiceStub
-    audit: audit_pb2_grpc.AuditServiceStub
-
-    @classmethod
-    def on(cls, channel: aio.Channel) -> Stubs:
-        return cls(
-            event_log_pb2_grpc.EventLogServiceStub(channel),
-            organizations_pb2_grpc.OrganizationServiceStub(channel),
-            identity_pb2_grpc.UserServiceStub(channel),
-            identity_pb2_grpc.ApiKeyServiceStub(channel),
-            catalogue_pb2_grpc.CatalogueServiceStub(channel),
-            subscriptions_pb2_grpc.SubscriptionServiceStub(channel),
-            usage_pb2_grpc.UsageServiceStub(channel),
-            billing_pb2_grpc.BillingServiceStub(channel),
-            billing_pb2_grpc.InvoiceServiceStub(channel),
-            entitlements_pb2_grpc.EntitlementServiceStub(channel),
-            audit_pb2_grpc.AuditServiceStub(channel),
-        )
+# The tests call the server through the client library's stubs (every service, one channel).
+Stubs = BillingClient
 
 
 @dataclass
@@ -112,7 +74,7 @@ class World:
             ),
             metadata=self.running.admin,
         )
-        issued = await self.stubs.keys.IssueApiKey(
+        issued = await self.stubs.api_keys.IssueApiKey(
             identity_pb2.IssueApiKeyRequest(user_id=created.user.user_id, name="test"), metadata=self.running.admin
         )
         return created.user.user_id, issued.key
@@ -445,17 +407,17 @@ RPCS: dict[str, tuple[bool, Call]] = {
     ),
     "ApiKeyService/IssueApiKey": (
         True,
-        lambda s, t, md: s.keys.IssueApiKey(
+        lambda s, t, md: s.api_keys.IssueApiKey(
             identity_pb2.IssueApiKeyRequest(user_id=t.member_user_id, name="k"), metadata=md
         ),
     ),
     "ApiKeyService/RevokeApiKey": (
         True,
-        lambda s, t, md: s.keys.RevokeApiKey(identity_pb2.RevokeApiKeyRequest(key_id=t.member_key_id), metadata=md),
+        lambda s, t, md: s.api_keys.RevokeApiKey(identity_pb2.RevokeApiKeyRequest(key_id=t.member_key_id), metadata=md),
     ),
     "ApiKeyService/ListApiKeys": (
         True,
-        lambda s, t, md: s.keys.ListApiKeys(identity_pb2.ListApiKeysRequest(user_id=t.member_user_id), metadata=md),
+        lambda s, t, md: s.api_keys.ListApiKeys(identity_pb2.ListApiKeysRequest(user_id=t.member_user_id), metadata=md),
     ),
     "BillingService/RunBillingCycle": (
         False,
