@@ -18,6 +18,7 @@ import grpc
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 from grpc import aio
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from billing.v1 import catalogue_pb2, organizations_pb2, subscriptions_pb2, usage_pb2
 from billing_grpc.embedded import EmbeddedMongo, free_port
@@ -25,6 +26,9 @@ from tests.e2e.world import Stubs
 from tests.integration.test_serve_process import auth, serve
 
 pytestmark = pytest.mark.slow
+
+SERVING = health_pb2.HealthCheckResponse.SERVING
+NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
 
 def _usage(organization_id: str, keys: range, when: Timestamp) -> usage_pb2.RecordUsageRequest:
@@ -37,7 +41,7 @@ def _usage(organization_id: str, keys: range, when: Timestamp) -> usage_pb2.Reco
     return usage_pb2.RecordUsageRequest(events=events)
 
 
-async def test_calls_fail_fast_while_the_store_is_down_and_succeed_once_it_is_back(tmp_path: Path) -> None:
+async def test_store_down_calls_fail_fast_and_health_is_not_serving_then_everything_recovers(tmp_path: Path) -> None:
     store = EmbeddedMongo(tmp_path / "mongo", port=free_port())
     store.start()
     try:
@@ -71,7 +75,12 @@ async def test_calls_fail_fast_while_the_store_is_down_and_succeed_once_it_is_ba
                 before = await stubs.usage.RecordUsage(_usage(organization_id, range(100), when), metadata=auth(key))
                 assert before.accepted == 100
 
+                # The balancer's view: health follows the store (a stream of status changes).
+                health = health_pb2_grpc.HealthStub(channel).Watch(health_pb2.HealthCheckRequest(), timeout=60)
+                assert (await health.read()).status == SERVING
+
                 store.stop()
+                assert (await health.read()).status == NOT_SERVING
                 for request in (
                     _usage(organization_id, range(100, 200), when),
                     _usage(organization_id, range(200, 300), when),
@@ -83,6 +92,8 @@ async def test_calls_fail_fast_while_the_store_is_down_and_succeed_once_it_is_ba
                     assert time.monotonic() - began < 15  # fails fast: the store timeout, not the caller's
 
                 store.start()  # same data, same port: the server was never restarted
+                assert (await health.read()).status == SERVING
+                health.cancel()
                 after = await stubs.usage.RecordUsage(
                     _usage(organization_id, range(100, 300), when), metadata=auth(key)
                 )

@@ -41,6 +41,7 @@ from billing_grpc.api.event_log import EventLogServicer
 from billing_grpc.api.identity import ApiKeyServicer, UserServicer
 from billing_grpc.api.interceptors import RequestInterceptor
 from billing_grpc.api.organizations import OrganizationServicer
+from billing_grpc.api.store_health import follow_store
 from billing_grpc.api.subscriptions import SubscriptionServicer
 from billing_grpc.api.usage import UsageServicer
 from billing_grpc.bootstrap import App, open_app, open_in_memory_app
@@ -89,8 +90,13 @@ class Server:
         await self.grpc_server.start()
         if self.metrics is not None:
             await self.metrics.start()
+        await self.set_serving(True)
+
+    async def set_serving(self, serving: bool) -> None:
+        """Report SERVING or NOT_SERVING for the server and each service (ignored once stopping)."""
+        status = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
         for name in ("", *SERVICE_NAMES):
-            await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+            await self.health.set(name, status)
 
     async def stop(self, grace: float) -> None:
         """Report NOT_SERVING, refuse new calls, and give in-flight calls `grace` seconds."""
@@ -182,7 +188,9 @@ async def serve(settings: Settings) -> None:
                 f"First start: platform admin API key (shown once, store it now):\n  {app.bootstrap.token}",
                 flush=True,
             )
+        store_health = asyncio.create_task(follow_store(app.store, server.set_serving))
         await stopping.wait()
         log.info("shutting down", extra={"grace_seconds": settings.shutdown_grace_seconds})
+        store_health.cancel()
         await server.stop(settings.shutdown_grace_seconds)
     log.info("stopped")
