@@ -116,3 +116,40 @@ async def test_a_read_that_overlaps_a_change_is_not_cached(app: App) -> None:
 
     await queries.list(CONTEXT, organization_id)
     assert reader.reads == 2  # a clean read is kept
+
+
+class _CountingReader(_GatedReader):
+    """Counts entitlement reads per organization; never waits."""
+
+    def __init__(self, inner: Any) -> None:
+        super().__init__(inner)
+        self.gate.set()
+        self.by_organization: dict[str, int] = {}
+
+    async def find(
+        self, collection: str, query: Query, sort: Sort = (), limit: int | None = None, skip: int = 0
+    ) -> list[Document]:
+        organization_id = str(query.get("organization_id", ""))
+        self.by_organization[organization_id] = self.by_organization.get(organization_id, 0) + 1
+        return await super().find(collection, query, sort, limit, skip)
+
+
+async def test_a_full_cache_drops_the_least_recently_checked_organization(app: App) -> None:
+    """It used to start over when full, so the busiest tenants were read again too."""
+    busy, _ = await customer(app)
+    others = []
+    for name in ("Beta", "Gamma"):
+        organization_id, _ = await app.organizations.create(CONTEXT, NewOrganization(name, "USD"))
+        others.append(organization_id)
+    await app.projections.wait_until(await app.store.head_position())
+    reader = _CountingReader(app.read_models)
+    queries = EntitlementQueries(reader, app.usage.catalog, max_cached=2)
+
+    await queries.list(CONTEXT, busy)
+    await queries.list(CONTEXT, others[0])
+    await queries.list(CONTEXT, busy)  # the busy tenant is now the most recently used
+    await queries.list(CONTEXT, others[1])  # full: drops others[0], not the busy tenant
+    await queries.list(CONTEXT, busy)
+    await queries.list(CONTEXT, others[0])
+
+    assert reader.by_organization == {busy: 1, others[0]: 2, others[1]: 1}

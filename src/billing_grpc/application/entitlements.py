@@ -31,7 +31,7 @@ from projections.model import ReadModelReader
 from projections.subscriptions import SUBSCRIPTIONS
 from projections.usage import USAGE_TOTALS, totals_key
 
-# A bound on memory: past it the cache starts over (a few KB each; refilled on the next checks).
+# A bound on memory (a few KB each): past it the least recently checked organization is dropped.
 MAX_CACHED_ORGANIZATIONS = 100_000
 
 
@@ -65,7 +65,8 @@ class EntitlementQueries:
 
     read_models: ReadModelReader
     catalog: UsageCatalog
-    _cache: dict[str, OrganizationEntitlements] = field(default_factory=dict)
+    max_cached: int = MAX_CACHED_ORGANIZATIONS
+    _cache: dict[str, OrganizationEntitlements] = field(default_factory=dict)  # least recently used first
     # Bumped by every drop, so a read that started before a drop does not store what it read.
     _generation: int = 0
     _features: set[str] = field(default_factory=set)  # features never change: known ones stay known
@@ -98,16 +99,17 @@ class EntitlementQueries:
 
     async def _organization(self, context: CommandContext, organization_id: str) -> OrganizationEntitlements:
         context.require(Action.ENTITLEMENTS_CHECK, organization_id, "organization")
-        cached = self._cache.get(organization_id)
+        cached = self._cache.pop(organization_id, None)
         if cached is not None:
+            self._cache[organization_id] = cached  # now the most recently used (dicts keep order)
             return cached
         if not organization_id or await self.catalog.organization_id(organization_id, "") is None:
             raise NotFound("organization_not_found", "organization not found")
         generation = self._generation
         loaded = await self._load(organization_id)
         if generation == self._generation:
-            if len(self._cache) >= MAX_CACHED_ORGANIZATIONS:
-                self._cache.clear()
+            if len(self._cache) >= self.max_cached:
+                del self._cache[next(iter(self._cache))]  # the least recently used
             self._cache[organization_id] = loaded
         return loaded
 
