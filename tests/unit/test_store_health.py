@@ -11,20 +11,24 @@ from billing_grpc.eventstore import StoreUnavailable
 class FlakyStore:
     """Answers the head, or fails, as scripted; then keeps answering."""
 
-    def __init__(self, script: list[bool]) -> None:
+    def __init__(self, script: list[bool], enough: int) -> None:
         self.script = script  # True: reachable
         self.probes = 0
+        self.probed_enough = asyncio.Event()  # set after `enough` probes
+        self.enough = enough
 
     async def head_position(self) -> int:
         reachable = self.script[self.probes] if self.probes < len(self.script) else True
         self.probes += 1
+        if self.probes >= self.enough:
+            self.probed_enough.set()
         if not reachable:
             raise StoreUnavailable("connection refused")
         return 42
 
 
 async def test_health_turns_not_serving_on_the_first_failed_probe_and_back_on_the_first_good_one() -> None:
-    store = FlakyStore([True, False, False, False, True, True])
+    store = FlakyStore([True, False, False, False, True, True], enough=8)
     reported: list[bool] = []
     settled = asyncio.Event()
 
@@ -35,8 +39,7 @@ async def test_health_turns_not_serving_on_the_first_failed_probe_and_back_on_th
 
     follower = asyncio.create_task(follow_store(store, set_serving, probe_seconds=0))  # type: ignore[arg-type]
     await asyncio.wait_for(settled.wait(), timeout=5)
-    while store.probes < 8:  # a few more probes: nothing more to report
-        await asyncio.sleep(0)
+    await asyncio.wait_for(store.probed_enough.wait(), timeout=5)  # a few more probes: nothing more to report
     follower.cancel()
 
     assert reported == [False, True]  # only the changes, each once
