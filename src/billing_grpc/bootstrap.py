@@ -62,6 +62,9 @@ from projections.usage import UsageProjection
 
 log = logging.getLogger(__name__)
 
+# How long a start waits for the read models to reach the log's head before serving anyway.
+STARTUP_CATCH_UP_SECONDS = 60.0
+
 
 def all_projections() -> list[Projection]:
     """Every read model the product maintains."""
@@ -260,6 +263,11 @@ async def _wire(
     hasher = KeyHasher(key_hash_secret(settings))
     configured = settings.bootstrap_admin_key.get_secret_value() if settings.bootstrap_admin_key else None
     bootstrap = await ensure_platform_admin(writer, hasher, configured)
+    # Serve only once the read models show the log as it was at start (the bootstrap key above
+    # included): a first call made right after start must not be refused for a key the runner has
+    # not applied yet. Bounded, so an instance far behind still comes up and catches up serving.
+    if not await runner.wait_until(await store.head_position(), STARTUP_CATCH_UP_SECONDS):
+        log.warning("read models still catching up at start", extra={"waited_seconds": STARTUP_CATCH_UP_SECONDS})
     # Metrics only when there is an endpoint to read them: otherwise nothing is counted at all.
     metrics = Metrics(projection_lag=runner.lag) if settings.metrics_listen else None
     telemetry: Telemetry = metrics or NO_TELEMETRY

@@ -56,6 +56,17 @@ async def test_only_the_first_start_creates_an_admin_and_a_configured_key_is_use
         await second.store._client.drop_database(database_name)  # type: ignore[attr-defined]
 
 
+async def test_the_bootstrap_key_works_on_the_first_call_after_start(mongo_uri: str, database_name: str) -> None:
+    """Found by `make demo` (its first call came right after SERVING): the key's read model was
+    written by the projection runner a moment later, so the first call was refused
+    `invalid_credentials`. An instance now serves only once its read models show the log."""
+    configured = KeyHasher(b"y" * 32).mint().token
+    async with open_app(settings(mongo_uri, database_name, bootstrap_admin_key=SecretStr(configured))) as app:
+        principal = await app.authenticator.authenticate(f"Bearer {configured}")  # no wait_until first
+        assert app.bootstrap is not None and principal.user_id == app.bootstrap.user_id
+        await app.store._client.drop_database(database_name)  # type: ignore[attr-defined]
+
+
 def _openssl(*args: str) -> None:
     subprocess.run(["openssl", *args], check=True, capture_output=True)
 
