@@ -108,11 +108,13 @@ class SubscriptionsProjection:
                 "current_period_start": fact.period_start,
                 "current_period_end": fact.period_end,
                 "trial_end": fact.trial_end,
+                "stub_proration": fact.stub_proration.value,
                 "cancel_at": None,
                 "canceled_at": None,
                 "usage_open_from": None,
                 "final_period_closed": False,
                 "segment_start": None,
+                "arrears_from": None,
                 "segments": [],
                 "pending_prorations": [],
                 "scheduled_plan_id": None,
@@ -145,7 +147,7 @@ def _evolve(current: Document, fact: _Change) -> None:
         case SubscriptionPlanChangeDropped():
             current["scheduled_plan_id"] = None
         case SubscriptionPeriodClosed():
-            current["segment_start"], current["pending_prorations"] = None, []
+            current["segment_start"], current["pending_prorations"], current["arrears_from"] = None, [], None
             if fact.cycle_anchor is not None:
                 # The cycle restarts: the closed period is no longer a period of the new cycle,
                 # so ingestion needs its bounds for late usage until it is sealed.
@@ -180,8 +182,9 @@ def _plan_change(current: Document, fact: SubscriptionPlanChanged | Subscription
     if start < fact.changed_at:
         segment = {"start": start, "end": fact.changed_at, "plan_id": fact.from_plan_id}
         current["segments"] = [*current.get("segments", []), segment]
-    if fact.behavior is ProrationBehavior.CREATE_PRORATIONS:
+    if fact.behavior is not ProrationBehavior.ALWAYS_INVOICE:  # those are on the change's invoice
         current["pending_prorations"] = [*current.get("pending_prorations", []), *fact.proration_lines]
+    current["arrears_from"] = fact.arrears_from
     current["segment_start"] = fact.changed_at if fact.changed_at > current["current_period_start"] else None
     current["plan_id"], current["scheduled_plan_id"] = fact.to_plan_id, None
 

@@ -6,18 +6,27 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from billing_grpc.domain.base_fees import advance_fee_line
 from billing_grpc.domain.invoice import InvoiceIssued, InvoiceReason
-from billing_grpc.domain.invoicing import base_fee_line, line_to_dict, stored_total
+from billing_grpc.domain.invoicing import line_to_dict, stored_total
 from billing_grpc.domain.periods import Period
 from billing_grpc.domain.plan import Plan
 from billing_grpc.domain.subscription import SubscriptionStarted
 
 
 def opening_invoice(invoice_id: str, started: SubscriptionStarted, plan: Plan, now: datetime) -> InvoiceIssued | None:
-    """The invoice of a new subscription's first period, base fee in advance (none for a trial, as in Stripe)."""
+    """The invoice of a new subscription's first period, base fee in advance (none for a trial, as in Stripe).
+
+    A first period shortened by the billing anchor bills its prorated share, or nothing under
+    `stub_proration` none; a fee in arrears is billed when the period closes.
+    """
     if started.trial_end is not None:
         return None
-    lines = [line_to_dict(base_fee_line(plan, Period(started.period_start, started.period_end)))]
+    first = Period(started.period_start, started.period_end)
+    fee = advance_fee_line(plan, first, started.cycle_anchor, started.stub_proration)
+    if fee is None:
+        return None
+    lines = [line_to_dict(fee)]
     return InvoiceIssued(
         invoice_id=invoice_id,
         organization_id=started.organization_id,

@@ -13,6 +13,7 @@ from billing_grpc.domain import invoice, organization, subscription
 from billing_grpc.domain.access import Action
 from billing_grpc.domain.entitlements import follow
 from billing_grpc.domain.errors import FieldViolation, InvalidArgument
+from billing_grpc.domain.subscription_changes import parse_behavior
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class SubscriptionHandlers:
         start: datetime | None,
         billing_anchor: datetime | None,
         trial_days: int | None = None,
+        proration_behavior: str = "",
     ) -> tuple[str, int]:
         """Subscribe an organization to a plan, claiming the plan's meters for it.
 
@@ -36,12 +38,21 @@ class SubscriptionHandlers:
         expects the organization stream's version, so concurrent starts cannot both claim a meter.
         """
         context.require(Action.SUBSCRIPTIONS_MANAGE, organization_id, "organization")
+        stub_proration = parse_behavior(proration_behavior)
         org, org_version = await load_organization(self.writer.store, organization_id)
         chosen, _ = await load_plan(self.writer, plan_id)
         now = self.writer.clock.now()
         subscription_id = new_id("sub")
         started = subscription.start_subscription(
-            subscription_id, organization_id, chosen, org.currency, start or now, billing_anchor, now, trial_days
+            subscription_id,
+            organization_id,
+            chosen,
+            org.currency,
+            start or now,
+            billing_anchor,
+            now,
+            trial_days,
+            stub_proration,
         )
         attached = org.attach(subscription_id, chosen.meter_codes)
         # The first period's base fee is invoiced at once, in the same atomic append (Stripe does

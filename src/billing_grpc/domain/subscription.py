@@ -106,6 +106,10 @@ class Subscription:
     scheduled_plan_id: str | None = None
     # Whether the past-due policy suspended the entitlements (restored when the invoice is paid).
     entitlements_suspended: bool = False
+    # Where the current plan's fee in arrears starts counting, when not at its segment's start.
+    arrears_from: datetime | None = None
+    # What a period shortened by the billing anchor bills (see SubscriptionStarted).
+    stub_proration: ProrationBehavior = ProrationBehavior.CREATE_PRORATIONS
 
     @classmethod
     def replay(cls, events: Iterable[DomainEvent]) -> Subscription | None:
@@ -119,6 +123,17 @@ class Subscription:
     def is_live(self) -> bool:
         """Whether the subscription still accrues charges."""
         return self.status in LIVE_STATUSES
+
+    def whole_period(self, interval: periods.Interval) -> Period:
+        """The cycle's whole period the current one is part of: fees are prorated over it."""
+        return periods.whole_period(self.cycle_anchor, interval, self.current_period)
+
+    def base_fee_free(self, interval: periods.Interval) -> bool:
+        """Whether the current period bills no base fee: a trial, or a stub under `stub_proration` none."""
+        if self.trial_end is not None and self.current_period.end <= self.trial_end:
+            return True
+        shortened = self.whole_period(interval) != self.current_period
+        return shortened and self.stub_proration is ProrationBehavior.NONE
 
     def period_to_close(self, interval: periods.Interval, now: datetime) -> tuple[Period, Period | None] | None:
         """The period due for closing at `now` and the one that follows it (None: the subscription ends).
@@ -216,9 +231,10 @@ class Subscription:
                 SubscriptionCancellationScheduled(subscription_id=self.subscription_id, cancel_at=end, requested_at=now)
             ]
         lines: list[dict[str, Any]] = []
-        # A trial paid no base fee, so canceling it credits nothing (and costs nothing).
-        if prorate and plan is not None and self.status is not SubscriptionStatus.TRIALING:
-            credit = credit_line(plan, self.current_period, now)
+        # Only a fee paid in advance leaves unused time to credit: a trial or a free stub paid
+        # none, and a fee in arrears bills the time served when the last period closes.
+        if prorate and plan is not None and not plan.in_arrears and not self.base_fee_free(plan.interval):
+            credit = credit_line(plan, self.whole_period(plan.interval), now)
             lines = [line_to_dict(credit)] if credit is not None else []
         return [
             SubscriptionCanceled(
@@ -263,7 +279,7 @@ def evolve(state: Subscription | None, event: DomainEvent) -> Subscription | Non
 
 def _period_closed(state: Subscription, event: SubscriptionPeriodClosed) -> Subscription:
     # The close's invoice took the segments and the pending prorations.
-    state = replace(state, segment_start=None, segments=(), pending_prorations=())
+    state = replace(state, segment_start=None, segments=(), pending_prorations=(), arrears_from=None)
     if event.next_period_start is None or event.next_period_end is None:
         return replace(state, final_period_closed=True)
     # The trial is the first period: closing it starts the paid cycle.
@@ -279,7 +295,7 @@ def _plan_changed(state: Subscription, event: SubscriptionPlanChanged) -> Subscr
     if start < event.changed_at:  # a change at the very start of a period splits nothing
         segments = (*segments, Segment(Period(start, event.changed_at), state.plan_id))
     pending = state.pending_prorations
-    if event.behavior is ProrationBehavior.CREATE_PRORATIONS:
+    if event.behavior is not ProrationBehavior.ALWAYS_INVOICE:  # those are on the change's invoice
         pending = (*pending, *event.proration_lines)
     segment_start = event.changed_at if event.changed_at > state.current_period.start else None
     return replace(
@@ -289,6 +305,7 @@ def _plan_changed(state: Subscription, event: SubscriptionPlanChanged) -> Subscr
         segments=segments,
         pending_prorations=pending,
         scheduled_plan_id=None,
+        arrears_from=event.arrears_from,
     )
 
 
@@ -304,6 +321,7 @@ def _started(event: SubscriptionStarted) -> Subscription:
         trial_end=event.trial_end,
         cancel_at=None,
         canceled_at=None,
+        stub_proration=event.stub_proration,
     )
 
 
@@ -321,11 +339,17 @@ def start_subscription(
     billing_anchor: datetime | None,
     now: datetime,
     trial_days: int | None = None,
+    stub_proration: ProrationBehavior = ProrationBehavior.CREATE_PRORATIONS,
 ) -> SubscriptionStarted:
     """Decide subscribing an organization to a plan: its status, first period and cycle anchor.
 
-    `trial_days` (0 to 730) overrides the plan's trial; None keeps the plan's.
+    `trial_days` (0 to 730) overrides the plan's trial; None keeps the plan's. `stub_proration`
+    is what a first paid period shortened by `billing_anchor` bills: its prorated share of the
+    fee, or (`none`) nothing until the anchor; `always_invoice` means nothing at a start.
     """
+    if stub_proration is ProrationBehavior.ALWAYS_INVOICE:
+        violation = FieldViolation("proration_behavior", "must be create_prorations or none when starting")
+        raise InvalidArgument.of(violation)
     start, now = ensure_utc(start), ensure_utc(now)
     if not now - MAX_BACKDATE <= start <= now + MAX_CLOCK_SKEW:
         violation = FieldViolation("start_time", f"must be between {now - MAX_BACKDATE} and {now + MAX_CLOCK_SKEW}")
@@ -354,4 +378,5 @@ def start_subscription(
         period_start=first.start,
         period_end=first.end,
         trial_end=trial_end,
+        stub_proration=stub_proration,
     )

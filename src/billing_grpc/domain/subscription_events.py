@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from billing_grpc.domain.events import DomainEvent
+from billing_grpc.domain.proration import ProrationBehavior
 
 
 class SubscriptionStatus(StrEnum):
@@ -28,7 +29,13 @@ LIVE_STATUSES: frozenset[SubscriptionStatus] = frozenset(
 
 
 class SubscriptionStarted(DomainEvent):
-    """An organization subscribed to a plan; [period_start, period_end) is its first period."""
+    """An organization subscribed to a plan; [period_start, period_end) is its first period.
+
+    `stub_proration` says what a period shortened by the billing anchor bills (the first paid
+    period, after the trial if any): its prorated share of the fee (`create_prorations`, as
+    Stripe and Lago do), or nothing until the anchor (`none`). Subscriptions started before it
+    existed read back as `create_prorations`.
+    """
 
     TYPE: ClassVar[str] = "subscription.started"
 
@@ -41,6 +48,7 @@ class SubscriptionStarted(DomainEvent):
     period_start: datetime
     period_end: datetime
     trial_end: datetime | None
+    stub_proration: ProrationBehavior = ProrationBehavior.CREATE_PRORATIONS
 
 
 class SubscriptionCancellationScheduled(DomainEvent):
