@@ -43,6 +43,8 @@ class InvoiceReason(StrEnum):
     SUBSCRIPTION_CYCLE = "subscription_cycle"
     SUBSCRIPTION_END = "subscription_end"
     SUBSCRIPTION_UPDATE = "subscription_update"  # a plan change invoiced at once (always_invoice)
+    SUBSCRIPTION_PAUSE = "subscription_pause"  # the period a pause ended
+    SUBSCRIPTION_RESUME = "subscription_resume"  # the first period after a resume, in advance
 
 
 class InvoiceIssued(DomainEvent):
