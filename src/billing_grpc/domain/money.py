@@ -15,15 +15,8 @@ import re
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
+from billing_grpc.domain.currencies import minor_units
 from billing_grpc.domain.errors import FailedPrecondition, FieldViolation, InvalidArgument
-
-# ISO 4217 minor-unit exponents: an amount of 1234 minor units is 12.34 USD, 1234 JPY, 1.234 KWD.
-CURRENCY_EXPONENTS: dict[str, int] = {
-    **dict.fromkeys(("USD", "EUR", "GBP", "CHF", "CAD", "AUD", "NZD", "SEK", "NOK", "DKK"), 2),
-    **dict.fromkeys(("PLN", "CZK", "INR", "BRL", "MXN", "CNY", "HKD", "SGD", "ZAR"), 2),
-    **dict.fromkeys(("JPY", "KRW", "CLP", "ISK", "VND"), 0),
-    **dict.fromkeys(("KWD", "BHD", "JOD", "OMR", "TND"), 3),
-}
 
 # Bounds on any decimal we accept. They keep every product of two accepted values far inside the
 # precision pricing computes with, and make format_decimal/parse_decimal an exact round trip.
@@ -45,13 +38,23 @@ class CurrencyMismatch(FailedPrecondition):
 
 
 def currency_exponent(code: str) -> int:
-    """Return the number of minor-unit digits of an ISO 4217 currency (codes are upper case)."""
-    try:
-        return CURRENCY_EXPONENTS[code]
-    except (KeyError, TypeError):
+    """Return the minor-unit digits of an active ISO 4217 currency (1234 minor units: 12.34 USD).
+
+    1234 minor units are also 1234 JPY and 1.234 KWD. Codes are upper case, as ISO writes them;
+    withdrawn codes and units of account without a minor unit (XAU, XDR, XXX) are refused (see
+    `billing_grpc.domain.currencies`).
+    """
+    exponent = minor_units().get(code) if isinstance(code, str) else None
+    if exponent is None:
         raise InvalidArgument.of(
             FieldViolation("currency", f"unknown ISO 4217 currency {code!r}"), reason="unknown_currency"
-        ) from None
+        )
+    return exponent
+
+
+def is_currency(code: str) -> bool:
+    """Whether `code` is a currency billing-grpc bills in (what `currency_exponent` accepts)."""
+    return isinstance(code, str) and code in minor_units()
 
 
 @dataclass(frozen=True)
