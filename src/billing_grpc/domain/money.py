@@ -3,7 +3,8 @@
 The one rounding rule of billing-grpc is `round_minor`: half-up (a .5 goes away from zero) to an
 integer number of minor units. It is applied exactly once per invoice line, to the line's exact
 Decimal amount; totals are sums of already-rounded lines, so they are never rounded again and an
-invoice always equals the sum of its lines.
+invoice always equals the sum of its lines. Amounts are in minor units of the currency, so the
+same rule gives whole fils for KWD (3 decimals), cents for USD and yen for JPY.
 
 Decimals travel as strings: `parse_decimal` reads them strictly (no float, no NaN, bounded size)
 and `format_decimal` writes the one canonical spelling stored in event payloads.
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Context, Decimal, DivisionByZero, InvalidOperation, Overflow
 
 from billing_grpc.domain.currencies import minor_units
 from billing_grpc.domain.errors import FailedPrecondition, FieldViolation, InvalidArgument
@@ -22,6 +23,10 @@ from billing_grpc.domain.errors import FailedPrecondition, FieldViolation, Inval
 # precision pricing computes with, and make format_decimal/parse_decimal an exact round trip.
 MAX_MAGNITUDE = Decimal(10) ** 18
 MAX_FRACTION_DIGITS = 12
+# A line's unit amount (its exact amount over its quantity) is taken to 100 significant digits
+# and shown to 12 places in this context: Python's default one (28 digits) cannot even hold the
+# largest accepted price to 12 places, and would round half-even where billing rounds half-up.
+_WIDE = Context(prec=100, rounding=ROUND_HALF_UP, traps=[InvalidOperation, DivisionByZero, Overflow])
 # Longer strings are refused before Decimal sees them, so a hostile input costs nothing.
 _MAX_TEXT = 100
 # ASCII digits only: Decimal() also accepts underscores, whitespace and non-ASCII digits.
@@ -145,6 +150,16 @@ def round_minor(amount: Decimal) -> int:
         raise ValueError(f"cannot round {amount} to minor units")
     # to_integral_value is exact whatever the context precision, unlike quantize.
     return int(amount.to_integral_value(rounding=ROUND_HALF_UP))
+
+
+def divide(numerator: Decimal, denominator: Decimal) -> Decimal:
+    """Divide to 100 significant digits, half-up: exact whenever the quotient terminates."""
+    return _WIDE.divide(numerator, denominator)
+
+
+def to_places(value: Decimal, places: int) -> Decimal:
+    """Round a figure that is shown but not billed (a unit amount) half-up to `places` decimals."""
+    return value.quantize(Decimal(1).scaleb(-places), context=_WIDE)
 
 
 def decimal_problem(value: Decimal) -> str | None:
