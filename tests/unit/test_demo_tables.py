@@ -17,6 +17,9 @@ def test_money_is_shown_in_major_units_with_the_currencys_decimals() -> None:
     assert money(123456, "USD") == "USD 1,234.56"
     assert money(500, "JPY") == "JPY 500"
     assert money(-1500, "KWD") == "KWD -1.500"
+    assert money(1234567, "IQD") == "IQD 1,234.567"
+    assert money(1234, "CLF") == "CLF 0.1234"
+    assert money(123456, "HUF") == "HUF 1,234.56"
 
 
 def test_unit_prices_keep_every_decimal_they_have() -> None:
