@@ -225,6 +225,7 @@ def invoice(doc: Mapping[str, Any]) -> billing_pb2.Invoice:
         total_minor=doc["total_minor"],
         amount_due_minor=doc.get("amount_due_minor", 0),
         amount_paid_minor=doc.get("amount_paid_minor", 0),
+        amount_remaining_minor=doc.get("amount_remaining_minor", 0),
         credit_applied_minor=doc.get("credit_applied_minor", 0),
         usage_period_start=optional_timestamp(doc.get("usage_period_start")),
         usage_period_end=optional_timestamp(doc.get("usage_period_end")),
