@@ -49,6 +49,13 @@ AFTER_9999 = 253_402_300_800
 MISSING_ORG = "org_0000000000000000000000"
 
 
+def _new_anchor(t: Tenant, **fields: Any) -> subscriptions_pb2.ChangeBillingAnchorRequest:
+    request = subscriptions_pb2.ChangeBillingAnchorRequest(**{"subscription_id": t.anchored_subscription_id, **fields})
+    assert t.new_anchor is not None
+    request.billing_anchor.FromDatetime(t.new_anchor)
+    return request
+
+
 @dataclass(frozen=True)
 class Row:
     """One malformed request and the answer it must get."""
@@ -294,6 +301,36 @@ ROWS: list[Row] = [
         lambda t: subscriptions_pb2.ChangePlanRequest(
             subscription_id=t.subscription_id, plan_id="plan_0000000000000000000000"),
         NOT_FOUND, "plan_not_found"),
+    Row("SubscriptionService/ChangeBillingAnchor", "missing anchor",
+        lambda t: subscriptions_pb2.ChangeBillingAnchorRequest(subscription_id=t.anchored_subscription_id),
+        INVALID, "invalid_billing_anchor", "billing_anchor"),
+    Row("SubscriptionService/ChangeBillingAnchor", "anchor before the period's end",
+        lambda t: subscriptions_pb2.ChangeBillingAnchorRequest(
+            subscription_id=t.anchored_subscription_id, billing_anchor=_time(1_767_225_600)),
+        INVALID, "invalid_billing_anchor", "billing_anchor"),
+    Row("SubscriptionService/ChangeBillingAnchor", "anchor after 9999",
+        lambda t: subscriptions_pb2.ChangeBillingAnchorRequest(
+            subscription_id=t.anchored_subscription_id, billing_anchor=_time(AFTER_9999)),
+        INVALID, "invalid_argument", "billing_anchor"),
+    Row("SubscriptionService/ChangeBillingAnchor", "always_invoice for a stub",
+        lambda t: _new_anchor(t, proration_behavior="always_invoice"), INVALID, "invalid_argument",
+        "proration_behavior"),
+    Row("SubscriptionService/ChangeBillingAnchor", "unknown id",
+        lambda t: _new_anchor(t, subscription_id="sub_0000000000000000000000"), NOT_FOUND, "subscription_not_found"),
+    Row("SubscriptionService/PauseSubscription", "unknown id",
+        lambda t: subscriptions_pb2.PauseSubscriptionRequest(subscription_id="sub_0000000000000000000000"),
+        NOT_FOUND, "subscription_not_found"),
+    Row("SubscriptionService/ResumeSubscription", "unknown cycle anchor",
+        lambda t: subscriptions_pb2.ResumeSubscriptionRequest(
+            subscription_id=t.pausable_subscription_id, billing_cycle_anchor="tomorrow"),
+        INVALID, "invalid_argument", "billing_cycle_anchor"),
+    Row("SubscriptionService/ResumeSubscription", "unknown proration behaviour",
+        lambda t: subscriptions_pb2.ResumeSubscriptionRequest(
+            subscription_id=t.pausable_subscription_id, proration_behavior="sometimes"),
+        INVALID, "invalid_argument", "proration_behavior"),
+    Row("SubscriptionService/ResumeSubscription", "unknown id",
+        lambda t: subscriptions_pb2.ResumeSubscriptionRequest(subscription_id="sub_0000000000000000000000"),
+        NOT_FOUND, "subscription_not_found"),
     # --- usage
     Row("UsageService/RecordUsage", "empty batch",
         lambda t: usage_pb2.RecordUsageRequest(), INVALID, "invalid_argument", "events"),

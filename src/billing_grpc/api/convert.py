@@ -155,6 +155,8 @@ def subscription(doc: Mapping[str, Any]) -> subscriptions_pb2.Subscription:
         scheduled_plan_id=doc.get("scheduled_plan_id") or "",
         pending_prorations=[pending_proration(line) for line in doc.get("pending_prorations") or []],
         stub_proration_behavior=doc.get("stub_proration") or "create_prorations",
+        scheduled_billing_anchor=optional_timestamp(doc.get("pending_anchor")),
+        paused_at=optional_timestamp(doc.get("paused_at")),
     )
 
 

@@ -158,6 +158,8 @@ class Subscription:
             stopped = self.canceled_at or self.paused_at
             assert stopped is not None
             end = min(stopped, self.current_period.end)
+            if end <= self.current_period.start:  # stopped the instant the period began: nothing to close
+                return None
             return (Period(self.current_period.start, end), None) if now >= end else None
         if now < self.current_period.end:
             return None

@@ -50,15 +50,14 @@ def schedule_anchor_change(
 def pause_now(sub: Subscription, plan: Plan, now: datetime) -> SubscriptionPaused:
     """Decide pausing now: the period ends here; an advance fee's unused part is credited.
 
-    An arrears fee bills its time served when the paused period closes.
+    An arrears fee bills its time served when the paused period closes. A pause at the instant
+    the period began ends an empty period: there is nothing to close.
     """
     _require_plain_active(sub, "be paused")
     if sub.pending_anchor is not None:
         raise FailedPrecondition("change_scheduled", "a billing anchor change is scheduled; pause after it")
     if sub.period_to_close(plan.interval, now) is not None:
         raise FailedPrecondition("period_close_due", "the current period has ended and is being closed; retry shortly")
-    if now <= sub.current_period.start:
-        raise FailedPrecondition("period_just_started", "the current period has just begun; retry in a moment")
     credit = None
     if not plan.in_arrears and not sub.base_fee_free(plan.interval):
         credit = credit_line(plan, sub.whole_period(plan.interval), now)
@@ -80,7 +79,7 @@ def resume_now(
     """Decide resuming now: a stub to the next day of the cycle (`unchanged`) or a whole period from now (`now`)."""
     if sub.status is not SubscriptionStatus.PAUSED:
         raise FailedPrecondition("subscription_not_paused", f"subscription {sub.subscription_id} is {sub.status}")
-    if not sub.final_period_closed:
+    if sub.period_to_close(plan.interval, now) is not None:
         raise FailedPrecondition("period_close_due", "the paused period is being closed; retry shortly")
     period, cycle_anchor = resumed_period(sub.cycle_anchor, plan.interval, anchor, now)
     return SubscriptionResumed(
