@@ -130,7 +130,7 @@ class Charge(_message.Message):
     def __init__(self, meter_code: _Optional[str] = ..., per_unit: _Optional[_Union[PerUnit, _Mapping]] = ..., graduated: _Optional[_Union[Tiers, _Mapping]] = ..., volume: _Optional[_Union[Tiers, _Mapping]] = ..., package: _Optional[_Union[Package, _Mapping]] = ..., percentage: _Optional[_Union[Percentage, _Mapping]] = ..., free_units: _Optional[str] = ..., minimum: _Optional[str] = ...) -> None: ...
 
 class Plan(_message.Message):
-    __slots__ = ("plan_id", "code", "name", "currency", "interval_unit", "interval_count", "base_fee_minor", "trial_days", "charges", "created_at", "archived_at", "features")
+    __slots__ = ("plan_id", "code", "name", "currency", "interval_unit", "interval_count", "base_fee_minor", "trial_days", "charges", "created_at", "archived_at", "features", "base_fee_timing", "proration_unit")
     PLAN_ID_FIELD_NUMBER: _ClassVar[int]
     CODE_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
@@ -143,6 +143,8 @@ class Plan(_message.Message):
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     ARCHIVED_AT_FIELD_NUMBER: _ClassVar[int]
     FEATURES_FIELD_NUMBER: _ClassVar[int]
+    BASE_FEE_TIMING_FIELD_NUMBER: _ClassVar[int]
+    PRORATION_UNIT_FIELD_NUMBER: _ClassVar[int]
     plan_id: str
     code: str
     name: str
@@ -155,10 +157,12 @@ class Plan(_message.Message):
     created_at: _timestamp_pb2.Timestamp
     archived_at: _timestamp_pb2.Timestamp
     features: _containers.RepeatedCompositeFieldContainer[PlanFeature]
-    def __init__(self, plan_id: _Optional[str] = ..., code: _Optional[str] = ..., name: _Optional[str] = ..., currency: _Optional[str] = ..., interval_unit: _Optional[str] = ..., interval_count: _Optional[int] = ..., base_fee_minor: _Optional[int] = ..., trial_days: _Optional[int] = ..., charges: _Optional[_Iterable[_Union[Charge, _Mapping]]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., archived_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., features: _Optional[_Iterable[_Union[PlanFeature, _Mapping]]] = ...) -> None: ...
+    base_fee_timing: str
+    proration_unit: str
+    def __init__(self, plan_id: _Optional[str] = ..., code: _Optional[str] = ..., name: _Optional[str] = ..., currency: _Optional[str] = ..., interval_unit: _Optional[str] = ..., interval_count: _Optional[int] = ..., base_fee_minor: _Optional[int] = ..., trial_days: _Optional[int] = ..., charges: _Optional[_Iterable[_Union[Charge, _Mapping]]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., archived_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., features: _Optional[_Iterable[_Union[PlanFeature, _Mapping]]] = ..., base_fee_timing: _Optional[str] = ..., proration_unit: _Optional[str] = ...) -> None: ...
 
 class CreatePlanRequest(_message.Message):
-    __slots__ = ("code", "name", "currency", "interval_unit", "interval_count", "base_fee_minor", "trial_days", "charges", "features")
+    __slots__ = ("code", "name", "currency", "interval_unit", "interval_count", "base_fee_minor", "trial_days", "charges", "features", "base_fee_timing", "proration_unit")
     CODE_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     CURRENCY_FIELD_NUMBER: _ClassVar[int]
@@ -168,6 +172,8 @@ class CreatePlanRequest(_message.Message):
     TRIAL_DAYS_FIELD_NUMBER: _ClassVar[int]
     CHARGES_FIELD_NUMBER: _ClassVar[int]
     FEATURES_FIELD_NUMBER: _ClassVar[int]
+    BASE_FEE_TIMING_FIELD_NUMBER: _ClassVar[int]
+    PRORATION_UNIT_FIELD_NUMBER: _ClassVar[int]
     code: str
     name: str
     currency: str
@@ -177,7 +183,9 @@ class CreatePlanRequest(_message.Message):
     trial_days: int
     charges: _containers.RepeatedCompositeFieldContainer[Charge]
     features: _containers.RepeatedCompositeFieldContainer[PlanFeature]
-    def __init__(self, code: _Optional[str] = ..., name: _Optional[str] = ..., currency: _Optional[str] = ..., interval_unit: _Optional[str] = ..., interval_count: _Optional[int] = ..., base_fee_minor: _Optional[int] = ..., trial_days: _Optional[int] = ..., charges: _Optional[_Iterable[_Union[Charge, _Mapping]]] = ..., features: _Optional[_Iterable[_Union[PlanFeature, _Mapping]]] = ...) -> None: ...
+    base_fee_timing: str
+    proration_unit: str
+    def __init__(self, code: _Optional[str] = ..., name: _Optional[str] = ..., currency: _Optional[str] = ..., interval_unit: _Optional[str] = ..., interval_count: _Optional[int] = ..., base_fee_minor: _Optional[int] = ..., trial_days: _Optional[int] = ..., charges: _Optional[_Iterable[_Union[Charge, _Mapping]]] = ..., features: _Optional[_Iterable[_Union[PlanFeature, _Mapping]]] = ..., base_fee_timing: _Optional[str] = ..., proration_unit: _Optional[str] = ...) -> None: ...
 
 class CreatePlanResponse(_message.Message):
     __slots__ = ("plan",)

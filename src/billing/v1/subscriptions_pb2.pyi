@@ -10,7 +10,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Subscription(_message.Message):
-    __slots__ = ("subscription_id", "organization_id", "plan_id", "status", "started_at", "cycle_anchor", "current_period_start", "current_period_end", "trial_end", "cancel_at", "canceled_at", "scheduled_plan_id", "pending_prorations")
+    __slots__ = ("subscription_id", "organization_id", "plan_id", "status", "started_at", "cycle_anchor", "current_period_start", "current_period_end", "trial_end", "cancel_at", "canceled_at", "scheduled_plan_id", "pending_prorations", "stub_proration_behavior")
     SUBSCRIPTION_ID_FIELD_NUMBER: _ClassVar[int]
     ORGANIZATION_ID_FIELD_NUMBER: _ClassVar[int]
     PLAN_ID_FIELD_NUMBER: _ClassVar[int]
@@ -24,6 +24,7 @@ class Subscription(_message.Message):
     CANCELED_AT_FIELD_NUMBER: _ClassVar[int]
     SCHEDULED_PLAN_ID_FIELD_NUMBER: _ClassVar[int]
     PENDING_PRORATIONS_FIELD_NUMBER: _ClassVar[int]
+    STUB_PRORATION_BEHAVIOR_FIELD_NUMBER: _ClassVar[int]
     subscription_id: str
     organization_id: str
     plan_id: str
@@ -37,7 +38,8 @@ class Subscription(_message.Message):
     canceled_at: _timestamp_pb2.Timestamp
     scheduled_plan_id: str
     pending_prorations: _containers.RepeatedCompositeFieldContainer[PendingProration]
-    def __init__(self, subscription_id: _Optional[str] = ..., organization_id: _Optional[str] = ..., plan_id: _Optional[str] = ..., status: _Optional[str] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cycle_anchor: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., current_period_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., current_period_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., trial_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cancel_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., canceled_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., scheduled_plan_id: _Optional[str] = ..., pending_prorations: _Optional[_Iterable[_Union[PendingProration, _Mapping]]] = ...) -> None: ...
+    stub_proration_behavior: str
+    def __init__(self, subscription_id: _Optional[str] = ..., organization_id: _Optional[str] = ..., plan_id: _Optional[str] = ..., status: _Optional[str] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cycle_anchor: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., current_period_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., current_period_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., trial_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cancel_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., canceled_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., scheduled_plan_id: _Optional[str] = ..., pending_prorations: _Optional[_Iterable[_Union[PendingProration, _Mapping]]] = ..., stub_proration_behavior: _Optional[str] = ...) -> None: ...
 
 class PendingProration(_message.Message):
     __slots__ = ("description", "amount_minor", "period_start", "period_end")
@@ -52,18 +54,20 @@ class PendingProration(_message.Message):
     def __init__(self, description: _Optional[str] = ..., amount_minor: _Optional[int] = ..., period_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., period_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class StartSubscriptionRequest(_message.Message):
-    __slots__ = ("organization_id", "plan_id", "start_time", "billing_anchor", "trial_days")
+    __slots__ = ("organization_id", "plan_id", "start_time", "billing_anchor", "trial_days", "proration_behavior")
     ORGANIZATION_ID_FIELD_NUMBER: _ClassVar[int]
     PLAN_ID_FIELD_NUMBER: _ClassVar[int]
     START_TIME_FIELD_NUMBER: _ClassVar[int]
     BILLING_ANCHOR_FIELD_NUMBER: _ClassVar[int]
     TRIAL_DAYS_FIELD_NUMBER: _ClassVar[int]
+    PRORATION_BEHAVIOR_FIELD_NUMBER: _ClassVar[int]
     organization_id: str
     plan_id: str
     start_time: _timestamp_pb2.Timestamp
     billing_anchor: _timestamp_pb2.Timestamp
     trial_days: int
-    def __init__(self, organization_id: _Optional[str] = ..., plan_id: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., billing_anchor: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., trial_days: _Optional[int] = ...) -> None: ...
+    proration_behavior: str
+    def __init__(self, organization_id: _Optional[str] = ..., plan_id: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., billing_anchor: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., trial_days: _Optional[int] = ..., proration_behavior: _Optional[str] = ...) -> None: ...
 
 class StartSubscriptionResponse(_message.Message):
     __slots__ = ("subscription",)

@@ -94,6 +94,8 @@ class CatalogueServicer(catalogue_pb2_grpc.CatalogueServiceServicer):
             trial_days=request.trial_days,
             charges=charges_from_pb(request.charges),
             features=[_feature_request(f) for f in request.features],
+            base_fee_timing=request.base_fee_timing,
+            proration_unit=request.proration_unit,
         )
         plan_id, position = await self._app.catalogue.create_plan(command_context(), new)
         return catalogue_pb2.CreatePlanResponse(plan=await self._plan(plan_id, position))

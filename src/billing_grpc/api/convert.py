@@ -106,6 +106,9 @@ def plan(doc: Mapping[str, Any]) -> catalogue_pb2.Plan:
         created_at=timestamp(doc["created_at"]),
         archived_at=optional_timestamp(doc.get("archived_at")),
         features=[plan_feature(value) for value in doc.get("features") or ()],
+        # Plans created before these terms existed bill in advance and prorate to the second.
+        base_fee_timing=doc.get("base_fee_timing") or "advance",
+        proration_unit=doc.get("proration_unit") or "second",
     )
 
 
@@ -151,6 +154,7 @@ def subscription(doc: Mapping[str, Any]) -> subscriptions_pb2.Subscription:
         canceled_at=optional_timestamp(doc.get("canceled_at")),
         scheduled_plan_id=doc.get("scheduled_plan_id") or "",
         pending_prorations=[pending_proration(line) for line in doc.get("pending_prorations") or []],
+        stub_proration_behavior=doc.get("stub_proration") or "create_prorations",
     )
 
 
@@ -221,6 +225,7 @@ def invoice(doc: Mapping[str, Any]) -> billing_pb2.Invoice:
         total_minor=doc["total_minor"],
         amount_due_minor=doc.get("amount_due_minor", 0),
         amount_paid_minor=doc.get("amount_paid_minor", 0),
+        amount_remaining_minor=doc.get("amount_remaining_minor", 0),
         credit_applied_minor=doc.get("credit_applied_minor", 0),
         usage_period_start=optional_timestamp(doc.get("usage_period_start")),
         usage_period_end=optional_timestamp(doc.get("usage_period_end")),

@@ -36,6 +36,7 @@ class SubscriptionServicer(subscriptions_pb2_grpc.SubscriptionServiceServicer):
             if request.HasField("billing_anchor")
             else None,
             request.trial_days if request.HasField("trial_days") else None,
+            request.proration_behavior,
         )
         return subscriptions_pb2.StartSubscriptionResponse(subscription=await self._read(subscription_id, position))
 

@@ -25,6 +25,7 @@ from billing_grpc.domain import credit as credits
 from billing_grpc.domain import invoice as invoices
 from billing_grpc.domain import invoice_numbering, organization, subscription
 from billing_grpc.domain.access import Action
+from billing_grpc.domain.base_fees import closing_fee_lines
 from billing_grpc.domain.dunning import DunningPolicy, FinalAction
 from billing_grpc.domain.entitlement_events import PastDuePolicy
 from billing_grpc.domain.entitlements import follow
@@ -34,7 +35,6 @@ from billing_grpc.domain.invoice import BillingCalculated, Invoice, InvoiceIssue
 from billing_grpc.domain.invoicing import (
     InvoiceLine,
     MeterUsage,
-    base_fee_line,
     line_to_dict,
     stored_total,
     usage_lines,
@@ -88,9 +88,12 @@ class BillingHandlers:
         if due is None:
             return 0
         closed, following = due
-        # A canceled trial costs nothing; a last period with nothing to rate or credit owes nothing.
+        # A canceled trial costs nothing; a last period with nothing to rate, credit or bill in
+        # arrears owes nothing.
         free_end = following is None and (sub.trial_end is not None and closed.end <= sub.trial_end)
-        if following is None and (free_end or (not plan.charges and not sub.pending_prorations and not sub.segments)):
+        owes_fee = plan.in_arrears and plan.base_fee.amount_minor > 0 and not sub.base_fee_free(plan.interval)
+        nothing_owed = not plan.charges and not sub.pending_prorations and not sub.segments and not owes_fee
+        if following is None and (free_end or nothing_owed):
             # Nothing can be owed in arrears: the last period closes without an invoice, sealed at once.
             ending = [*sub.close_period("", plan.interval, now), *sub.seal_usage(closed.end, now)]
             ending = follow(sub, ending, {plan.plan_id: plan})
@@ -115,7 +118,10 @@ class BillingHandlers:
             else:
                 next_plan = target
                 closing, following = scheduled_change(sub, plan, next_plan, closing, now)
-        issued = await self.closing_invoice(sub, closed, following, next_plan, invoice_id, now)
+        restarted = closing[0].cycle_anchor if isinstance(closing[0], subscription.SubscriptionPeriodClosed) else None
+        issued = await self.closing_invoice(
+            sub, closed, following, next_plan, invoice_id, now, next_anchor=restarted or sub.cycle_anchor
+        )
         closing = follow(sub, closing, {plan.plan_id: plan, next_plan.plan_id: next_plan})
         detach = await self._detach_if_ending(context, sub, closing)
         return await self.writer.append(
@@ -134,22 +140,31 @@ class BillingHandlers:
         next_plan: Plan,
         invoice_id: str,
         now: datetime,
+        next_anchor: datetime,
     ) -> InvoiceIssued:
-        """The draft invoice of a closed period: its segments' usage, pending prorations, the next base fee."""
+        """The draft invoice of a closed period: its segments' usage, pending prorations, the base fees.
+
+        The base fees are the current plan's for the time it served, if billed in arrears, and
+        `next_plan`'s for the `following` period, if billed in advance (see `base_fees`).
+        """
         segments = [(segment.period, await self._plan(segment.plan_id)) for segment in sub.plan_segments(closed)]
         priced, _ = await self._segments_usage(sub.subscription_id, segments)
         stored = [line_to_dict(line) for line in priced]
         stored += list(sub.pending_prorations)
-        if following is not None:
-            stored.append(line_to_dict(base_fee_line(next_plan, following)))
         plan = await self._plan(sub.plan_id)
+        served_from = sub.arrears_from or sub.segment_start or closed.start
+        free = sub.base_fee_free(plan.interval) or served_from >= closed.end
+        served = None if free else Period(served_from, closed.end)
+        whole = sub.whole_period(plan.interval)
+        fees = closing_fee_lines(plan, served, whole, next_plan, following, next_anchor, sub.following_stub_proration)
+        stored += [line_to_dict(line) for line in fees]
         return InvoiceIssued(
             invoice_id=invoice_id,
             organization_id=sub.organization_id,
             subscription_id=sub.subscription_id,
             plan_id=plan.plan_id,
             currency=plan.currency,
-            reason=InvoiceReason.SUBSCRIPTION_CYCLE if following else InvoiceReason.SUBSCRIPTION_END,
+            reason=_closing_reason(sub, following),
             usage_period_start=closed.start,
             usage_period_end=closed.end,
             lines=stored,
@@ -410,3 +425,11 @@ class BillingHandlers:
 
     async def _invoice(self, invoice_id: str) -> tuple[Invoice, int]:
         return await load_existing(self.writer.store, invoices.stream_of(invoice_id), Invoice.replay, "invoice")
+
+
+def _closing_reason(sub: subscription.Subscription, following: Period | None) -> InvoiceReason:
+    """Why a period's close invoices: the cycle goes on, a pause stopped it, or the subscription ends."""
+    if following is not None:
+        return InvoiceReason.SUBSCRIPTION_CYCLE
+    paused = sub.status is subscription.SubscriptionStatus.PAUSED
+    return InvoiceReason.SUBSCRIPTION_PAUSE if paused else InvoiceReason.SUBSCRIPTION_END

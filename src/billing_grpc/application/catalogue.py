@@ -30,6 +30,8 @@ class NewPlan:
     trial_days: int
     charges: Sequence[Charge]
     features: Sequence[feature.FeatureRequest] = field(default_factory=tuple)
+    base_fee_timing: str = ""
+    proration_unit: str = ""
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,8 @@ class CatalogueHandlers:
                 new.charges,
                 self.writer.clock.now(),
                 values,
+                new.base_fee_timing,
+                new.proration_unit,
             )
         except InvalidArgument as refused:
             extra = features_refused.violations if features_refused else []

@@ -121,7 +121,13 @@ class PlanChangeHandlers:
         pending = (*sub.pending_prorations, *changed.proration_lines)
         closed = Period(sub.current_period.start, now)
         draft = await self.billing.closing_invoice(
-            replace(sub, pending_prorations=pending), closed, Period(now, next_end), target, changed.invoice_id, now
+            replace(sub, pending_prorations=pending),
+            closed,
+            Period(now, next_end),
+            target,
+            changed.invoice_id,
+            now,
+            next_anchor=now,
         )
         return draft.model_copy(update={"reason": InvoiceReason.SUBSCRIPTION_UPDATE})
 

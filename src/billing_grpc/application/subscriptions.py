@@ -1,4 +1,8 @@
-"""Commands on subscriptions: start and cancel, keeping the organization's meter claims in step."""
+"""Commands on subscriptions: start, cancel, pause, resume and move the billing anchor.
+
+Starting and canceling keep the organization's meter claims in step; a pause keeps them (the
+subscription comes back), so no other subscription can take its meters meanwhile.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,16 @@ from datetime import datetime
 
 from billing_grpc.application.catalogue import load_plan
 from billing_grpc.application.context import CommandContext
-from billing_grpc.application.drafts import opening_invoice
+from billing_grpc.application.drafts import advance_invoice, opening_invoice
 from billing_grpc.application.streams import Writer, load_existing, load_organization, new_id, ordered_id
 from billing_grpc.domain import invoice, organization, subscription
 from billing_grpc.domain.access import Action
+from billing_grpc.domain.cycle_changes import parse_anchor, stub_behavior
 from billing_grpc.domain.entitlements import follow
 from billing_grpc.domain.errors import FieldViolation, InvalidArgument
+from billing_grpc.domain.invoice import InvoiceReason
+from billing_grpc.domain.periods import Period
+from billing_grpc.domain.subscription_cycle import pause_now, resume_now, schedule_anchor_change
 
 
 @dataclass(frozen=True)
@@ -29,6 +37,7 @@ class SubscriptionHandlers:
         start: datetime | None,
         billing_anchor: datetime | None,
         trial_days: int | None = None,
+        proration_behavior: str = "",
     ) -> tuple[str, int]:
         """Subscribe an organization to a plan, claiming the plan's meters for it.
 
@@ -36,12 +45,21 @@ class SubscriptionHandlers:
         expects the organization stream's version, so concurrent starts cannot both claim a meter.
         """
         context.require(Action.SUBSCRIPTIONS_MANAGE, organization_id, "organization")
+        stub_proration = stub_behavior(proration_behavior)
         org, org_version = await load_organization(self.writer.store, organization_id)
         chosen, _ = await load_plan(self.writer, plan_id)
         now = self.writer.clock.now()
         subscription_id = new_id("sub")
         started = subscription.start_subscription(
-            subscription_id, organization_id, chosen, org.currency, start or now, billing_anchor, now, trial_days
+            subscription_id,
+            organization_id,
+            chosen,
+            org.currency,
+            start or now,
+            billing_anchor,
+            now,
+            trial_days,
+            stub_proration,
         )
         attached = org.attach(subscription_id, chosen.meter_codes)
         # The first period's base fee is invoiced at once, in the same atomic append (Stripe does
@@ -87,6 +105,73 @@ class SubscriptionHandlers:
             ),
             self.writer.append_of(
                 organization.stream_of(state.organization_id), org_version, detached, context, state.organization_id
+            ),
+        )
+
+    async def change_anchor(
+        self, context: CommandContext, subscription_id: str, anchor: datetime | None, proration_behavior: str
+    ) -> int:
+        """Move the billing cycle onto `anchor` from the current period's end, with a stub up to it."""
+        if anchor is None:
+            raise InvalidArgument.of(FieldViolation("billing_anchor", "is required"), reason="invalid_billing_anchor")
+        behavior = stub_behavior(proration_behavior)
+        state, version = await self._load(context, subscription_id)
+        plan, _ = await load_plan(self.writer, state.plan_id)
+        scheduled = schedule_anchor_change(state, plan, anchor, behavior, self.writer.clock.now())
+        return await self.writer.append(
+            self.writer.append_of(
+                subscription.stream_of(subscription_id), version, scheduled, context, state.organization_id
+            )
+        )
+
+    async def pause(self, context: CommandContext, subscription_id: str) -> int:
+        """End the current period now and bill nothing until a resume (the meters stay claimed)."""
+        state, version = await self._load(context, subscription_id)
+        plan, _ = await load_plan(self.writer, state.plan_id)
+        paused = pause_now(state, plan, self.writer.clock.now())
+        return await self.writer.append(
+            self.writer.append_of(
+                subscription.stream_of(subscription_id),
+                version,
+                follow(state, [paused], {plan.plan_id: plan}),
+                context,
+                state.organization_id,
+            )
+        )
+
+    async def resume(
+        self, context: CommandContext, subscription_id: str, cycle_anchor: str, proration_behavior: str
+    ) -> int:
+        """Start billing again now, with the resumed period's fee in advance in the same append."""
+        anchor, behavior = parse_anchor(cycle_anchor), stub_behavior(proration_behavior)
+        state, version = await self._load(context, subscription_id)
+        plan, _ = await load_plan(self.writer, state.plan_id)
+        now = self.writer.clock.now()
+        resumed = resume_now(state, plan, anchor, behavior, now, ordered_id("in", self.writer.clock))
+        period = Period(resumed.period_start, resumed.period_end)
+        billed = advance_invoice(
+            resumed.invoice_id,
+            state.organization_id,
+            subscription_id,
+            plan,
+            (period, resumed.cycle_anchor, behavior),
+            InvoiceReason.SUBSCRIPTION_RESUME,
+            now,
+        )
+        if billed is None:
+            resumed = resumed.model_copy(update={"invoice_id": ""})
+        return await self.writer.append(
+            self.writer.append_of(
+                subscription.stream_of(subscription_id),
+                version,
+                follow(state, [resumed], {plan.plan_id: plan}),
+                context,
+                state.organization_id,
+            ),
+            None
+            if billed is None
+            else self.writer.append_of(
+                invoice.stream_of(billed.invoice_id), 0, [billed], context, state.organization_id
             ),
         )
 

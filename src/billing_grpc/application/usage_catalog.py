@@ -117,12 +117,14 @@ class UsageCatalog:
             cycle_anchor=doc["cycle_anchor"],
             interval=Interval(IntervalUnit(plan["interval_unit"]), plan["interval_count"]),
             open_from=doc.get("usage_open_from") or doc["started_at"],
-            ends_at=doc.get("canceled_at") or doc.get("cancel_at"),
+            ends_at=doc.get("canceled_at") or doc.get("paused_at") or doc.get("cancel_at"),
             stream_version=doc.get("version", 0),
             # Plan changes (issue #7): segment bounds within and before the current period.
             boundaries=tuple(Period(b["start"], b["end"]) for b in doc.get("segments") or ()),
             segment_start=doc.get("segment_start"),
             per_transaction_meters=per_transaction,
+            current=Period(doc["current_period_start"], doc["current_period_end"]),
+            pauses=tuple(Period(p["start"], p["end"]) for p in doc.get("pauses") or ()),
         )
 
     async def per_transaction_meters(self, plan_id: str) -> frozenset[str]:

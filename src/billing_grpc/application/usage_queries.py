@@ -9,11 +9,13 @@ from typing import Any
 
 from billing_grpc.application.usage_catalog import UsageCatalog
 from billing_grpc.domain import plan as plans
-from billing_grpc.domain.invoicing import MeterUsage, base_fee_line, line_to_dict, usage_lines
+from billing_grpc.domain.base_fees import closing_fee_lines
+from billing_grpc.domain.invoicing import MeterUsage, line_to_dict, usage_lines
 from billing_grpc.domain.meter import Aggregation
 from billing_grpc.domain.periods import Period
 from billing_grpc.domain.pricing import Charge
-from billing_grpc.domain.subscription import SubscriptionStatus
+from billing_grpc.domain.proration import ProrationBehavior
+from billing_grpc.domain.subscription import Subscription, SubscriptionStatus
 from billing_grpc.domain.subscription_changes import (
     change_proration,
     check_restart,
@@ -144,34 +146,62 @@ async def preview_lines(
 ) -> tuple[str, list[dict[str, Any]], list[dict[str, Any]]]:
     """The lines (stored form) the current period would be invoiced with if it closed now, and a change's prorations.
 
-    Pending prorations are included; a previewed change adds its proration lines and the new
-    plan's base fee for the next period (the period restarts at the change on a new interval).
+    Pending prorations are included, and the base fees the close bills (`base_fees`): the
+    current plan's time served if it bills in arrears, the next period's fee if in advance. A
+    previewed change adds its proration lines and bills the new plan from the change (the
+    period restarts at the change on a new interval).
     """
     plan = plan_from_document(await catalog.plan_document(subscription["plan_id"]))
     live = await catalog.live_from(subscription)
+    sub = _aggregate_of(subscription)
     lines: list[dict[str, Any]] = []
     for period, plan_id in _current_segments(subscription):
         rating = plan_from_document(await catalog.plan_document(plan_id))
         metered = await _metered(read_models, catalog, subscription["_id"], period, plan_id)
         lines += [line_to_dict(line) for line in usage_lines(rating, metered, period)]
     lines += subscription.get("pending_prorations") or []
-    end = subscription["current_period_end"]
-    following = live.period_at(end)
+    end = sub.current_period.end
+    ends = sub.cancel_at or sub.canceled_at
+    following = live.period_at(end) if ends is None or ends > end else None
+    whole, next_anchor = sub.whole_period(plan.interval), sub.cycle_anchor
+    served_plan, next_plan = plan, plan
+    served_from = sub.arrears_from or sub.segment_start or sub.current_period.start
+    served_to = min(ends or end, end)
     prorations: list[dict[str, Any]] = []
     if change is not None:
         target = plan_from_document(await catalog.plan_document(change.plan_id))
-        period = Period(subscription["current_period_start"], subscription["current_period_end"])
-        status = SubscriptionStatus(subscription["status"])
-        prorations = change_proration(status, period, plan, target, change.at)
-        if restarts_cycle(plan, target) and status is not SubscriptionStatus.TRIALING:
-            check_restart(period.start, change.at)
-            following = restarted_period(target, change.at)
+        prorations = change_proration(sub, plan, target, change.at)
         lines += prorations
-        plan = target
-    ends = subscription.get("cancel_at") or subscription.get("canceled_at")
-    if ends is None or ends > end:  # no base fee in advance for a period that will not come
-        lines.append(line_to_dict(base_fee_line(plan, following)))
-    return plan.currency, lines, prorations
+        next_plan = target
+        if restarts_cycle(plan, target) and sub.status is not SubscriptionStatus.TRIALING:
+            # The change ends the period: its invoice bills the old fee's time served in arrears.
+            check_restart(sub.current_period.start, change.at)
+            following, next_anchor, served_to = restarted_period(target, change.at), change.at, change.at
+        else:
+            served_plan, served_from = target, change.at
+    served = None if sub.base_fee_free(plan.interval) or served_from >= served_to else Period(served_from, served_to)
+    fees = closing_fee_lines(served_plan, served, whole, next_plan, following, next_anchor, sub.stub_proration)
+    lines += [line_to_dict(line) for line in fees]
+    return next_plan.currency, lines, prorations
+
+
+def _aggregate_of(doc: dict[str, Any]) -> Subscription:
+    """The parts of the subscription aggregate a subscriptions read-model document holds (for fee rules)."""
+    return Subscription(
+        subscription_id=doc["_id"],
+        organization_id=doc["organization_id"],
+        plan_id=doc["plan_id"],
+        status=SubscriptionStatus(doc["status"]),
+        started_at=doc["started_at"],
+        cycle_anchor=doc["cycle_anchor"],
+        current_period=Period(doc["current_period_start"], doc["current_period_end"]),
+        trial_end=doc.get("trial_end"),
+        cancel_at=doc.get("cancel_at"),
+        canceled_at=doc.get("canceled_at"),
+        segment_start=doc.get("segment_start"),
+        arrears_from=doc.get("arrears_from"),
+        stub_proration=ProrationBehavior(doc.get("stub_proration") or ProrationBehavior.CREATE_PRORATIONS),
+    )
 
 
 def meter_usage(

@@ -156,3 +156,18 @@ def next_period(anchor: datetime, interval: Interval, current: Period) -> Period
     if following.start != current.end:
         raise ValueError(f"{current} does not end on a boundary of the cycle anchored on {ensure_utc(anchor)}")
     return following
+
+
+def whole_period(anchor: datetime, interval: Interval, period: Period) -> Period:
+    """The cycle's whole period that `period` is part of: itself, unless it is a shortened one.
+
+    A stub up to the billing anchor ([Apr 6, May 1) of a monthly cycle anchored on May 1) is part
+    of [Apr 1, May 1), the cycle's period before the anchor; a period that does not end on one of
+    the cycle's boundaries is its own whole (a restarted cycle's first period, a trial).
+    """
+    anchor, end = ensure_utc(anchor), period.end
+    index = 0 if end <= anchor else period_number_containing(anchor, interval, end)
+    if _boundary(anchor, interval, index) != end:
+        return period
+    whole = Period(_boundary(anchor, interval, index - 1), end)
+    return whole if whole.start <= period.start else period

@@ -11,15 +11,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from pydantic import Field
 
 from billing_grpc.domain.errors import FieldViolation, InvalidArgument
 from billing_grpc.domain.events import DomainEvent
 from billing_grpc.domain.feature import FeatureValue
-from billing_grpc.domain.money import CURRENCY_EXPONENTS, Money
+from billing_grpc.domain.money import Money, is_currency
 from billing_grpc.domain.periods import Interval, IntervalUnit
+from billing_grpc.domain.plan_terms import BaseFeeTiming, ProrationUnit
 from billing_grpc.domain.pricing import Charge, charge_from_dict, describe_charge
 from billing_grpc.domain.validation import Violations
 
@@ -32,7 +33,8 @@ class PlanCreated(DomainEvent):
     """A plan exists; `charges` hold each charge's stored form (`pricing.describe_charge`).
 
     `features` hold each feature value's stored form (`FeatureValue.to_dict`); plans created
-    before features existed have none, which the default reads back as "grants nothing".
+    before features existed have none, which the default reads back as "grants nothing". Plans
+    created before the fee timing and proration unit existed read back as in advance, by second.
     """
 
     TYPE: ClassVar[str] = "plan.created"
@@ -48,6 +50,8 @@ class PlanCreated(DomainEvent):
     charges: list[dict[str, Any]]
     created_at: datetime
     features: list[dict[str, Any]] = Field(default_factory=list)
+    base_fee_timing: BaseFeeTiming = BaseFeeTiming.ADVANCE
+    proration_unit: ProrationUnit = ProrationUnit.SECOND
 
 
 class PlanArchived(DomainEvent):
@@ -73,6 +77,8 @@ class Plan:
     charges: tuple[Charge, ...]
     archived: bool
     features: tuple[FeatureValue, ...] = ()
+    base_fee_timing: BaseFeeTiming = BaseFeeTiming.ADVANCE
+    proration_unit: ProrationUnit = ProrationUnit.SECOND
 
     @classmethod
     def replay(cls, events: Iterable[DomainEvent]) -> Plan | None:
@@ -81,6 +87,11 @@ class Plan:
         for event in events:
             state = evolve(state, event)
         return state
+
+    @property
+    def in_arrears(self) -> bool:
+        """Whether the base fee is invoiced at the end of the time it pays for."""
+        return self.base_fee_timing is BaseFeeTiming.ARREARS
 
     @property
     def meter_codes(self) -> frozenset[str]:
@@ -110,6 +121,8 @@ def evolve(state: Plan | None, event: DomainEvent) -> Plan | None:
             charges=tuple(charge_from_dict(charge) for charge in event.charges),
             archived=False,
             features=tuple(FeatureValue.from_dict(value) for value in event.features),
+            base_fee_timing=event.base_fee_timing,
+            proration_unit=event.proration_unit,
         )
     if state is None:
         return None
@@ -135,12 +148,17 @@ def create_plan(
     charges: Sequence[Charge],
     now: datetime,
     features: Sequence[FeatureValue] = (),
+    base_fee_timing: str = "",
+    proration_unit: str = "",
 ) -> PlanCreated:
-    """Decide the creation of a plan; refuses bad input, listing every violation."""
+    """Decide the creation of a plan; refuses bad input, listing every violation.
+
+    An empty `base_fee_timing` or `proration_unit` takes the default (in advance, by second).
+    """
     violations = Violations()
     violations.code(code, "code")
     violations.text(name, "name")
-    violations.check(currency in CURRENCY_EXPONENTS, "currency", f"unknown ISO 4217 currency {currency!r}")
+    violations.check(is_currency(currency), "currency", f"unknown ISO 4217 currency {currency!r}")
     unit = _unit(interval_unit, violations)
     if _is_int(interval_count, "interval_count", violations):
         if unit is not None:
@@ -149,6 +167,8 @@ def create_plan(
             violations.check(interval_count >= 1, "interval_count", "must be at least 1")
     _in_range(base_fee_minor, 0, MAX_BASE_FEE_MINOR, "base_fee_minor", violations)
     _in_range(trial_days, 0, MAX_TRIAL_DAYS, "trial_days", violations)
+    timing = _choice(BaseFeeTiming, base_fee_timing, BaseFeeTiming.ADVANCE, "base_fee_timing", violations)
+    unit_of_proration = _choice(ProrationUnit, proration_unit, ProrationUnit.SECOND, "proration_unit", violations)
     violations.check(len(charges) <= MAX_CHARGES, "charges", f"at most {MAX_CHARGES} charges")
     first_index: dict[str, int] = {}
     for index, charge in enumerate(charges):
@@ -171,7 +191,22 @@ def create_plan(
         charges=[describe_charge(charge) for charge in charges],
         created_at=now,
         features=[value.to_dict() for value in features],
+        base_fee_timing=timing,
+        proration_unit=unit_of_proration,
     )
+
+
+_E = TypeVar("_E", BaseFeeTiming, ProrationUnit)
+
+
+def _choice(kind: type[_E], text: str, default: _E, field_path: str, violations: Violations) -> _E:
+    if not text:
+        return default
+    try:
+        return kind(text)
+    except ValueError:
+        violations.check(False, field_path, f"must be one of {', '.join(kind)}")
+        return default
 
 
 def _unit(interval_unit: str, violations: Violations) -> IntervalUnit | None:

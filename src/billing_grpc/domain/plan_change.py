@@ -18,9 +18,11 @@ from billing_grpc.domain.proration import ProrationBehavior
 class SubscriptionPlanChanged(DomainEvent):
     """From `changed_at` on, the subscription is billed by `to_plan_id`.
 
-    `proration_lines` (stored invoice lines, kind `proration`) wait on the subscription for the
-    next invoice under `create_prorations`; under `always_invoice` they are on `invoice_id`,
-    issued with the change; under `none` there are none.
+    `proration_lines` (stored invoice lines, kind `proration`) are on `invoice_id`, issued with
+    the change, under `always_invoice`; otherwise they wait on the subscription for the next
+    invoice. Under `none` the only line is the time served of an old fee billed in arrears.
+    `arrears_from` is where the new plan's fee in arrears starts counting when not at the change
+    (an advance fee paid under `none` covers the rest of the period).
     """
 
     TYPE: ClassVar[str] = "subscription.plan_changed"
@@ -32,6 +34,7 @@ class SubscriptionPlanChanged(DomainEvent):
     behavior: ProrationBehavior
     proration_lines: list[dict[str, Any]]
     invoice_id: str = ""
+    arrears_from: datetime | None = None
 
 
 class SubscriptionPlanChangeScheduled(DomainEvent):

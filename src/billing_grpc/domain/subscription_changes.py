@@ -17,7 +17,7 @@ from billing_grpc.domain.plan_change import (
     SubscriptionPlanChangeScheduled,
 )
 from billing_grpc.domain.proration import ProrationBehavior, change_lines
-from billing_grpc.domain.subscription import Subscription, SubscriptionPeriodClosed, SubscriptionStatus
+from billing_grpc.domain.subscription import Subscription, SubscriptionPeriodClosed
 
 
 def parse_behavior(text: str) -> ProrationBehavior:
@@ -86,9 +86,10 @@ def change_now(
     current period ends now and the new plan's first period is billed in full, in advance, so
     only the old fee's credit is prorated.
     """
-    lines = []
-    if behavior is not ProrationBehavior.NONE:
-        lines = change_proration(sub.status, sub.current_period, current, target, now)
+    lines = change_proration(sub, current, target, now, behavior)
+    # Under `none` an advance fee already paid the whole period: the new plan's fee in arrears
+    # starts counting at the period's end, so no time is billed twice.
+    settled = behavior is ProrationBehavior.NONE and not current.in_arrears and not sub.base_fee_free(current.interval)
     return SubscriptionPlanChanged(
         subscription_id=sub.subscription_id,
         from_plan_id=sub.plan_id,
@@ -97,20 +98,29 @@ def change_now(
         behavior=behavior,
         proration_lines=lines,
         invoice_id=invoice_id if lines or restarts_cycle(current, target) else "",
+        arrears_from=sub.current_period.end if settled else None,
     )
 
 
 def change_proration(
-    status: SubscriptionStatus, period: Period, current: Plan, target: Plan, at: datetime
+    sub: Subscription,
+    current: Plan,
+    target: Plan,
+    at: datetime,
+    behavior: ProrationBehavior = ProrationBehavior.CREATE_PRORATIONS,
 ) -> list[dict[str, Any]]:
     """The proration lines (stored form) of changing from `current` to `target` at `at`.
 
-    A trial paid nothing, so it prorates nothing. An interval change bills the new plan's whole
-    first period in advance, so only the old fee's unused part is prorated (a credit).
+    A trial or a free stub paid nothing, so it prorates nothing. Fees are prorated over the
+    cycle's whole period (a stub's included). An interval change ends the period at the change:
+    its invoice bills the old fee's time served in arrears and the new plan's first period, so
+    only the old advance fee's unused part is prorated (a credit).
     """
-    if status is SubscriptionStatus.TRIALING:
+    if sub.base_fee_free(current.interval):
         return []
-    prorated = change_lines(current, target, period, at)
+    since = sub.arrears_from or sub.segment_start or sub.current_period.start
+    prorate_advance = behavior is not ProrationBehavior.NONE
+    prorated = change_lines(current, target, sub.whole_period(current.interval), at, since, prorate_advance)
     if restarts_cycle(current, target):
         prorated = [line for line in prorated if line.amount_minor < 0]
     return [line_to_dict(line) for line in prorated]

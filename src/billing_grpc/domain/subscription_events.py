@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from billing_grpc.domain.events import DomainEvent
+from billing_grpc.domain.proration import ProrationBehavior
 
 
 class SubscriptionStatus(StrEnum):
@@ -19,6 +20,7 @@ class SubscriptionStatus(StrEnum):
     PAST_DUE = "past_due"
     CANCELED = "canceled"
     UNPAID = "unpaid"
+    PAUSED = "paused"  # nothing billed, no usage accepted, until resumed
 
 
 # The statuses in which a subscription still accrues charges and rolls over periods.
@@ -28,7 +30,13 @@ LIVE_STATUSES: frozenset[SubscriptionStatus] = frozenset(
 
 
 class SubscriptionStarted(DomainEvent):
-    """An organization subscribed to a plan; [period_start, period_end) is its first period."""
+    """An organization subscribed to a plan; [period_start, period_end) is its first period.
+
+    `stub_proration` says what a period shortened by the billing anchor bills (the first paid
+    period, after the trial if any): its prorated share of the fee (`create_prorations`, as
+    Stripe and Lago do), or nothing until the anchor (`none`). Subscriptions started before it
+    existed read back as `create_prorations`.
+    """
 
     TYPE: ClassVar[str] = "subscription.started"
 
@@ -41,6 +49,7 @@ class SubscriptionStarted(DomainEvent):
     period_start: datetime
     period_end: datetime
     trial_end: datetime | None
+    stub_proration: ProrationBehavior = ProrationBehavior.CREATE_PRORATIONS
 
 
 class SubscriptionCancellationScheduled(DomainEvent):

@@ -109,8 +109,13 @@ class LiveSubscription:
     # a change or a cycle restart, until sealed), and where the current plan's segment starts.
     boundaries: tuple[Period, ...] = ()
     segment_start: datetime | None = None
-    # Meters a plan of the subscription (current, scheduled, or rating an earlier segment) prices
-    # per transaction: their events are kept one by one for pricing (projections.usage), and a
+    # The current period as the subscription holds it: a stub after an anchor change, a resume
+    # or an aligned plan change starts where the cycle alone cannot tell.
+    current: Period | None = None
+    # Pauses since the last seal: no usage belongs to the subscription then.
+    pauses: tuple[Period, ...] = ()
+    # Meters that a plan the subscription has been on, or is scheduled to move to, prices per
+    # transaction: their events are kept one by one for pricing (projections.usage), and a
     # negative quantity, which would be a negative transaction, is refused.
     per_transaction_meters: frozenset[str] = frozenset()
     # The last period asked for: nearly all usage falls in the current period, and calendar math
@@ -129,10 +134,17 @@ class LiveSubscription:
         for known in self.boundaries:  # plan changes (issue #7)
             if known.start <= moment < known.end:
                 return known
-        period = self._cycle_period_at(moment)
+        current = self.current
+        period = current if current is not None and current.contains(moment) else self._cycle_period_at(moment)
         if self.segment_start is not None and period.start < self.segment_start <= moment < period.end:
             return Period(self.segment_start, period.end)  # the current plan's part of the period
         return period
+
+    def serves(self, moment: datetime) -> bool:
+        """Whether the subscription takes usage at `moment`: from its start, before its end, not while paused."""
+        if moment < self.started_at or (self.ends_at is not None and moment >= self.ends_at):
+            return False
+        return not any(pause.start <= moment < pause.end for pause in self.pauses)
 
     def _cycle_period_at(self, moment: datetime) -> Period:
         if self.trial_end is not None and moment < self.trial_end:
@@ -251,11 +263,7 @@ def judge(
     # At most one live subscription charges a meter at a time; a loop, not comprehensions:
     # this runs for every event.
     for subscription in subscriptions:
-        if (
-            usage.meter_code in subscription.meter_codes
-            and subscription.started_at <= timestamp
-            and (subscription.ends_at is None or timestamp < subscription.ends_at)
-        ):
+        if usage.meter_code in subscription.meter_codes and subscription.serves(timestamp):
             break
     else:
         return Rejection(
