@@ -218,15 +218,8 @@ class Percentage:
             name for name in ("per_transaction_min", "per_transaction_max") if getattr(self, name) is not None
         )
         low, high = self.per_transaction_min, self.per_transaction_max
-        inverted = (
-            low is not None
-            and high is not None
-            and isinstance(low, Decimal)
-            and isinstance(high, Decimal)
-            and low.is_finite()
-            and high.is_finite()
-            and high < low
-        )
+        comparable = isinstance(low, Decimal) and isinstance(high, Decimal) and low.is_finite() and high.is_finite()
+        inverted = comparable and high is not None and low is not None and high < low
         _validate(
             self,
             "rate_percent",
