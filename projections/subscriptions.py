@@ -131,6 +131,9 @@ class SubscriptionsProjection:
                 "segments": [],
                 "pending_prorations": [],
                 "scheduled_plan_id": None,
+                # Every plan it has been on: ingestion keeps events one by one for the meters any
+                # of them prices per transaction (a late event may belong to an earlier plan's period).
+                "plan_history": [fact.plan_id],
             }
         else:
             assert isinstance(fact, _Change)
@@ -224,6 +227,8 @@ def _plan_change(current: Document, fact: SubscriptionPlanChanged | Subscription
     current["arrears_from"] = fact.arrears_from
     current["segment_start"] = fact.changed_at if fact.changed_at > current["current_period_start"] else None
     current["plan_id"], current["scheduled_plan_id"] = fact.to_plan_id, None
+    history = current.get("plan_history") or [fact.from_plan_id]
+    current["plan_history"] = history if fact.to_plan_id in history else [*history, fact.to_plan_id]
 
 
 def close_due_at(doc: Mapping[str, Any]) -> datetime | None:

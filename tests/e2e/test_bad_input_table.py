@@ -102,6 +102,11 @@ def _per_unit(price: str, meter: str = "api_calls", **extra: str) -> catalogue_p
     return catalogue_pb2.Charge(meter_code=meter, per_unit=catalogue_pb2.PerUnit(unit_price=price), **extra)
 
 
+def _percentage(free_units: str = "", **terms: Any) -> catalogue_pb2.Charge:
+    percentage = catalogue_pb2.Percentage(rate_percent="2", **terms)
+    return catalogue_pb2.Charge(meter_code="api_calls", free_units=free_units, percentage=percentage)
+
+
 def _start(t: Tenant, **times: dict[str, int]) -> subscriptions_pb2.StartSubscriptionRequest:
     request = subscriptions_pb2.StartSubscriptionRequest(organization_id=t.organization_id, plan_id=t.spare_plan_id)
     for name, value in times.items():
@@ -251,6 +256,21 @@ ROWS: list[Row] = [
         lambda t: _plan(charges=[_per_unit("1e999")]), INVALID, "invalid_pricing", "charges[0].per_unit.unit_price"),
     Row("CatalogueService/CreatePlan", "negative unit price",
         lambda t: _plan(charges=[_per_unit("-1")]), INVALID, "invalid_pricing", "charges[0].per_unit.unit_price"),
+    Row("CatalogueService/CreatePlan", "negative free transactions",
+        lambda t: _plan(charges=[_percentage(free_transactions=-1)]), INVALID, "invalid_pricing",
+        "charges[0].percentage.free_transactions"),
+    Row("CatalogueService/CreatePlan", "negative free amount",
+        lambda t: _plan(charges=[_percentage(free_amount="-0.01")]), INVALID, "invalid_pricing",
+        "charges[0].percentage.free_amount"),
+    Row("CatalogueService/CreatePlan", "negative minimum per transaction",
+        lambda t: _plan(charges=[_percentage(per_transaction_min="-1")]), INVALID, "invalid_pricing",
+        "charges[0].percentage.per_transaction_min"),
+    Row("CatalogueService/CreatePlan", "maximum per transaction below the minimum",
+        lambda t: _plan(charges=[_percentage(per_transaction_min="50", per_transaction_max="40")]), INVALID,
+        "invalid_pricing", "charges[0].percentage.per_transaction_max"),
+    Row("CatalogueService/CreatePlan", "free units beside a per-transaction free amount",
+        lambda t: _plan(charges=[_percentage(free_units="1", free_amount="100")]), INVALID, "invalid_pricing",
+        "charges[0].free_units"),
     Row("CatalogueService/CreatePlan", "charge without a pricing model",
         lambda t: _plan(charges=[catalogue_pb2.Charge(meter_code="api_calls")]),
         INVALID, "invalid_pricing", "charges[0].model"),

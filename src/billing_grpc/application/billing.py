@@ -20,7 +20,7 @@ from billing_grpc.application.context import CommandContext
 from billing_grpc.application.drafts import segment_dicts, segment_period
 from billing_grpc.application.progress import ProjectionProgress
 from billing_grpc.application.streams import Writer, load, load_existing, load_organization, ordered_id
-from billing_grpc.application.usage_queries import meter_usage
+from billing_grpc.application.usage_queries import charged_usage
 from billing_grpc.domain import credit as credits
 from billing_grpc.domain import invoice as invoices
 from billing_grpc.domain import invoice_numbering, organization, subscription
@@ -356,7 +356,7 @@ class BillingHandlers:
         for charge in plan.charges:
             aggregation = await self._aggregation(charge.meter_code)
             doc = by_meter.get(charge.meter_code)
-            metered = meter_usage(aggregation, doc)
+            metered = await charged_usage(self.read_models, charge, aggregation, doc, subscription_id, period)
             record = {
                 "meter_code": charge.meter_code,
                 "aggregation": aggregation.value,
@@ -365,6 +365,10 @@ class BillingHandlers:
                 "first_position": doc["first_position"] if doc else None,
                 "last_position": doc["last_position"] if doc else None,
             }
+            if charge.per_transaction:
+                # Priced event by event: the events between these positions, by usage timestamp
+                # and then log position (docs/billing-rules/percentage-charges.md).
+                record["priced_per_transaction"] = True
             usage[charge.meter_code] = (metered, record)
         return usage
 

@@ -32,6 +32,8 @@ class MeterUsage:
     maximum: Decimal | None
     latest: Decimal | None
     unique_count: int
+    # Each event's amount in time order, read only for a charge priced per transaction.
+    transactions: tuple[Decimal, ...] | None = None
 
     @property
     def quantity(self) -> Decimal:
@@ -88,6 +90,7 @@ def usage_lines(plan: Plan, usage: Mapping[str, MeterUsage], period: Period) -> 
             quantity=max(metered.quantity, zero) if metered else zero,
             event_count=metered.event_count if metered else 0,
             amount_sum=max(metered.total, zero) if metered else zero,
+            transactions=(metered.transactions if metered else None) if charge.per_transaction else None,
         )
         result = price(charge, totals)
         if not result.lines:

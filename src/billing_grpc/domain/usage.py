@@ -84,6 +84,8 @@ class UsageRecord(NamedTuple):
     timestamp: int  # microseconds since EPOCH
     properties: Mapping[str, str]
     unique_value: str | None  # the counted property of a unique_count meter
+    # A charge prices this meter per transaction (see `LiveSubscription.per_transaction_meters`).
+    per_transaction: bool = False
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,10 @@ class LiveSubscription:
     current: Period | None = None
     # Pauses since the last seal: no usage belongs to the subscription then.
     pauses: tuple[Period, ...] = ()
+    # Meters that a plan the subscription has been on, or is scheduled to move to, prices per
+    # transaction: their events are kept one by one for pricing (projections.usage), and a
+    # negative quantity, which would be a negative transaction, is refused.
+    per_transaction_meters: frozenset[str] = frozenset()
     # The last period asked for: nearly all usage falls in the current period, and calendar math
     # per event would dominate ingestion.
     _recent: list[Period] = field(default_factory=list, compare=False, repr=False)
@@ -157,7 +163,9 @@ class UsageRecorded(DomainEvent):
     one entry per event, in the order they arrived, in `idempotency_keys`, `quantities`
     (canonical decimal strings) and `timestamps` (microseconds since the Unix epoch, UTC);
     `properties` lists `[index, {name: value}]` for the events that carried any, and
-    `unique_values` (unique_count meters only) the counted property of every event. Columns
+    `unique_values` (unique_count meters only) the counted property of every event;
+    `per_transaction: true` (absent: false, as in every series recorded before it existed) marks
+    a meter that a plan of the subscription prices per transaction. Columns
     keep a batch of thousands cheap to encode, store and fold; version 1 (a list of `records`,
     one object per event) is upcast by `series_from_records`.
     """
@@ -195,6 +203,8 @@ def _series(records: list[UsageRecord]) -> dict[str, Any]:
     }
     if first.unique_value is not None:
         series["unique_values"] = [r.unique_value for r in records]
+    if first.per_transaction:
+        series["per_transaction"] = True
     return series
 
 
@@ -262,6 +272,9 @@ def judge(
         )
     if timestamp < subscription.open_from:
         return Rejection(RejectReason.PERIOD_CLOSED, "that period is invoiced already")
+    per_transaction = usage.meter_code in subscription.per_transaction_meters
+    if per_transaction and quantity[0] == "-":  # canonical: a negative quantity starts with "-"
+        return Rejection(RejectReason.NEGATIVE_QUANTITY, "a charge priced per transaction takes no negative amounts")
     period_start, period_end = _period_stamps(subscription.period_at(timestamp))
     return UsageRecord(
         subscription.subscription_id,
@@ -273,6 +286,7 @@ def judge(
         (timestamp - EPOCH) // _MICROSECOND,
         usage.properties,
         usage.properties[meter.property] if meter.aggregation is Aggregation.UNIQUE_COUNT else None,
+        per_transaction,
     )
 
 
