@@ -155,7 +155,8 @@ class CatalogueServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def CreatePlan(self, request, context):
-        """CreatePlan defines a plan: a base fee charged in advance and usage charges in arrears.
+        """CreatePlan defines a plan: a base fee charged in advance or in arrears (base_fee_timing),
+        prorated by second or by day (proration_unit), and usage charges in arrears.
         ALREADY_EXISTS `plan_code_taken`; INVALID_ARGUMENT `unknown_meter` (a charge on a meter
         that does not exist) or `invalid_pricing` (bad prices or bands), with a field violation per
         problem (e.g. `charges[0].graduated.tiers[1].up_to`).

@@ -61,7 +61,8 @@ class CatalogueServiceStub:
     ListFeatures: _grpc.UnaryUnaryMultiCallable[_catalogue_pb2.ListFeaturesRequest, _catalogue_pb2.ListFeaturesResponse]
     """ListFeatures returns every feature, ordered by code."""
     CreatePlan: _grpc.UnaryUnaryMultiCallable[_catalogue_pb2.CreatePlanRequest, _catalogue_pb2.CreatePlanResponse]
-    """CreatePlan defines a plan: a base fee charged in advance and usage charges in arrears.
+    """CreatePlan defines a plan: a base fee charged in advance or in arrears (base_fee_timing),
+    prorated by second or by day (proration_unit), and usage charges in arrears.
     ALREADY_EXISTS `plan_code_taken`; INVALID_ARGUMENT `unknown_meter` (a charge on a meter
     that does not exist) or `invalid_pricing` (bad prices or bands), with a field violation per
     problem (e.g. `charges[0].graduated.tiers[1].up_to`).
@@ -109,7 +110,8 @@ class CatalogueServiceAsyncStub(CatalogueServiceStub):
     ListFeatures: _aio.UnaryUnaryMultiCallable[_catalogue_pb2.ListFeaturesRequest, _catalogue_pb2.ListFeaturesResponse]  # type: ignore[assignment]
     """ListFeatures returns every feature, ordered by code."""
     CreatePlan: _aio.UnaryUnaryMultiCallable[_catalogue_pb2.CreatePlanRequest, _catalogue_pb2.CreatePlanResponse]  # type: ignore[assignment]
-    """CreatePlan defines a plan: a base fee charged in advance and usage charges in arrears.
+    """CreatePlan defines a plan: a base fee charged in advance or in arrears (base_fee_timing),
+    prorated by second or by day (proration_unit), and usage charges in arrears.
     ALREADY_EXISTS `plan_code_taken`; INVALID_ARGUMENT `unknown_meter` (a charge on a meter
     that does not exist) or `invalid_pricing` (bad prices or bands), with a field violation per
     problem (e.g. `charges[0].graduated.tiers[1].up_to`).
@@ -196,7 +198,8 @@ class CatalogueServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _catalogue_pb2.CreatePlanRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_catalogue_pb2.CreatePlanResponse, _abc.Awaitable[_catalogue_pb2.CreatePlanResponse]]:
-        """CreatePlan defines a plan: a base fee charged in advance and usage charges in arrears.
+        """CreatePlan defines a plan: a base fee charged in advance or in arrears (base_fee_timing),
+        prorated by second or by day (proration_unit), and usage charges in arrears.
         ALREADY_EXISTS `plan_code_taken`; INVALID_ARGUMENT `unknown_meter` (a charge on a meter
         that does not exist) or `invalid_pricing` (bad prices or bands), with a field violation per
         problem (e.g. `charges[0].graduated.tiers[1].up_to`).

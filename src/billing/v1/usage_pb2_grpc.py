@@ -119,8 +119,9 @@ class UsageServiceServicer:
 
     def PreviewInvoice(self, request, context):
         """PreviewInvoice returns the invoice the subscription's open period would produce if it
-        closed now: its usage priced by the plan (in arrears), pending proration lines, and the next
-        period's base fee (in advance). With change_plan_id it previews a plan change (ChangePlan)
+        closed now: its usage priced by the plan (in arrears), pending proration lines, the base fee
+        the close bills (the current period's if in arrears, the next one's if in advance; a stub's
+        prorated share). With change_plan_id it previews a plan change (ChangePlan)
         at proration_time without committing it: the change's proration lines are added. Org admins,
         billing viewers and platform admins. NOT_FOUND `subscription_not_found` or
         `plan_not_found`; a previewed change is refused as ChangePlan would refuse it:

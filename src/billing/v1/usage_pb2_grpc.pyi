@@ -70,8 +70,9 @@ class UsageServiceStub:
     """
     PreviewInvoice: _grpc.UnaryUnaryMultiCallable[_usage_pb2.PreviewInvoiceRequest, _usage_pb2.PreviewInvoiceResponse]
     """PreviewInvoice returns the invoice the subscription's open period would produce if it
-    closed now: its usage priced by the plan (in arrears), pending proration lines, and the next
-    period's base fee (in advance). With change_plan_id it previews a plan change (ChangePlan)
+    closed now: its usage priced by the plan (in arrears), pending proration lines, the base fee
+    the close bills (the current period's if in arrears, the next one's if in advance; a stub's
+    prorated share). With change_plan_id it previews a plan change (ChangePlan)
     at proration_time without committing it: the change's proration lines are added. Org admins,
     billing viewers and platform admins. NOT_FOUND `subscription_not_found` or
     `plan_not_found`; a previewed change is refused as ChangePlan would refuse it:
@@ -120,8 +121,9 @@ class UsageServiceAsyncStub(UsageServiceStub):
     """
     PreviewInvoice: _aio.UnaryUnaryMultiCallable[_usage_pb2.PreviewInvoiceRequest, _usage_pb2.PreviewInvoiceResponse]  # type: ignore[assignment]
     """PreviewInvoice returns the invoice the subscription's open period would produce if it
-    closed now: its usage priced by the plan (in arrears), pending proration lines, and the next
-    period's base fee (in advance). With change_plan_id it previews a plan change (ChangePlan)
+    closed now: its usage priced by the plan (in arrears), pending proration lines, the base fee
+    the close bills (the current period's if in arrears, the next one's if in advance; a stub's
+    prorated share). With change_plan_id it previews a plan change (ChangePlan)
     at proration_time without committing it: the change's proration lines are added. Org admins,
     billing viewers and platform admins. NOT_FOUND `subscription_not_found` or
     `plan_not_found`; a previewed change is refused as ChangePlan would refuse it:
@@ -191,8 +193,9 @@ class UsageServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_usage_pb2.PreviewInvoiceResponse, _abc.Awaitable[_usage_pb2.PreviewInvoiceResponse]]:
         """PreviewInvoice returns the invoice the subscription's open period would produce if it
-        closed now: its usage priced by the plan (in arrears), pending proration lines, and the next
-        period's base fee (in advance). With change_plan_id it previews a plan change (ChangePlan)
+        closed now: its usage priced by the plan (in arrears), pending proration lines, the base fee
+        the close bills (the current period's if in arrears, the next one's if in advance; a stub's
+        prorated share). With change_plan_id it previews a plan change (ChangePlan)
         at proration_time without committing it: the change's proration lines are added. Org admins,
         billing viewers and platform admins. NOT_FOUND `subscription_not_found` or
         `plan_not_found`; a previewed change is refused as ChangePlan would refuse it:
