@@ -113,6 +113,7 @@ class UsageCatalog:
             # Plan changes (issue #7): segment bounds within and before the current period.
             boundaries=tuple(Period(b["start"], b["end"]) for b in doc.get("segments") or ()),
             segment_start=doc.get("segment_start"),
+            current_period=Period(doc["current_period_start"], doc["current_period_end"]),
         )
 
     def forget_subscriptions(self) -> None:

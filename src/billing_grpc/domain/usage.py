@@ -107,6 +107,9 @@ class LiveSubscription:
     # a change or a cycle restart, until sealed), and where the current plan's segment starts.
     boundaries: tuple[Period, ...] = ()
     segment_start: datetime | None = None
+    # The current period as the subscription holds it: after a plan change that kept the
+    # billing-cycle day it is a stub up to the next cycle day, which the cycle alone cannot tell.
+    current_period: Period | None = None
     # The last period asked for: nearly all usage falls in the current period, and calendar math
     # per event would dominate ingestion.
     _recent: list[Period] = field(default_factory=list, compare=False, repr=False)
@@ -129,6 +132,8 @@ class LiveSubscription:
         return period
 
     def _cycle_period_at(self, moment: datetime) -> Period:
+        if self.current_period is not None and self.current_period.contains(moment):
+            return self.current_period
         if self.trial_end is not None and moment < self.trial_end:
             return Period(self.started_at, self.trial_end)
         paid_start = self.trial_end or self.started_at
