@@ -113,7 +113,7 @@ class UsageCatalog:
             # Plan changes (issue #7): segment bounds within and before the current period.
             boundaries=tuple(Period(b["start"], b["end"]) for b in doc.get("segments") or ()),
             segment_start=doc.get("segment_start"),
-            current_period=Period(doc["current_period_start"], doc["current_period_end"]),
+            current_period=_current_period(doc),
         )
 
     def forget_subscriptions(self) -> None:
@@ -128,3 +128,9 @@ class UsageCatalog:
                 raise LookupError(f"subscription refers to unknown plan {plan_id}")
             self._plans[plan_id] = doc
         return self._plans[plan_id]
+
+
+def _current_period(doc: dict[str, Any]) -> Period | None:
+    """The document's current period (None in a partial document: the cycle alone decides)."""
+    start, end = doc.get("current_period_start"), doc.get("current_period_end")
+    return Period(start, end) if start is not None and end is not None else None
