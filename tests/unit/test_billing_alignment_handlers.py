@@ -70,6 +70,8 @@ PLANS: dict[str, tuple[str, int, int, str]] = {
     "y_pro": ("year", 1, 73000, "3"),
     "y_lite": ("year", 1, 18250, "3"),
 }
+# code -> (interval unit, fee): base fees billed in arrears
+ARREARS_PLANS: dict[str, tuple[str, int]] = {"m_arrears": ("month", 3000), "y_arrears": ("year", 73000)}
 
 
 def months_of(code: str) -> int:
@@ -92,9 +94,11 @@ class World:
     organization_id: str
     plans: dict[str, str]
 
-    async def subscribe(self, code: str, trial_days: int | None = None, organization_id: str = "") -> str:
+    async def subscribe(
+        self, code: str, trial_days: int | None = None, organization_id: str = "", stub_proration: str = ""
+    ) -> str:
         subscription_id, position = await self.app.subscriptions.start(
-            CONTEXT, organization_id or self.organization_id, self.plans[code], None, None, trial_days
+            CONTEXT, organization_id or self.organization_id, self.plans[code], None, None, trial_days, stub_proration
         )
         await self.app.projections.wait_until(position)
         return subscription_id
@@ -142,6 +146,11 @@ async def world(database_name: str) -> AsyncIterator[World]:
             charges = [Charge("calls", PerUnit(Decimal(price)))]
             plans[code], _ = await app.catalogue.create_plan(
                 CONTEXT, NewPlan(code, code.title(), "USD", unit, count, fee, 0, charges)
+            )
+        for code, (unit, fee) in ARREARS_PLANS.items():
+            charges = [Charge("calls", PerUnit(Decimal(1)))]
+            plans[code], _ = await app.catalogue.create_plan(
+                CONTEXT, NewPlan(code, code.title(), "USD", unit, 1, fee, 0, charges, base_fee_timing="arrears")
             )
         organization_id, _ = await app.organizations.create(
             CONTEXT, NewOrganization("Acme", "USD", payment_method="pm_ok")
@@ -406,3 +415,45 @@ async def test_an_unchanged_change_at_the_instant_the_period_began_is_refused(wo
         await world.app.plan_changes.change(CONTEXT, sub, world.plans["y"], "", False, "unchanged")
     assert refused.value.reason == "period_just_started"
     assert await world.app.store.head_position() == head
+
+
+async def test_a_fee_in_arrears_is_billed_for_the_time_served_on_each_side_of_an_unchanged_change(
+    world: World,
+) -> None:
+    """Monthly 3000 in arrears to annual 73000 in arrears on Apr 15: Apr 1 - Apr 15 served, then the stub."""
+    sub = await world.subscribe("m_arrears")
+    await world.app.cycle.advance(world.clock, day(4, 15))
+    changed = await world.app.plan_changes.change(CONTEXT, sub, world.plans["y_arrears"], "", False, "unchanged")
+    assert changed.proration_lines == []  # nothing was paid ahead: nothing to credit
+    update = await world.invoice(changed.invoice_id)
+    assert lines_of(update) == [("base_fee", 1400)]  # 3000 x 14/30, served Apr 1 - Apr 15; nothing ahead
+    assert fee_period(update) == (day(4, 1), day(4, 15))
+    await world.app.cycle.advance(world.clock, day(5, 1) + HOURS_2)
+    [stub] = [i for i in await world.invoices(sub) if i["usage_period_start"] == day(4, 15)]
+    assert lines_of(stub) == [("base_fee", 3200)]  # 73000 x 16/365, served Apr 15 - May 1, in arrears
+    assert fee_period(stub) == (day(4, 15), day(5, 1))
+    doc = await world.subscription(sub)
+    assert (doc["current_period_start"], doc["current_period_end"]) == (day(5, 1), day(5, 1, 2027))
+
+
+async def test_an_arrears_fee_changed_to_an_advance_one_bills_the_time_served_and_the_stub_ahead(
+    world: World,
+) -> None:
+    sub = await world.subscribe("m_arrears")
+    await world.app.cycle.advance(world.clock, day(4, 15))
+    changed = await world.app.plan_changes.change(CONTEXT, sub, world.plans["y_pro"], "", False, "unchanged")
+    update = await world.invoice(changed.invoice_id)
+    # Monthly's Apr 1 - Apr 15 in arrears (1400) and the annual stub Apr 15 - May 1 ahead (3200).
+    assert lines_of(update) == [("base_fee", 1400), ("base_fee", 3200)]
+
+
+async def test_a_subscription_that_bills_no_stub_pays_nothing_until_the_cycle_day(world: World) -> None:
+    """Started with proration_behavior none: a period shortened by the anchor is free, the stub too."""
+    sub = await world.subscribe("m", stub_proration="none")
+    await world.app.cycle.advance(world.clock, day(4, 15))
+    changed = await world.app.plan_changes.change(CONTEXT, sub, world.plans["y_pro"], "", False, "unchanged")
+    update = await world.invoice(changed.invoice_id)
+    assert lines_of(update) == [("proration", -1600)]
+    await world.app.cycle.advance(world.clock, day(5, 1) + HOURS_2)
+    [cycle] = [i for i in await world.invoices(sub) if i["usage_period_start"] == day(4, 15)]
+    assert lines_of(cycle) == [("base_fee", 73000)] and fee_period(cycle) == (day(5, 1), day(5, 1, 2027))
