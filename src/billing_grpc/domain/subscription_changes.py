@@ -11,7 +11,7 @@ from billing_grpc.domain.errors import FailedPrecondition, FieldViolation, Inval
 from billing_grpc.domain.events import DomainEvent
 from billing_grpc.domain.invoicing import line_to_dict
 from billing_grpc.domain.money import CurrencyMismatch
-from billing_grpc.domain.periods import Period, add_months
+from billing_grpc.domain.periods import Period
 from billing_grpc.domain.plan import Plan
 from billing_grpc.domain.plan_change import (
     SubscriptionPlanChanged,
@@ -169,11 +169,6 @@ def dropped_change(sub: Subscription, reason: str, now: datetime) -> Subscriptio
     return SubscriptionPlanChangeDropped(
         subscription_id=sub.subscription_id, to_plan_id=sub.scheduled_plan_id, reason=reason, at=now
     )
-
-
-def restarted_period(target: Plan, start: datetime) -> Period:
-    """The first period of a cycle restarted at `start` on `target`'s interval."""
-    return Period(start, add_months(start, target.interval.months))
 
 
 def scheduled_change(
