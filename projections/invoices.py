@@ -1,8 +1,11 @@
 """The invoices read model, and the calculation record behind each finalized invoice.
 
 An invoice document follows the aggregate's `evolve` (domain/invoice.py) field by field, so
-`status`, `amount_due_minor` and `next_attempt_at` answer the scheduler's questions (which
-drafts to finalize, which payments to send) exactly as the invoice's stream would.
+`status` and `next_attempt_at` answer the scheduler's questions (which drafts to finalize,
+which payments to send) exactly as the invoice's stream would. The figures
+(`total_minor`, `credit_applied_minor`, `amount_due_minor`, `amount_paid_minor`,
+`amount_remaining_minor`) come from the events alone, by the aggregate's own rules
+(`provisional_amount_due`, `amount_remaining`), so a rebuild yields the same documents.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from billing_grpc.domain.invoice import (
     PaymentFailed,
     PaymentStarted,
     PaymentSucceeded,
+    amount_remaining,
+    provisional_amount_due,
 )
 from billing_grpc.eventstore import RecordedEvent
 from projections.model import Document, Index, View
@@ -103,6 +108,7 @@ class InvoicesProjection:
 
 
 def _issued(fact: InvoiceIssued, position: int) -> Document:
+    due = provisional_amount_due(fact.total_minor)
     return {
         "organization_id": fact.organization_id,
         "subscription_id": fact.subscription_id,
@@ -114,8 +120,9 @@ def _issued(fact: InvoiceIssued, position: int) -> Document:
         "reason": fact.reason.value,
         "lines": stored_lines(fact.lines),
         "total_minor": fact.total_minor,
-        "amount_due_minor": 0,
+        "amount_due_minor": due,
         "amount_paid_minor": 0,
+        "amount_remaining_minor": amount_remaining(InvoiceStatus.DRAFT, due, 0),
         "credit_applied_minor": 0,
         "usage_period_start": fact.usage_period_start,
         "usage_period_end": fact.usage_period_end,
@@ -158,7 +165,6 @@ def _evolve(current: Document, fact: _Change) -> None:
         case InvoicePaid():
             current["status"] = InvoiceStatus.PAID.value
             current["amount_paid_minor"] = fact.amount_paid_minor
-            current["amount_due_minor"] = 0
             current["paid_at"] = fact.paid_at
             current["next_attempt_at"] = None
         case InvoiceMarkedUncollectible():
@@ -169,6 +175,9 @@ def _evolve(current: Document, fact: _Change) -> None:
             current["status"] = InvoiceStatus.VOID.value
             current["voided_at"] = fact.at
             current["next_attempt_at"] = None
+    current["amount_remaining_minor"] = amount_remaining(
+        current["status"], current["amount_due_minor"], current["amount_paid_minor"]
+    )
 
 
 def stored_lines(lines: Iterable[Line]) -> list[Line]:

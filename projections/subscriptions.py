@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from billing_grpc.domain.cycle_changes import SubscriptionAnchorChangeScheduled, SubscriptionPaused, SubscriptionResumed
 from billing_grpc.domain.entitlement_events import ENTITLEMENT_EVENT_TYPES
 from billing_grpc.domain.events import decode_event
 from billing_grpc.domain.plan_change import (
@@ -37,6 +38,8 @@ from projections.model import Document, Index, View
 SUBSCRIPTIONS = "subscriptions"
 
 _LIVE = frozenset(status.value for status in LIVE_STATUSES)
+# Statuses whose last period may still take late usage until it is sealed.
+_STOPPED = frozenset({SubscriptionStatus.CANCELED.value, SubscriptionStatus.PAUSED.value})
 
 _Change = (
     SubscriptionCancellationScheduled
@@ -49,6 +52,9 @@ _Change = (
     | SubscriptionPlanChanged
     | SubscriptionPlanChangeScheduled
     | SubscriptionPlanChangeDropped
+    | SubscriptionAnchorChangeScheduled
+    | SubscriptionPaused
+    | SubscriptionResumed
 )
 
 
@@ -69,6 +75,9 @@ class SubscriptionsProjection:
             SubscriptionPlanChanged.TYPE,
             SubscriptionPlanChangeScheduled.TYPE,
             SubscriptionPlanChangeDropped.TYPE,
+            SubscriptionAnchorChangeScheduled.TYPE,
+            SubscriptionPaused.TYPE,
+            SubscriptionResumed.TYPE,
             # They share the subscription's stream: only the stream version is read from them.
             *ENTITLEMENT_EVENT_TYPES,
         }
@@ -109,6 +118,10 @@ class SubscriptionsProjection:
                 "current_period_end": fact.period_end,
                 "trial_end": fact.trial_end,
                 "stub_proration": fact.stub_proration.value,
+                "pending_anchor": None,
+                "pending_stub_proration": None,
+                "paused_at": None,
+                "pauses": [],
                 "cancel_at": None,
                 "canceled_at": None,
                 "usage_open_from": None,
@@ -118,6 +131,9 @@ class SubscriptionsProjection:
                 "segments": [],
                 "pending_prorations": [],
                 "scheduled_plan_id": None,
+                # Every plan it has been on: ingestion keeps events one by one for the meters any
+                # of them prices per transaction (a late event may belong to an earlier plan's period).
+                "plan_history": [fact.plan_id],
             }
         else:
             assert isinstance(fact, _Change)
@@ -146,8 +162,21 @@ def _evolve(current: Document, fact: _Change) -> None:
             _plan_change(current, fact)
         case SubscriptionPlanChangeDropped():
             current["scheduled_plan_id"] = None
+        case SubscriptionAnchorChangeScheduled():
+            current["pending_anchor"] = fact.billing_anchor
+            current["pending_stub_proration"] = fact.stub_proration.value
+        case SubscriptionPaused():
+            current["status"], current["paused_at"] = SubscriptionStatus.PAUSED.value, fact.paused_at
+            current["pending_prorations"] = [*current.get("pending_prorations", []), *fact.proration_lines]
+        case SubscriptionResumed():
+            _resumed(current, fact)
         case SubscriptionPeriodClosed():
             current["segment_start"], current["pending_prorations"], current["arrears_from"] = None, [], None
+            pending = current.get("pending_anchor")
+            if pending is not None and fact.cycle_anchor == pending and fact.next_period_start is not None:
+                current["stub_proration"] = current["pending_stub_proration"]
+            if fact.next_period_start is not None:
+                current["pending_anchor"], current["pending_stub_proration"] = None, None
             if fact.cycle_anchor is not None:
                 # The cycle restarts: the closed period is no longer a period of the new cycle,
                 # so ingestion needs its bounds for late usage until it is sealed.
@@ -165,12 +194,23 @@ def _evolve(current: Document, fact: _Change) -> None:
         case SubscriptionUsageSealed():
             current["usage_open_from"] = fact.sealed_through
             current["segments"] = [s for s in current.get("segments", []) if s["end"] > fact.sealed_through]
+            current["pauses"] = [p for p in current.get("pauses", []) if p["end"] > fact.sealed_through]
         case SubscriptionPastDue():
             current["status"] = SubscriptionStatus.PAST_DUE.value
         case SubscriptionReactivated():
             current["status"] = SubscriptionStatus.ACTIVE.value
         case SubscriptionMarkedUnpaid():
             current["status"] = SubscriptionStatus.UNPAID.value
+
+
+def _resumed(current: Document, fact: SubscriptionResumed) -> None:
+    """Billing starts again: a new current period; the pause is a gap that never takes usage."""
+    pause = {"start": current["paused_at"], "end": fact.resumed_at}
+    current["pauses"] = [*current.get("pauses", []), pause]
+    current["status"], current["paused_at"] = SubscriptionStatus.ACTIVE.value, None
+    current["final_period_closed"] = False
+    current["current_period_start"], current["current_period_end"] = fact.period_start, fact.period_end
+    current["cycle_anchor"], current["stub_proration"] = fact.cycle_anchor, fact.stub_proration.value
 
 
 def _plan_change(current: Document, fact: SubscriptionPlanChanged | SubscriptionPlanChangeScheduled) -> None:
@@ -187,6 +227,8 @@ def _plan_change(current: Document, fact: SubscriptionPlanChanged | Subscription
     current["arrears_from"] = fact.arrears_from
     current["segment_start"] = fact.changed_at if fact.changed_at > current["current_period_start"] else None
     current["plan_id"], current["scheduled_plan_id"] = fact.to_plan_id, None
+    history = current.get("plan_history") or [fact.from_plan_id]
+    current["plan_history"] = history if fact.to_plan_id in history else [*history, fact.to_plan_id]
 
 
 def close_due_at(doc: Mapping[str, Any]) -> datetime | None:
@@ -201,20 +243,20 @@ def close_due_at(doc: Mapping[str, Any]) -> datetime | None:
 
 
 def usage_open(doc: Mapping[str, Any]) -> bool:
-    """Whether usage is still accepted: live, or canceled with its last period not sealed yet."""
+    """Whether usage is still accepted: live, or canceled or paused with its last period not sealed yet."""
     if doc["status"] in _LIVE:
         return True
     final_end = _final_period_end(doc)
-    if doc["status"] != SubscriptionStatus.CANCELED.value or final_end is None:
+    if doc["status"] not in _STOPPED or final_end is None:
         return False
     sealed: datetime | None = doc["usage_open_from"]
     return sealed is None or sealed < final_end
 
 
 def _final_period_end(doc: Mapping[str, Any]) -> datetime | None:
-    """The end of a canceled subscription's last period: the cancellation, or its period's end if earlier."""
-    canceled_at: datetime | None = doc["canceled_at"]
-    if canceled_at is None:
+    """The end of a canceled (or paused) subscription's last period: when it stopped, or its period's end if earlier."""
+    stopped: datetime | None = doc["canceled_at"] or doc.get("paused_at")
+    if stopped is None:
         return None
     period_end: datetime = doc["current_period_end"]
-    return min(canceled_at, period_end)
+    return min(stopped, period_end)

@@ -4,6 +4,11 @@ One document per (subscription, period, meter) keeps what each aggregation needs
 count, the exact sum, the maximum, the latest value (by usage timestamp, ties to the later event)
 and the number of distinct values; the distinct values themselves are one small document each,
 so counting them stays cheap however many there are. Numbers are canonical decimal strings.
+
+A series marked `per_transaction` (its meter is priced per transaction, Lago's percentage rule)
+also keeps its events one by one, for pricing in time order: one `usage_transactions` document
+per series and batch, holding the batch's log position and the series' timestamp and quantity
+columns as they were recorded. Other meters get nothing more, so their ingest cost is unchanged.
 """
 
 from __future__ import annotations
@@ -16,10 +21,11 @@ from typing import Any
 from billing_grpc.domain.money import format_decimal
 from billing_grpc.domain.usage import UsageRecorded, from_micros, stamp
 from billing_grpc.eventstore import RecordedEvent
-from projections.model import Index, View
+from projections.model import Index, ReadModelReader, View
 
 USAGE_TOTALS = "usage_totals"
 USAGE_UNIQUE_VALUES = "usage_unique_values"
+USAGE_TRANSACTIONS = "usage_transactions"
 # Sums stay exact however large they grow: rounding would be an error, never a silent result.
 _EXACT = Context(prec=200, traps=[InvalidOperation, Overflow, Inexact])
 
@@ -37,6 +43,8 @@ class UsageProjection:
     collections: Mapping[str, Sequence[Index]] = {
         USAGE_TOTALS: [Index((("subscription_id", 1), ("period_start", 1)))],
         USAGE_UNIQUE_VALUES: [],
+        # Pricing reads a (segment of a) period's transactions of one meter.
+        USAGE_TRANSACTIONS: [Index((("subscription_id", 1), ("period_start", 1), ("meter_code", 1)))],
     }
 
     async def prefetch(self, events: Sequence[RecordedEvent], view: View) -> None:
@@ -63,10 +71,41 @@ class UsageProjection:
                     view.put(USAGE_UNIQUE_VALUES, value_key, {"totals": key})
                     totals["unique_count"] += 1
             view.put(USAGE_TOTALS, key, totals)
+            if series.get("per_transaction"):
+                view.put(USAGE_TRANSACTIONS, f"{key}|{event.position}", _transactions(series, event.position))
 
 
 def _keyed(series: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
     return [(totals_key(s["subscription_id"], s["period_start"], s["meter_code"]), s) for s in series]
+
+
+def _transactions(series: Mapping[str, Any], position: int) -> dict[str, Any]:
+    return {
+        "subscription_id": series["subscription_id"],
+        "meter_code": series["meter_code"],
+        "period_start": series["period_start"],
+        "position": position,
+        "timestamps": series["timestamps"],
+        "quantities": series["quantities"],
+    }
+
+
+async def transactions_in_time_order(
+    read_models: ReadModelReader, subscription_id: str, period_start: str, meter_code: str
+) -> tuple[Decimal, ...]:
+    """A (segment of a) period's transaction amounts of one meter, in the order pricing takes them.
+
+    By usage timestamp; events with the same timestamp by log position, and within one batch in
+    the order they arrived: a late event with an earlier timestamp takes its place in time.
+    """
+    query = {"subscription_id": subscription_id, "period_start": period_start, "meter_code": meter_code}
+    keyed = [
+        (timestamp, doc["position"], index, quantity)
+        for doc in await read_models.find(USAGE_TRANSACTIONS, query)
+        for index, (timestamp, quantity) in enumerate(zip(doc["timestamps"], doc["quantities"], strict=True))
+    ]
+    keyed.sort()
+    return tuple(Decimal(quantity) for *_, quantity in keyed)
 
 
 def _empty(organization_id: str, series: Mapping[str, Any], position: int) -> dict[str, Any]:

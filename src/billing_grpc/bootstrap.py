@@ -22,6 +22,7 @@ from billing_grpc.application.billing_cycle import BillingCycle
 from billing_grpc.application.catalogue import CatalogueHandlers
 from billing_grpc.application.credentials import KeyHasher
 from billing_grpc.application.credit import CreditHandlers
+from billing_grpc.application.cycle_moves import CycleHandlers
 from billing_grpc.application.entitlements import EntitlementQueries
 from billing_grpc.application.identity import IdentityHandlers
 from billing_grpc.application.lease import Lease, LocalLease
@@ -111,6 +112,7 @@ class App:
     billing: BillingHandlers
     credit: CreditHandlers
     plan_changes: PlanChangeHandlers
+    cycle_moves: CycleHandlers
     entitlements: EntitlementQueries
     cycle: BillingCycle
     scheduler: Scheduler
@@ -307,6 +309,7 @@ async def _wire(
         billing=billing,
         credit=CreditHandlers(writer),
         plan_changes=PlanChangeHandlers(writer, billing),
+        cycle_moves=CycleHandlers(writer, billing),
         entitlements=entitlements,
         cycle=cycle,
         scheduler=scheduler,

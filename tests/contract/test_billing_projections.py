@@ -173,7 +173,10 @@ class World:
         )
         await self.emit([issued])
 
-    async def finalize(self, inv_id: str, sequence: int = 1, now: datetime = APRIL + timedelta(hours=1)) -> None:
+    async def finalize(
+        self, inv_id: str, sequence: int = 1, now: datetime = APRIL + timedelta(hours=1), credit: int = 0
+    ) -> None:
+        """Finalize, spending `credit` of the organization's (granted beforehand) as the handler would."""
         inv = self.invoices[inv_id]
         lines = [line(inv.total_minor, T0, APRIL)]
         calculation = BillingCalculated(
@@ -191,7 +194,13 @@ class World:
             calculated_at=now,
         )
         number = invoice_numbering.invoice_number(inv.organization_id, sequence)
-        await self.emit(inv.finalization(number, sequence, lines, calculation, now))
+        spent: list[DomainEvent] = []
+        if credit:
+            applied, spent = credits.CustomerCredit(inv.organization_id, credit).settle(
+                inv.currency, inv_id, inv.total_minor, now
+            )
+            assert applied == credit
+        await self.emit([*spent, *inv.finalization(number, sequence, lines, calculation, now, credit_applied=credit)])
 
     async def collect(self, inv_id: str, now: datetime, succeeded: bool) -> str:
         """One payment attempt and its outcome, with the subscription's side, as the billing handlers decide."""
@@ -230,15 +239,44 @@ async def get(read_models: ReadModelStore, collection: str, key: str) -> Documen
 
 
 async def assert_balanced(read_models: ReadModelStore) -> list[Document]:
-    """Every balance satisfies invoiced = paid + credit applied + outstanding + uncollectible + voided."""
+    """Every balance satisfies invoiced = paid + credit applied + outstanding + uncollectible + voided,
+    each bucket the sum of its finalized invoices' figures, and every invoice's figures agree."""
     balances = await read_models.find(BALANCES, {})
+    invoiced = [i for i in await read_models.find(INVOICES, {}) if i["finalized_at"] is not None]
+    for i in invoiced:
+        total, credit, due, paid, remaining = figures(i)
+        assert due == total - credit >= 0 and paid in {0, due}, i
+        assert remaining == (0 if i["status"] in {"paid", "void"} else due - paid), i
     for b in balances:
         parts = b["paid_minor"] + b["credit_applied_minor"] + b["outstanding_minor"]
         parts += b["uncollectible_minor"] + b["voided_minor"]
         assert b["credit_minor"] >= 0, b
         assert b["invoiced_minor"] == parts, b
         assert all(isinstance(b[f], int) for f in b if f.endswith("_minor"))
+        mine = [i for i in invoiced if (i["organization_id"], i["currency"]) == (b["organization_id"], b["currency"])]
+        assert b["invoiced_minor"] == summed(mine, "total_minor"), b
+        assert b["credit_applied_minor"] == summed(mine, "credit_applied_minor"), b
+        assert b["paid_minor"] == summed(mine, "amount_paid_minor", "paid"), b
+        assert b["outstanding_minor"] == summed(mine, "amount_remaining_minor", "open"), b
+        assert b["uncollectible_minor"] == summed(mine, "amount_remaining_minor", "uncollectible"), b
+        assert b["voided_minor"] == summed(mine, "amount_due_minor", "void"), b
     return balances
+
+
+def summed(invoices: Sequence[Document], field: str, status: str | None = None) -> int:
+    """The sum of one figure over the invoices (in one status)."""
+    return sum(i[field] for i in invoices if status is None or i["status"] == status)
+
+
+def figures(doc: Document) -> tuple[int, int, int, int, int]:
+    """An invoice document's (total, credit applied, amount due, amount paid, amount remaining)."""
+    return (
+        doc["total_minor"],
+        doc["credit_applied_minor"],
+        doc["amount_due_minor"],
+        doc["amount_paid_minor"],
+        doc["amount_remaining_minor"],
+    )
 
 
 def money(balance: Document) -> dict[str, int]:
@@ -255,7 +293,8 @@ async def test_an_invoice_goes_from_draft_to_paid_through_a_failed_attempt_and_a
 
     draft = await get(read_models, INVOICES, "in-1")
     assert draft["status"] == "draft" and draft["number"] == "" and draft["sequence"] == 0
-    assert draft["amount_due_minor"] == 0 and draft["next_attempt_at"] is None
+    assert draft["next_attempt_at"] is None
+    assert figures(draft) == (4900, 0, 4900, 0, 4900)  # a draft's provisional total, no credit yet
     assert draft["lines"][0]["period_start"] == T0 and draft["lines"][0]["amount_minor"] == 4900
     assert await read_models.find(BALANCES, {}) == []  # a draft is not invoiced yet
 
@@ -265,7 +304,7 @@ async def test_an_invoice_goes_from_draft_to_paid_through_a_failed_attempt_and_a
     opened = await get(read_models, INVOICES, "in-1")
     assert (opened["status"], opened["number"], opened["sequence"]) == ("open", "ORG-1-0001", 1)
     assert opened["finalized_at"] == finalized_at and opened["next_attempt_at"] == finalized_at
-    assert opened["amount_due_minor"] == 4900
+    assert figures(opened) == (4900, 0, 4900, 0, 4900)
     record = await get(read_models, BILLING_RECORDS, "in-1")
     assert record["total_minor"] == 4900 and record["sealed_at_position"] == 7
     assert record["usage_period_end"] == APRIL and record["lines"][0]["period_end"] == APRIL
@@ -312,7 +351,7 @@ async def test_an_invoice_goes_from_draft_to_paid_through_a_failed_attempt_and_a
 
     paid = await get(read_models, INVOICES, "in-1")
     assert (paid["status"], paid["paid_at"], paid["next_attempt_at"]) == ("paid", retry_at, None)
-    assert (paid["amount_paid_minor"], paid["amount_due_minor"], paid["total_minor"]) == (4900, 0, 4900)
+    assert figures(paid) == (4900, 0, 4900, 4900, 0)  # the amount due stays what was asked for
     assert (paid["attempts"], paid["failures"]) == (2, 1)
     second = await get(read_models, PAYMENTS, "pay-pending")
     assert (second["status"], second["charge_id"], second["resolved_at"]) == ("succeeded", "ch-2", retry_at)
@@ -351,7 +390,8 @@ async def test_exhausted_dunning_leaves_the_invoice_uncollectible_and_voiding_it
         given_up,
         None,
     )
-    assert (gone["attempts"], gone["failures"], gone["amount_due_minor"]) == (3, 3, 2500)
+    assert (gone["attempts"], gone["failures"]) == (3, 3)
+    assert figures(gone) == (2500, 0, 2500, 0, 2500)
     sub = await get(read_models, SUBSCRIPTIONS, "sub-1")
     assert (sub["status"], sub["close_due_at"], sub["usage_open"]) == ("unpaid", None, False)
     [balance] = await assert_balanced(read_models)
@@ -361,6 +401,7 @@ async def test_exhausted_dunning_leaves_the_invoice_uncollectible_and_voiding_it
     await fold(store, read_models)
     voided = await get(read_models, INVOICES, "in-1")
     assert (voided["status"], voided["voided_at"]) == ("void", given_up + timedelta(days=1))
+    assert figures(voided) == (2500, 0, 2500, 0, 0)
     [balance] = await assert_balanced(read_models)
     assert (balance["invoiced_minor"], balance["uncollectible_minor"], balance["voided_minor"]) == (2500, 0, 2500)
 
@@ -382,13 +423,15 @@ async def test_voiding_a_draft_moves_no_money_and_voiding_an_open_invoice_does(
     await fold(store, read_models)
     draft = await get(read_models, INVOICES, "draft")
     assert (draft["status"], draft["voided_at"], draft["finalized_at"]) == ("void", voided_at, None)
+    assert figures(draft) == (1000, 0, 1000, 0, 0)
     [balance] = await assert_balanced(read_models)
     assert (balance["invoiced_minor"], balance["outstanding_minor"], balance["voided_minor"]) == (3000, 3000, 0)
 
     await world.void("open", voided_at)
     await fold(store, read_models)
     opened = await get(read_models, INVOICES, "open")
-    assert (opened["status"], opened["next_attempt_at"], opened["amount_due_minor"]) == ("void", None, 3000)
+    assert (opened["status"], opened["next_attempt_at"]) == ("void", None)
+    assert figures(opened) == (3000, 0, 3000, 0, 0)
     [balance] = await assert_balanced(read_models)
     assert (balance["invoiced_minor"], balance["outstanding_minor"], balance["voided_minor"]) == (3000, 0, 3000)
     assert (await get(read_models, BALANCE_INVOICES, "draft"))["status"] == "void"
@@ -406,10 +449,63 @@ async def test_an_invoice_with_nothing_due_is_paid_when_finalized(
 
     doc = await get(read_models, INVOICES, "in-0")
     assert (doc["status"], doc["finalized_at"], doc["paid_at"], doc["next_attempt_at"]) == ("paid", at, at, None)
-    assert (doc["total_minor"], doc["amount_due_minor"], doc["amount_paid_minor"], doc["attempts"]) == (0, 0, 0, 0)
+    assert doc["attempts"] == 0 and figures(doc) == (0, 0, 0, 0, 0)
     assert await read_models.find(PAYMENTS, {}) == []
     [balance] = await assert_balanced(read_models)
     assert set(money(balance).values()) == {0}
+
+
+async def test_credited_invoices_keep_their_figures_paid_written_off_or_voided(
+    store: EventStore, read_models: ReadModelStore
+) -> None:
+    world = World(store)
+    await world.start("sub-1")
+    await world.emit([grant("org-1", 1000 + 400 + 400)])
+    for inv_id, total in (("paid", 3420), ("written-off", 2900), ("voided", 2900)):
+        await world.issue(inv_id, "sub-1", total)
+    await fold(store, read_models)
+    assert figures(await get(read_models, INVOICES, "paid")) == (3420, 0, 3420, 0, 3420)  # a draft: no credit yet
+
+    await world.finalize("paid", sequence=1, credit=1000)
+    await world.finalize("written-off", sequence=2, credit=400)
+    await world.finalize("voided", sequence=3, credit=400)
+    at = APRIL + timedelta(hours=1)
+    await world.collect("paid", at, succeeded=False)
+    await fold(store, read_models)
+    assert figures(await get(read_models, INVOICES, "paid")) == (3420, 1000, 2420, 0, 2420)
+    await world.collect("paid", at + timedelta(days=1), succeeded=True)  # the dunning retry
+    for days in (0, 1, 3):
+        await world.collect("written-off", at + timedelta(days=days), succeeded=False)
+    await world.void("voided", at)
+    await fold(store, read_models)
+
+    expected = {
+        "paid": ("paid", (3420, 1000, 2420, 2420, 0)),
+        "written-off": ("uncollectible", (2900, 400, 2500, 0, 2500)),
+        "voided": ("void", (2900, 400, 2500, 0, 0)),
+    }
+    for inv_id, (status, amounts) in expected.items():
+        doc = await get(read_models, INVOICES, inv_id)
+        aggregate = world.invoices[inv_id]
+        assert (doc["status"], figures(doc)) == (status, amounts), inv_id
+        # The read model and the aggregate fold the same events to the same figures.
+        assert amounts == (
+            aggregate.total_minor,
+            aggregate.credit_applied_minor,
+            aggregate.amount_due_minor,
+            aggregate.amount_paid_minor,
+            aggregate.amount_remaining_minor,
+        )
+    [balance] = await assert_balanced(read_models)
+    assert money(balance) == {
+        "invoiced_minor": 9220,
+        "paid_minor": 2420,
+        "outstanding_minor": 0,
+        "uncollectible_minor": 2500,
+        "voided_minor": 2500,
+        "credit_applied_minor": 1800,
+        "credit_minor": 0,
+    }
 
 
 async def test_closing_a_trial_starts_the_paid_cycle(store: EventStore, read_models: ReadModelStore) -> None:
@@ -514,15 +610,19 @@ async def everything(world: World, store: EventStore, read_models: ReadModelStor
     await world.issue("zero", "sub-1", 0)
     await world.issue("draft", "sub-c", 100)
     await world.issue("dunned", "sub-t", 2500, currency="EUR")
+    await world.issue("credited", "sub-1", 3420)
+    await world.emit([grant("org-1", 1000)])
     await fold(store, read_models)
     for inv_id in ("paid", "zero", "dunned"):
         await world.finalize(inv_id)
+    await world.finalize("credited", credit=1000)
     await fold(store, read_models)
     at = APRIL + timedelta(hours=1)
     await world.collect("paid", at, succeeded=False)
     await world.collect("paid", at + timedelta(days=1), succeeded=True)
     for days in (0, 1, 3):
         await world.collect("dunned", at + timedelta(days=days), succeeded=False)
+    await world.collect("credited", at + timedelta(days=1), succeeded=True)
     await fold(store, read_models)
     await world.void("draft", at)
     await world.void("dunned", at + timedelta(days=5))

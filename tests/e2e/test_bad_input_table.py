@@ -49,6 +49,13 @@ AFTER_9999 = 253_402_300_800
 MISSING_ORG = "org_0000000000000000000000"
 
 
+def _new_anchor(t: Tenant, **fields: Any) -> subscriptions_pb2.ChangeBillingAnchorRequest:
+    request = subscriptions_pb2.ChangeBillingAnchorRequest(**{"subscription_id": t.anchored_subscription_id, **fields})
+    assert t.new_anchor is not None
+    request.billing_anchor.FromDatetime(t.new_anchor)
+    return request
+
+
 @dataclass(frozen=True)
 class Row:
     """One malformed request and the answer it must get."""
@@ -95,6 +102,11 @@ def _per_unit(price: str, meter: str = "api_calls", **extra: str) -> catalogue_p
     return catalogue_pb2.Charge(meter_code=meter, per_unit=catalogue_pb2.PerUnit(unit_price=price), **extra)
 
 
+def _percentage(free_units: str = "", **terms: Any) -> catalogue_pb2.Charge:
+    percentage = catalogue_pb2.Percentage(rate_percent="2", **terms)
+    return catalogue_pb2.Charge(meter_code="api_calls", free_units=free_units, percentage=percentage)
+
+
 def _start(t: Tenant, **times: dict[str, int]) -> subscriptions_pb2.StartSubscriptionRequest:
     request = subscriptions_pb2.StartSubscriptionRequest(organization_id=t.organization_id, plan_id=t.spare_plan_id)
     for name, value in times.items():
@@ -125,6 +137,15 @@ ROWS: list[Row] = [
         INVALID, "invalid_argument", "name"),
     Row("OrganizationService/CreateOrganization", "unknown currency",
         lambda t: organizations_pb2.CreateOrganizationRequest(name="Acme", currency="XXZ"),
+        INVALID, "invalid_argument", "currency"),
+    Row("OrganizationService/CreateOrganization", "withdrawn currency",
+        lambda t: organizations_pb2.CreateOrganizationRequest(name="Acme", currency="DEM"),
+        INVALID, "invalid_argument", "currency"),
+    Row("OrganizationService/CreateOrganization", "currency without a minor unit",
+        lambda t: organizations_pb2.CreateOrganizationRequest(name="Acme", currency="XAU"),
+        INVALID, "invalid_argument", "currency"),
+    Row("OrganizationService/CreateOrganization", "lower-case currency",
+        lambda t: organizations_pb2.CreateOrganizationRequest(name="Acme", currency="kwd"),
         INVALID, "invalid_argument", "currency"),
     Row("OrganizationService/CreateOrganization", "over-long currency",
         lambda t: organizations_pb2.CreateOrganizationRequest(name="Acme", currency=LONG),
@@ -212,6 +233,10 @@ ROWS: list[Row] = [
         INVALID, "unknown_meter", "meter_code"),
     Row("CatalogueService/GetFeature", "unknown code",
         lambda t: catalogue_pb2.GetFeatureRequest(code="nope"), NOT_FOUND, "feature_not_found"),
+    Row("CatalogueService/CreatePlan", "unknown currency",
+        lambda t: _plan(currency="XYZ"), INVALID, "invalid_argument", "currency"),
+    Row("CatalogueService/CreatePlan", "withdrawn currency",
+        lambda t: _plan(currency="HRK"), INVALID, "invalid_argument", "currency"),
     Row("CatalogueService/CreatePlan", "negative base fee",
         lambda t: _plan(base_fee_minor=-1), INVALID, "invalid_argument", "base_fee_minor"),
     Row("CatalogueService/CreatePlan", "overflowing base fee",
@@ -231,6 +256,21 @@ ROWS: list[Row] = [
         lambda t: _plan(charges=[_per_unit("1e999")]), INVALID, "invalid_pricing", "charges[0].per_unit.unit_price"),
     Row("CatalogueService/CreatePlan", "negative unit price",
         lambda t: _plan(charges=[_per_unit("-1")]), INVALID, "invalid_pricing", "charges[0].per_unit.unit_price"),
+    Row("CatalogueService/CreatePlan", "negative free transactions",
+        lambda t: _plan(charges=[_percentage(free_transactions=-1)]), INVALID, "invalid_pricing",
+        "charges[0].percentage.free_transactions"),
+    Row("CatalogueService/CreatePlan", "negative free amount",
+        lambda t: _plan(charges=[_percentage(free_amount="-0.01")]), INVALID, "invalid_pricing",
+        "charges[0].percentage.free_amount"),
+    Row("CatalogueService/CreatePlan", "negative minimum per transaction",
+        lambda t: _plan(charges=[_percentage(per_transaction_min="-1")]), INVALID, "invalid_pricing",
+        "charges[0].percentage.per_transaction_min"),
+    Row("CatalogueService/CreatePlan", "maximum per transaction below the minimum",
+        lambda t: _plan(charges=[_percentage(per_transaction_min="50", per_transaction_max="40")]), INVALID,
+        "invalid_pricing", "charges[0].percentage.per_transaction_max"),
+    Row("CatalogueService/CreatePlan", "free units beside a per-transaction free amount",
+        lambda t: _plan(charges=[_percentage(free_units="1", free_amount="100")]), INVALID, "invalid_pricing",
+        "charges[0].free_units"),
     Row("CatalogueService/CreatePlan", "charge without a pricing model",
         lambda t: _plan(charges=[catalogue_pb2.Charge(meter_code="api_calls")]),
         INVALID, "invalid_pricing", "charges[0].model"),
@@ -290,6 +330,36 @@ ROWS: list[Row] = [
         lambda t: subscriptions_pb2.ChangePlanRequest(
             subscription_id=t.subscription_id, plan_id="plan_0000000000000000000000"),
         NOT_FOUND, "plan_not_found"),
+    Row("SubscriptionService/ChangeBillingAnchor", "missing anchor",
+        lambda t: subscriptions_pb2.ChangeBillingAnchorRequest(subscription_id=t.anchored_subscription_id),
+        INVALID, "invalid_billing_anchor", "billing_anchor"),
+    Row("SubscriptionService/ChangeBillingAnchor", "anchor before the period's end",
+        lambda t: subscriptions_pb2.ChangeBillingAnchorRequest(
+            subscription_id=t.anchored_subscription_id, billing_anchor=_time(1_767_225_600)),
+        INVALID, "invalid_billing_anchor", "billing_anchor"),
+    Row("SubscriptionService/ChangeBillingAnchor", "anchor after 9999",
+        lambda t: subscriptions_pb2.ChangeBillingAnchorRequest(
+            subscription_id=t.anchored_subscription_id, billing_anchor=_time(AFTER_9999)),
+        INVALID, "invalid_argument", "billing_anchor"),
+    Row("SubscriptionService/ChangeBillingAnchor", "always_invoice for a stub",
+        lambda t: _new_anchor(t, proration_behavior="always_invoice"), INVALID, "invalid_argument",
+        "proration_behavior"),
+    Row("SubscriptionService/ChangeBillingAnchor", "unknown id",
+        lambda t: _new_anchor(t, subscription_id="sub_0000000000000000000000"), NOT_FOUND, "subscription_not_found"),
+    Row("SubscriptionService/PauseSubscription", "unknown id",
+        lambda t: subscriptions_pb2.PauseSubscriptionRequest(subscription_id="sub_0000000000000000000000"),
+        NOT_FOUND, "subscription_not_found"),
+    Row("SubscriptionService/ResumeSubscription", "unknown cycle anchor",
+        lambda t: subscriptions_pb2.ResumeSubscriptionRequest(
+            subscription_id=t.pausable_subscription_id, billing_cycle_anchor="tomorrow"),
+        INVALID, "invalid_argument", "billing_cycle_anchor"),
+    Row("SubscriptionService/ResumeSubscription", "unknown proration behaviour",
+        lambda t: subscriptions_pb2.ResumeSubscriptionRequest(
+            subscription_id=t.pausable_subscription_id, proration_behavior="sometimes"),
+        INVALID, "invalid_argument", "proration_behavior"),
+    Row("SubscriptionService/ResumeSubscription", "unknown id",
+        lambda t: subscriptions_pb2.ResumeSubscriptionRequest(subscription_id="sub_0000000000000000000000"),
+        NOT_FOUND, "subscription_not_found"),
     # --- usage
     Row("UsageService/RecordUsage", "empty batch",
         lambda t: usage_pb2.RecordUsageRequest(), INVALID, "invalid_argument", "events"),

@@ -134,3 +134,5 @@ async def test_a_node_client_records_usage_once_and_reads_the_invoice_python_rea
         "3451",
         "3451",
     )
+    # The amount due stays what was asked for once paid; nothing remains.
+    assert (first_cycle["amount_due_minor"], first_cycle["amount_remaining_minor"]) == ("3451", "0")

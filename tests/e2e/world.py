@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import grpc
@@ -50,6 +50,12 @@ class Tenant:
     usage_time: datetime | None = None  # the server's (test) clock when the world was built
     invoice_id: str = ""  # the metered subscription's first invoice
     voidable_invoice_id: str = ""  # a flat-fee invoice no one can pay (no payment method): voidable
+    # Two subscriptions to a free plan (their invoices are settled at once, so they never fall
+    # past due): one whose billing anchor moves, one the matrix pauses and resumes.
+    anchored_subscription_id: str = ""
+    new_anchor: datetime | None = None  # five days after its current period's end
+    pausable_subscription_id: str = ""
+    operator: tuple[tuple[str, str], ...] = ()  # the platform admin's metadata, to undo a call's effect
 
 
 @dataclass
@@ -99,6 +105,11 @@ async def build_world(running: Running) -> World:
         )
         for code in ("flat", "spare")
     ]
+    free = await stubs.catalogue.CreatePlan(
+        catalogue_pb2.CreatePlanRequest(code="free", name="Free", currency="USD", interval_unit="month"),
+        metadata=running.admin,
+    )
+    free_plan = free.plan.plan_id
     charge = catalogue_pb2.Charge(meter_code="api_calls", per_unit=catalogue_pb2.PerUnit(unit_price="0.1"))
     metered = await stubs.catalogue.CreatePlan(
         catalogue_pb2.CreatePlanRequest(
@@ -132,6 +143,17 @@ async def build_world(running: Running) -> World:
         tenant.voidable_invoice_id = await _first_invoice(
             stubs, tenant, flat.subscription.subscription_id, running.admin
         )
+        anchored, pausable = [
+            await stubs.subscriptions.StartSubscription(
+                subscriptions_pb2.StartSubscriptionRequest(organization_id=tenant.organization_id, plan_id=free_plan),
+                metadata=running.admin,
+            )
+            for _ in range(2)
+        ]
+        tenant.anchored_subscription_id = anchored.subscription.subscription_id
+        tenant.new_anchor = anchored.subscription.current_period_end.ToDatetime(tzinfo=UTC) + timedelta(days=5)
+        tenant.pausable_subscription_id = pausable.subscription.subscription_id
+        tenant.operator = running.admin
     own = world.own.organization_id
     world.keys["platform_admin"] = running.admin_token
     callers: dict[str, tuple[str | None, tuple[str, str | None]]] = {
@@ -208,6 +230,34 @@ async def _explain(s: Stubs, t: Tenant, md: tuple[tuple[str, str], ...]) -> Any:
         if error.code() != grpc.StatusCode.FAILED_PRECONDITION:
             raise
         return None
+
+
+async def _change_anchor(s: Stubs, t: Tenant, md: tuple[tuple[str, str], ...]) -> Any:
+    request = subscriptions_pb2.ChangeBillingAnchorRequest(subscription_id=t.anchored_subscription_id)
+    assert t.new_anchor is not None
+    request.billing_anchor.FromDatetime(t.new_anchor)
+    return await s.subscriptions.ChangeBillingAnchor(request, metadata=md)  # the same change again: a no-op
+
+
+async def _pause(s: Stubs, t: Tenant, md: tuple[tuple[str, str], ...]) -> Any:
+    """Pause as the caller, then resume as the operator, so the next caller finds it active again."""
+    paused = await s.subscriptions.PauseSubscription(
+        subscriptions_pb2.PauseSubscriptionRequest(subscription_id=t.pausable_subscription_id), metadata=md
+    )
+    await s.subscriptions.ResumeSubscription(
+        subscriptions_pb2.ResumeSubscriptionRequest(subscription_id=t.pausable_subscription_id), metadata=t.operator
+    )
+    return paused
+
+
+async def _resume(s: Stubs, t: Tenant, md: tuple[tuple[str, str], ...]) -> Any:
+    """Pause as the operator (a no-op if a refused call left it paused), then resume as the caller."""
+    await s.subscriptions.PauseSubscription(
+        subscriptions_pb2.PauseSubscriptionRequest(subscription_id=t.pausable_subscription_id), metadata=t.operator
+    )
+    return await s.subscriptions.ResumeSubscription(
+        subscriptions_pb2.ResumeSubscriptionRequest(subscription_id=t.pausable_subscription_id), metadata=md
+    )
 
 
 async def _drain(call: Any) -> list[Any]:
@@ -465,6 +515,9 @@ RPCS: dict[str, tuple[bool, Call]] = {
             metadata=md,
         ),
     ),
+    "SubscriptionService/ChangeBillingAnchor": (True, _change_anchor),
+    "SubscriptionService/PauseSubscription": (True, _pause),
+    "SubscriptionService/ResumeSubscription": (True, _resume),
     "AuditService/VerifyProjections": (
         False,
         lambda s, t, md: s.audit.VerifyProjections(audit_pb2.VerifyProjectionsRequest(), metadata=md),

@@ -16,13 +16,13 @@ from hypothesis import strategies as st
 
 from billing_grpc.domain.base_fees import advance_fee_line
 from billing_grpc.domain.billing_alignment import (
-    BillingCycleAnchor,
     aligned_anchor,
     aligned_period,
     next_cycle_day,
     parse_cycle_anchor,
     resolve,
 )
+from billing_grpc.domain.cycle_changes import CycleAnchor
 from billing_grpc.domain.errors import InvalidArgument
 from billing_grpc.domain.events import DomainEvent
 from billing_grpc.domain.periods import Interval, Period
@@ -85,7 +85,7 @@ def test_aligned_periods_are_a_stub_to_the_next_cycle_day_or_a_full_period_on_it
 
 
 def test_the_default_restarts_only_an_interval_change_now_and_now_is_refused_where_it_cannot_be_honoured() -> None:
-    unchanged, now = BillingCycleAnchor.UNCHANGED, BillingCycleAnchor.NOW
+    unchanged, now = CycleAnchor.UNCHANGED, CycleAnchor.NOW
     assert resolve(None, interval_changes=True, at_period_end=False, trialing=False) is now
     assert resolve(None, interval_changes=False, at_period_end=False, trialing=False) is unchanged
     assert resolve(None, interval_changes=True, at_period_end=True, trialing=False) is unchanged
@@ -199,9 +199,9 @@ def test_an_unchanged_interval_change_now_keeps_the_cycle_day_and_bills_consiste
     at = current.start + timedelta(seconds=1 + (offset - 1) % (seconds(current.duration) - 1))
     cycle_day, time_of = start.day, start
 
-    assert closes_period(sub, old, new, BillingCycleAnchor.UNCHANGED)
+    assert closes_period(sub, old, new, CycleAnchor.UNCHANGED)
     changed = change_now(sub, old, new, ProrationBehavior.CREATE_PRORATIONS, at, "in_1", closes=True)
-    closing = restart_now(sub, new, "in_1", at, BillingCycleAnchor.UNCHANGED)
+    closing = restart_now(sub, new, "in_1", at, CycleAnchor.UNCHANGED)
     assert closing.period_end == closing.next_period_start == at
     assert closing.next_period_end is not None and closing.cycle_anchor is not None
     first = Period(at, closing.next_period_end)
@@ -254,7 +254,7 @@ def test_an_unchanged_interval_change_now_keeps_the_cycle_day_and_bills_consiste
         open_from=start,
         ends_at=None,
         boundaries=(Period(current.start, at),),
-        current_period=first,
+        current=first,
     )
     assert live.period_at(at - timedelta(microseconds=1)) == Period(current.start, at)
     assert live.period_at(at) == first and live.period_at(first.end - timedelta(microseconds=1)) == first

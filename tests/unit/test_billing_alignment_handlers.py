@@ -39,8 +39,8 @@ from billing_grpc.application.organizations import NewOrganization
 from billing_grpc.application.usage import Outcome
 from billing_grpc.application.usage_queries import ChangePreview, preview_lines
 from billing_grpc.bootstrap import App, open_in_memory_app
-from billing_grpc.domain.billing_alignment import BillingCycleAnchor
 from billing_grpc.domain.clock import TestClock
+from billing_grpc.domain.cycle_changes import CycleAnchor
 from billing_grpc.domain.errors import FailedPrecondition, InvalidArgument
 from billing_grpc.domain.invoicing import stored_total
 from billing_grpc.domain.periods import add_months
@@ -130,7 +130,7 @@ class World:
         assert doc is not None
         return doc
 
-    async def preview(self, subscription_id: str, code: str, alignment: BillingCycleAnchor | None) -> Any:
+    async def preview(self, subscription_id: str, code: str, alignment: CycleAnchor | None) -> Any:
         doc = await self.subscription(subscription_id)
         change = ChangePreview(self.plans[code], self.clock.now(), alignment)
         return await preview_lines(self.app.read_models, self.app.usage.catalog, doc, change)
@@ -214,7 +214,7 @@ async def _to_the_change(world: World, case: Case) -> str:
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.id)
 async def test_unchanged_keeps_the_cycle_day_a_prorated_stub_to_it_then_full_periods(world: World, case: Case) -> None:
     sub = await _to_the_change(world, case)
-    currency, previewed, prorations = await world.preview(sub, case.target, BillingCycleAnchor.UNCHANGED)
+    currency, previewed, prorations = await world.preview(sub, case.target, CycleAnchor.UNCHANGED)
 
     changed = await world.app.plan_changes.change(CONTEXT, sub, world.plans[case.target], "", False, "unchanged")
 
@@ -251,7 +251,7 @@ async def test_unchanged_keeps_the_cycle_day_a_prorated_stub_to_it_then_full_per
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.id)
 async def test_now_restarts_the_cycle_at_the_change_with_a_full_first_period(world: World, case: Case) -> None:
     sub = await _to_the_change(world, case)
-    _, previewed, _ = await world.preview(sub, case.target, BillingCycleAnchor.NOW)
+    _, previewed, _ = await world.preview(sub, case.target, CycleAnchor.NOW)
 
     changed = await world.app.plan_changes.change(CONTEXT, sub, world.plans[case.target], "", False, "now")
 
@@ -320,7 +320,7 @@ async def test_now_at_period_end_an_unknown_alignment_and_now_in_a_trial_are_ref
         assert refused.value.reason == "invalid_billing_cycle_anchor"
         assert [v.field for v in refused.value.violations] == ["billing_cycle_anchor"]
     with pytest.raises(InvalidArgument) as previewed:
-        await world.preview(trial, "y", BillingCycleAnchor.NOW)
+        await world.preview(trial, "y", CycleAnchor.NOW)
     assert previewed.value.reason == "invalid_billing_cycle_anchor"
     assert (await world.subscription(sub))["scheduled_plan_id"] is None
     assert await world.app.store.head_position() == head
@@ -332,7 +332,7 @@ async def test_now_with_the_same_interval_resets_the_anchor_to_the_change(world:
     await world.use("before", "3", day(1, 5))
     world.clock.advance_to(day(1, 11))
     await world.settle()
-    _, previewed, _ = await world.preview(sub, "m_pro", BillingCycleAnchor.NOW)
+    _, previewed, _ = await world.preview(sub, "m_pro", CycleAnchor.NOW)
     changed = await world.app.plan_changes.change(CONTEXT, sub, world.plans["m_pro"], "", False, "now")
     update = await world.invoice(changed.invoice_id)
     # 21 of January's 31 days unused: -3000 x 21/31 = -2032.26; Pro's month from Jan 11 in full.

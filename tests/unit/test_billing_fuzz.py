@@ -145,15 +145,28 @@ async def _check_invariants(app: App, model: Model) -> None:
     periods = Counter((i["subscription_id"], i["usage_period_start"]) for i in invoices if i["usage_period_start"])
     assert all(count == 1 for count in periods.values()), periods.most_common(3)
 
-    # No invoice is captured twice; a paid invoice was captured exactly its amount (or needed nothing).
+    # No invoice is captured twice; every invoice's amount paid is exactly what the gateway
+    # captured for it: its amount due once paid (0 if nothing was due), nothing in any other status.
     for invoice in invoices:
         captured = await app.gateway.captured(invoice["_id"])
         assert len(captured) <= 1, (invoice["_id"], captured)
         captured_total = await app.gateway.captured_total(invoice["_id"])
+        assert captured_total == invoice["amount_paid_minor"], invoice
         if invoice["status"] == "paid":
-            assert captured_total == invoice["amount_paid_minor"], invoice
-        elif invoice["status"] in ("draft", "open"):
-            assert captured_total == 0, invoice
+            assert invoice["amount_paid_minor"] == invoice["amount_due_minor"], invoice
+        else:
+            assert invoice["amount_paid_minor"] == 0, invoice
+
+    # Each invoice's figures agree: due = total - credit applied (fixed at finalization), and
+    # remaining = due - paid until it is paid or void.
+    for invoice in invoices:
+        due, remaining = invoice["amount_due_minor"], invoice["amount_remaining_minor"]
+        if invoice["finalized_at"] is not None:
+            assert due == invoice["total_minor"] - invoice["credit_applied_minor"] >= 0, invoice
+        else:  # a draft's (or a voided draft's) provisional figure
+            assert (due, invoice["credit_applied_minor"]) == (max(invoice["total_minor"], 0), 0), invoice
+        settled = invoice["status"] in ("paid", "void")
+        assert remaining == (0 if settled else due - invoice["amount_paid_minor"]), invoice
 
     # Balances reconcile with themselves and with the invoices they count.
     finalized = [i for i in invoices if i["finalized_at"] is not None]
@@ -162,8 +175,14 @@ async def _check_invariants(app: App, model: Model) -> None:
         assert all(balance[bucket] >= 0 for bucket in ("paid_minor", "outstanding_minor", "credit_minor")), balance
         mine = [i for i in finalized if i["organization_id"] == balance["organization_id"]]
         assert balance["invoiced_minor"] == sum(i["total_minor"] for i in mine), balance
+        assert balance["credit_applied_minor"] == sum(i["credit_applied_minor"] for i in mine), balance
         assert balance["paid_minor"] == sum(i["amount_paid_minor"] for i in mine if i["status"] == "paid"), balance
-        assert balance["outstanding_minor"] == sum(i["amount_due_minor"] for i in mine if i["status"] == "open")
+        for bucket, status, figure in (
+            ("outstanding_minor", "open", "amount_remaining_minor"),
+            ("uncollectible_minor", "uncollectible", "amount_remaining_minor"),
+            ("voided_minor", "void", "amount_due_minor"),
+        ):
+            assert balance[bucket] == sum(i[figure] for i in mine if i["status"] == status), (bucket, balance)
 
     # Entitlements follow the subscriptions: each live one grants its current plan, nothing else grants.
     granting = {doc["subscription_id"]: doc["plan_id"] for doc in await app.read_models.find("entitlements", {})}

@@ -17,6 +17,9 @@ def test_money_is_shown_in_major_units_with_the_currencys_decimals() -> None:
     assert money(123456, "USD") == "USD 1,234.56"
     assert money(500, "JPY") == "JPY 500"
     assert money(-1500, "KWD") == "KWD -1.500"
+    assert money(1234567, "IQD") == "IQD 1,234.567"
+    assert money(1234, "CLF") == "CLF 0.1234"
+    assert money(123456, "HUF") == "HUF 1,234.56"
 
 
 def test_unit_prices_keep_every_decimal_they_have() -> None:
@@ -47,6 +50,7 @@ def test_an_invoice_table_shows_its_lines_total_status_and_payments() -> None:
         lines=[line],
         total_minor=5000,
         amount_due_minor=5000,
+        amount_remaining_minor=5000,
         issued_at=timestamp(at(3, 1)),
     )
     declined = billing_pb2.Payment(
@@ -74,5 +78,36 @@ def test_an_invoice_table_shows_its_lines_total_status_and_payments() -> None:
         "50.00",
     ]
     assert table[5].split() == ["Total", "USD", "50.00"]
-    assert table[6] == "  Status: open, USD 0.00 paid, USD 50.00 due"
+    assert table[6] == "  Status: open, USD 0.00 paid, USD 50.00 remaining"
     assert table[7] == "  Payment #1: 2026-03-01 10:00  USD 50.00  failed (card_declined)"
+
+
+def test_a_credited_paid_invoice_shows_the_credit_the_amount_due_and_nothing_remaining() -> None:
+    line = usage_pb2.InvoiceLine(
+        kind="base_fee",
+        description="Pro base fee",
+        quantity="1",
+        unit_amount="3420",
+        amount_minor=3420,
+        period_start=timestamp(at(2, 1)),
+        period_end=timestamp(at(3, 1)),
+    )
+    invoice = billing_pb2.Invoice(
+        number="ACME-0002",
+        status="paid",
+        currency="USD",
+        lines=[line],
+        total_minor=3420,
+        credit_applied_minor=1000,
+        amount_due_minor=2420,
+        amount_paid_minor=2420,
+        amount_remaining_minor=0,
+        issued_at=timestamp(at(2, 1)),
+    )
+
+    table = invoice_table(invoice, []).splitlines()
+
+    assert table[3].split()[-2:] == ["USD", "34.20"]
+    assert [row.split()[-2:] for row in table[5:8]] == [["USD", "34.20"], ["USD", "-10.00"], ["USD", "24.20"]]
+    assert [row.split()[0] for row in table[5:8]] == ["Total", "Credit", "Amount"]
+    assert table[8] == "  Status: paid, USD 24.20 paid"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import subprocess
 import sys
 from pathlib import Path
 
@@ -22,12 +23,29 @@ def imported_modules(path: Path) -> set[str]:
     return names
 
 
+# Deliberate exceptions, one module each: iso4217 is ISO's currency table as data, loaded lazily so
+# that importing the domain does no I/O (docs/architecture.md, "Layers").
+DOMAIN_EXCEPTIONS = {"currencies.py": {"iso4217"}}
+
+
 @pytest.mark.parametrize("path", sorted((PACKAGE / "domain").rglob("*.py")), ids=lambda p: p.name)
 def test_the_domain_imports_only_the_standard_library_and_itself(path: Path) -> None:
     for module in imported_modules(path):
         top = module.split(".")[0]
         allowed = top in sys.stdlib_module_names or module.startswith("billing_grpc.domain") or top == "pydantic"
+        allowed = allowed or top in DOMAIN_EXCEPTIONS.get(path.name, set())
         assert allowed, f"{path.name} imports {module}"
+
+
+def test_importing_the_domain_loads_no_currency_table() -> None:
+    # iso4217 parses its XML table when imported: that must wait for the first currency lookup.
+    code = (
+        "import sys, billing_grpc.domain.money, billing_grpc.domain.plan;"
+        "assert 'iso4217' not in sys.modules;"
+        "billing_grpc.domain.money.currency_exponent('USD');"
+        "assert 'iso4217' in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 
 @pytest.mark.parametrize(

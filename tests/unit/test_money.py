@@ -8,33 +8,67 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from billing_grpc.domain.currencies import minor_units
 from billing_grpc.domain.errors import FailedPrecondition, InvalidArgument
 from billing_grpc.domain.money import (
     CurrencyMismatch,
     Money,
     currency_exponent,
     format_decimal,
+    is_currency,
     parse_decimal,
     round_minor,
 )
 
-TWO = ["USD", "EUR", "GBP", "CHF", "CAD", "AUD", "NZD", "SEK", "NOK", "DKK", "PLN", "CZK", "INR", "BRL"]
-TWO += ["MXN", "CNY", "HKD", "SGD", "ZAR"]
-ZERO = ["JPY", "KRW", "CLP", "ISK", "VND"]
-THREE = ["KWD", "BHD", "JOD", "OMR", "TND"]
+# ISO 4217 List One's minor units (the currencies first, then a few others). Where CLDR
+# (Babel) says otherwise, ISO wins: IQD 3 (CLDR 0), HUF and IDR 2 (CLDR 0).
+ISO_EXPONENTS = {
+    **dict.fromkeys(["AED", "TRY", "ILS", "HUF", "RON", "SAR", "THB", "IDR"], 2),
+    **dict.fromkeys(["USD", "EUR", "GBP", "CHF", "INR", "BRL", "ZAR", "XCG", "ZWG", "SLE", "VES"], 2),
+    **dict.fromkeys(["JPY", "KRW", "CLP", "ISK", "VND", "PYG", "UGX", "XOF", "XAF", "XPF"], 0),
+    **dict.fromkeys(["KWD", "BHD", "JOD", "OMR", "TND", "IQD", "LYD"], 3),
+    **dict.fromkeys(["CLF", "UYW"], 4),
+}
+WITHDRAWN = ["DEM", "FRF", "ITL", "HRK", "LTL", "EEK", "ZWL", "SLL", "VEF", "MRO", "STD", "ANG"]
+NO_MINOR_UNIT = ["XXX", "XTS", "XAU", "XAG", "XPT", "XPD", "XDR", "XSU", "XUA", "XBA"]
+# Codes are upper-case ASCII as ISO writes them: no case folding, no trimming, no full-width USD.
+NOT_CODES = ["XYZ", "usd", "Usd", "kwd", "", "US", "USDD", " USD", "USD ", "\uff35\uff33\uff24"]
+
+TWO = [c for c, e in ISO_EXPONENTS.items() if e == 2]
+ZERO = [c for c, e in ISO_EXPONENTS.items() if e == 0]
+THREE = [c for c, e in ISO_EXPONENTS.items() if e == 3]
 
 
-@pytest.mark.parametrize(("code", "exponent"), [(c, 2) for c in TWO] + [(c, 0) for c in ZERO] + [(c, 3) for c in THREE])
+@pytest.mark.parametrize(("code", "exponent"), ISO_EXPONENTS.items())
 def test_currencies_have_their_iso_4217_minor_unit_exponent(code: str, exponent: int) -> None:
     assert currency_exponent(code) == exponent
+    assert is_currency(code)
+    assert Money(1, code).exponent == exponent
 
 
-@pytest.mark.parametrize("code", ["XXX", "usd", "", "US", "USDD"])
-def test_unknown_currencies_are_refused_with_a_field_violation(code: str) -> None:
+@pytest.mark.parametrize("code", WITHDRAWN + NO_MINOR_UNIT + NOT_CODES)
+def test_unknown_withdrawn_and_non_money_codes_are_refused_with_a_field_violation(code: str) -> None:
     with pytest.raises(InvalidArgument) as raised:
         currency_exponent(code)
     assert raised.value.reason == "unknown_currency"
     assert [v.field for v in raised.value.violations] == ["currency"]
+    assert not is_currency(code)
+
+
+@pytest.mark.parametrize("code", [None, 840, b"USD"])
+def test_a_currency_that_is_not_a_string_is_refused_like_an_unknown_one(code: object) -> None:
+    with pytest.raises(InvalidArgument):
+        currency_exponent(code)  # type: ignore[arg-type]
+    assert not is_currency(code)  # type: ignore[arg-type]
+
+
+def test_every_active_iso_4217_currency_is_accepted_from_the_published_table() -> None:
+    table = minor_units()
+    # List One (2026-01-01) has 178 codes; the 13 without a minor unit are refused.
+    assert len(table) >= 160
+    assert all(len(code) == 3 and code.isascii() and code.isupper() for code in table)
+    assert set(table.values()) <= {0, 2, 3, 4}
+    assert minor_units() is table  # read once, then cached
 
 
 @pytest.mark.parametrize(
@@ -46,6 +80,11 @@ def test_unknown_currencies_are_refused_with_a_field_violation(code: str) -> Non
         (Money(-5, "USD"), "-0.05 USD"),
         (Money(7, "KWD"), "0.007 KWD"),
         (Money.zero("EUR"), "0.00 EUR"),
+        (Money(-1234, "JPY"), "-1234 JPY"),
+        (Money(5, "IQD"), "0.005 IQD"),
+        (Money(1234, "CLF"), "0.1234 CLF"),
+        (Money(123456, "AED"), "1234.56 AED"),
+        (Money(-1, "HUF"), "-0.01 HUF"),
     ],
 )
 def test_money_reads_in_major_units_by_the_currency_exponent(money: Money, text: str) -> None:
@@ -230,7 +269,7 @@ def test_format_decimal_refuses_floats_and_non_finite_values() -> None:
 
 # Properties.
 
-currencies = st.sampled_from(TWO + ZERO + THREE)
+currencies = st.sampled_from(sorted(minor_units()))
 minor = st.integers(min_value=-(10**15), max_value=10**15)
 bounded = st.decimals(min_value=-(10**18), max_value=10**18, places=12, allow_nan=False, allow_infinity=False)
 
@@ -264,3 +303,19 @@ def test_format_then_parse_is_the_identity(value: Decimal) -> None:
     assert parse_decimal(text, "x") == value
     assert format_decimal(parse_decimal(text, "x")) == text
     assert "e" not in text.lower()
+
+
+@given(minor, currencies)
+def test_money_in_any_accepted_currency_shows_exactly_its_exponent_digits_and_reads_back(
+    amount: int, currency: str
+) -> None:
+    money = Money(amount, currency)
+    exponent = currency_exponent(currency)
+    figure, code = str(money).split(" ")
+    assert code == currency
+    _, point, fraction = figure.partition(".")
+    assert len(fraction) == exponent
+    assert bool(point) == (exponent > 0)
+    back = Decimal(figure).scaleb(exponent)
+    assert back == amount
+    assert Money(int(back), code) == money

@@ -216,6 +216,7 @@ async def test_a_prorated_immediate_cancellation_credits_the_unused_fee_and_the_
     await shop.app.cycle.run()
     [opening] = await shop.invoices(second)
     assert (opening["credit_applied_minor"], opening["amount_paid_minor"], opening["status"]) == (2093, 1007, "paid")
+    assert (opening["amount_due_minor"], opening["amount_remaining_minor"]) == (1007, 0)
     assert await shop.app.gateway.captured_total(opening["_id"]) == 1007
     balance = await shop.balance()
     assert balance["credit_minor"] == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from decimal import Decimal, Inexact, localcontext
 
 import pytest
@@ -10,7 +11,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from billing_grpc.domain.errors import InvalidArgument
+from billing_grpc.domain.invoicing import MeterUsage, line_to_dict, usage_lines
+from billing_grpc.domain.meter import Aggregation
 from billing_grpc.domain.money import round_minor
+from billing_grpc.domain.periods import Period
+from billing_grpc.domain.plan import Plan, create_plan
 from billing_grpc.domain.pricing import (
     Charge,
     ChargeResult,
@@ -382,3 +387,32 @@ def test_no_usage_costs_nothing_but_per_event_fees(model: PricingModel, events: 
 def test_every_model_round_trips_through_json(model: PricingModel, free: Decimal, minimum: Decimal) -> None:
     charge = Charge("meter", model, free, minimum)
     assert charge_from_dict(json.loads(json.dumps(describe_charge(charge)))) == charge
+
+
+def _usage_line(model: PricingModel, quantity: str) -> dict[str, object]:
+    start, end = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 2, 1, tzinfo=UTC)
+    created = create_plan("plan-1", "p", "P", "USD", "month", 1, 0, 0, (Charge("api_calls", model),), start)
+    plan = Plan.replay([created])
+    assert plan is not None
+    metered = MeterUsage(Aggregation.SUM, 1, D(quantity), None, None, 0)
+    [line] = usage_lines(plan, {"api_calls": metered}, Period(start, end))
+    return line_to_dict(line)
+
+
+@pytest.mark.parametrize(
+    ("model", "quantity", "unit_amount", "amount_minor"),
+    [
+        # A unit amount is shown to 12 places, half-up like everything else; the line's amount is
+        # not derived from it: a package of 3 for 1 bills 1, at 1/3 a unit.
+        (Package(3, D(1)), "3", "0.333333333333", 1),
+        (Graduated((Tier(D(1), D(1)), Tier(None, D(2)))), "3", "1.666666666667", 5),
+        # The largest prices still store: Python's default 28 digits could not hold 18 + 12 places.
+        (PerUnit(D(10**17)), "1", "100000000000000000", 10**17),
+        (Package(3, D(10**17)), "3", "33333333333333333.333333333333", 10**17),
+    ],
+)
+def test_a_stored_line_keeps_its_unit_amount_to_12_places_whatever_its_size(
+    model: PricingModel, quantity: str, unit_amount: str, amount_minor: int
+) -> None:
+    stored = _usage_line(model, quantity)
+    assert (stored["unit_amount"], stored["amount_minor"]) == (unit_amount, amount_minor)

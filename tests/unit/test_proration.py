@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from billing_grpc.domain.credit import CreditApplied, CreditGranted, CreditSource, CustomerCredit
@@ -44,6 +45,36 @@ def test_nothing_is_prorated_at_the_period_end_and_the_whole_fee_at_its_start() 
     assert remaining_fraction(JANUARY, START) == 1
     whole = charge_line(plan(2000), JANUARY, START)
     assert whole is not None and whole.amount_minor == 2000
+
+
+def test_a_fee_that_prorates_to_exactly_half_a_minor_unit_rounds_up_not_via_a_rounded_fraction() -> None:
+    # April has 30 days; 17.5 of them (7/12) remain at noon on the 13th: 1530 x 7/12 = 892.5 exactly.
+    # Multiplying by 7/12 rounded to Python's 28 digits first would give 892.4999… and bill 892.
+    april = Period(datetime(2026, 4, 1, tzinfo=UTC), datetime(2026, 5, 1, tzinfo=UTC))
+    at = datetime(2026, 4, 13, 12, tzinfo=UTC)
+    credit, charge = change_lines(plan(1530, "Old"), plan(1530, "New"), april, at)
+    assert (credit.unit_amount, charge.unit_amount) == (Decimal("-892.5"), Decimal("892.5"))
+    assert (credit.amount_minor, charge.amount_minor) == (-893, 893)
+
+
+def _half_up(value: Fraction) -> int:
+    whole, rest = divmod(abs(value), 1)
+    magnitude = int(whole) + (1 if rest >= Fraction(1, 2) else 0)
+    return magnitude if value >= 0 else -magnitude
+
+
+@given(fee=st.integers(min_value=0, max_value=10**15), offset=st.integers(min_value=0, max_value=31 * 86400))
+@example(fee=31, offset=31 * 86400 - 43200)  # 12 of January's 744 hours left: 31/62 = 0.5, not 0.4999…
+def test_a_prorated_line_is_the_exact_fraction_of_its_fee_rounded_half_up_once(fee: int, offset: int) -> None:
+    at = START + timedelta(seconds=offset)
+    remaining, total = JANUARY.end - at, JANUARY.duration
+    exact = Fraction(fee) * Fraction(int(remaining.total_seconds()), int(total.total_seconds()))
+    line = charge_line(plan(fee), JANUARY, at)
+    if exact == 0:
+        assert line is None
+        return
+    assert line is not None and line.amount_minor == _half_up(exact)
+    assert int(line.unit_amount.to_integral_value(rounding=ROUND_HALF_UP)) == _half_up(exact)
 
 
 def test_a_free_plan_prorates_nothing() -> None:

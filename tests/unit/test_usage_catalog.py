@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from billing_grpc.application.usage_catalog import UsageCatalog
@@ -39,6 +39,8 @@ def subscription(subscription_id: str, organization_id: str, usage_open: bool) -
         "plan_id": "plan_1",
         "started_at": T0,
         "cycle_anchor": T0,
+        "current_period_start": T0,
+        "current_period_end": T0 + timedelta(days=31),
     }
 
 

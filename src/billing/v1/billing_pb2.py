@@ -26,7 +26,7 @@ from billing.v1 import usage_pb2 as billing_dot_v1_dot_usage__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x62illing/v1/billing.proto\x12\nbilling.v1\x1a\x16\x62illing/v1/usage.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"o\n\x0b\x43ycleReport\x12\x16\n\x0eperiods_closed\x18\x01 \x01(\x05\x12\x1a\n\x12invoices_finalized\x18\x02 \x01(\x05\x12\x1a\n\x12payments_attempted\x18\x03 \x01(\x05\x12\x10\n\x08\x66\x61ilures\x18\x04 \x01(\x05\"\x18\n\x16RunBillingCycleRequest\"k\n\x17RunBillingCycleResponse\x12\'\n\x06report\x18\x01 \x01(\x0b\x32\x17.billing.v1.CycleReport\x12\'\n\x03now\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"Q\n\x13\x41\x64vanceClockRequest\x12&\n\x02to\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nby_seconds\x18\x02 \x01(\x03\"h\n\x14\x41\x64vanceClockResponse\x12\'\n\x03now\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\'\n\x06report\x18\x02 \x01(\x0b\x32\x17.billing.v1.CycleReport\"\xd3\x05\n\x07Invoice\x12\x12\n\ninvoice_id\x18\x01 \x01(\t\x12\x17\n\x0forganization_id\x18\x02 \x01(\t\x12\x17\n\x0fsubscription_id\x18\x03 \x01(\t\x12\x0f\n\x07plan_id\x18\x04 \x01(\t\x12\x0e\n\x06number\x18\x05 \x01(\t\x12\x0e\n\x06status\x18\x06 \x01(\t\x12\x0e\n\x06reason\x18\x07 \x01(\t\x12\x10\n\x08\x63urrency\x18\x08 \x01(\t\x12&\n\x05lines\x18\t \x03(\x0b\x32\x17.billing.v1.InvoiceLine\x12\x13\n\x0btotal_minor\x18\n \x01(\x03\x12\x18\n\x10\x61mount_due_minor\x18\x0b \x01(\x03\x12\x19\n\x11\x61mount_paid_minor\x18\x0c \x01(\x03\x12\x36\n\x12usage_period_start\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x34\n\x10usage_period_end\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tissued_at\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x66inalize_at\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x66inalized_at\x18\x11 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x07paid_at\x18\x12 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\x0fnext_attempt_at\x18\x13 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x61ttempts\x18\x14 \x01(\x05\x12\x10\n\x08\x66\x61ilures\x18\x15 \x01(\x05\x12\x19\n\x11last_failure_code\x18\x16 \x01(\t\x12\x1c\n\x14\x63redit_applied_minor\x18\x17 \x01(\x03\"\'\n\x11GetInvoiceRequest\x12\x12\n\ninvoice_id\x18\x01 \x01(\t\":\n\x12GetInvoiceResponse\x12$\n\x07invoice\x18\x01 \x01(\x0b\x32\x13.billing.v1.Invoice\"\xe2\x01\n\x13ListInvoicesRequest\x12\x17\n\x0forganization_id\x18\x01 \x01(\t\x12\x17\n\x0fsubscription_id\x18\x02 \x01(\t\x12\x0e\n\x06status\x18\x03 \x01(\t\x12/\n\x0bissued_from\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\rissued_before\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tpage_size\x18\x06 \x01(\x05\x12\x12\n\npage_token\x18\x07 \x01(\t\"V\n\x14ListInvoicesResponse\x12%\n\x08invoices\x18\x01 \x03(\x0b\x32\x13.billing.v1.Invoice\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"(\n\x12VoidInvoiceRequest\x12\x12\n\ninvoice_id\x18\x01 \x01(\t\";\n\x13VoidInvoiceResponse\x12$\n\x07invoice\x18\x01 \x01(\x0b\x32\x13.billing.v1.Invoice\",\n\x11GetBalanceRequest\x12\x17\n\x0forganization_id\x18\x01 \x01(\t\"\xc9\x01\n\x07\x42\x61lance\x12\x10\n\x08\x63urrency\x18\x01 \x01(\t\x12\x16\n\x0einvoiced_minor\x18\x02 \x01(\x03\x12\x12\n\npaid_minor\x18\x03 \x01(\x03\x12\x19\n\x11outstanding_minor\x18\x04 \x01(\x03\x12\x1b\n\x13uncollectible_minor\x18\x05 \x01(\x03\x12\x14\n\x0cvoided_minor\x18\x06 \x01(\x03\x12\x14\n\x0c\x63redit_minor\x18\x07 \x01(\x03\x12\x1c\n\x14\x63redit_applied_minor\x18\x08 \x01(\x03\"T\n\x12GetBalanceResponse\x12\x17\n\x0forganization_id\x18\x01 \x01(\t\x12%\n\x08\x62\x61lances\x18\x02 \x03(\x0b\x32\x13.billing.v1.Balance\"i\n\x13ListPaymentsRequest\x12\x17\n\x0forganization_id\x18\x01 \x01(\t\x12\x12\n\ninvoice_id\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"\xdf\x02\n\x07Payment\x12\x12\n\npayment_id\x18\x01 \x01(\t\x12\x12\n\ninvoice_id\x18\x02 \x01(\t\x12\x17\n\x0forganization_id\x18\x03 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x04 \x01(\x05\x12\x17\n\x0fidempotency_key\x18\x05 \x01(\t\x12\x14\n\x0c\x61mount_minor\x18\x06 \x01(\x03\x12\x10\n\x08\x63urrency\x18\x07 \x01(\t\x12\x16\n\x0epayment_method\x18\x08 \x01(\t\x12\x0e\n\x06status\x18\t \x01(\t\x12\x11\n\tcharge_id\x18\n \x01(\t\x12\x14\n\x0c\x66\x61ilure_code\x18\x0b \x01(\t\x12\x0f\n\x07message\x18\x0c \x01(\t\x12.\n\nstarted_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bresolved_at\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"V\n\x14ListPaymentsResponse\x12%\n\x08payments\x18\x01 \x03(\x0b\x32\x13.billing.v1.Payment\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"X\n\x12GrantCreditRequest\x12\x17\n\x0forganization_id\x18\x01 \x01(\t\x12\x14\n\x0c\x61mount_minor\x18\x02 \x01(\x03\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\";\n\x13GrantCreditResponse\x12$\n\x07\x62\x61lance\x18\x01 \x01(\x0b\x32\x13.billing.v1.Balance2\xbf\x01\n\x0e\x42illingService\x12Z\n\x0fRunBillingCycle\x12\".billing.v1.RunBillingCycleRequest\x1a#.billing.v1.RunBillingCycleResponse\x12Q\n\x0c\x41\x64vanceClock\x12\x1f.billing.v1.AdvanceClockRequest\x1a .billing.v1.AdvanceClockResponse2\xf0\x03\n\x0eInvoiceService\x12K\n\nGetInvoice\x12\x1d.billing.v1.GetInvoiceRequest\x1a\x1e.billing.v1.GetInvoiceResponse\x12Q\n\x0cListInvoices\x12\x1f.billing.v1.ListInvoicesRequest\x1a .billing.v1.ListInvoicesResponse\x12N\n\x0bVoidInvoice\x12\x1e.billing.v1.VoidInvoiceRequest\x1a\x1f.billing.v1.VoidInvoiceResponse\x12K\n\nGetBalance\x12\x1d.billing.v1.GetBalanceRequest\x1a\x1e.billing.v1.GetBalanceResponse\x12Q\n\x0cListPayments\x12\x1f.billing.v1.ListPaymentsRequest\x1a .billing.v1.ListPaymentsResponse\x12N\n\x0bGrantCredit\x12\x1e.billing.v1.GrantCreditRequest\x1a\x1f.billing.v1.GrantCreditResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x62illing/v1/billing.proto\x12\nbilling.v1\x1a\x16\x62illing/v1/usage.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"o\n\x0b\x43ycleReport\x12\x16\n\x0eperiods_closed\x18\x01 \x01(\x05\x12\x1a\n\x12invoices_finalized\x18\x02 \x01(\x05\x12\x1a\n\x12payments_attempted\x18\x03 \x01(\x05\x12\x10\n\x08\x66\x61ilures\x18\x04 \x01(\x05\"\x18\n\x16RunBillingCycleRequest\"k\n\x17RunBillingCycleResponse\x12\'\n\x06report\x18\x01 \x01(\x0b\x32\x17.billing.v1.CycleReport\x12\'\n\x03now\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"Q\n\x13\x41\x64vanceClockRequest\x12&\n\x02to\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nby_seconds\x18\x02 \x01(\x03\"h\n\x14\x41\x64vanceClockResponse\x12\'\n\x03now\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\'\n\x06report\x18\x02 \x01(\x0b\x32\x17.billing.v1.CycleReport\"\xf3\x05\n\x07Invoice\x12\x12\n\ninvoice_id\x18\x01 \x01(\t\x12\x17\n\x0forganization_id\x18\x02 \x01(\t\x12\x17\n\x0fsubscription_id\x18\x03 \x01(\t\x12\x0f\n\x07plan_id\x18\x04 \x01(\t\x12\x0e\n\x06number\x18\x05 \x01(\t\x12\x0e\n\x06status\x18\x06 \x01(\t\x12\x0e\n\x06reason\x18\x07 \x01(\t\x12\x10\n\x08\x63urrency\x18\x08 \x01(\t\x12&\n\x05lines\x18\t \x03(\x0b\x32\x17.billing.v1.InvoiceLine\x12\x13\n\x0btotal_minor\x18\n \x01(\x03\x12\x18\n\x10\x61mount_due_minor\x18\x0b \x01(\x03\x12\x19\n\x11\x61mount_paid_minor\x18\x0c \x01(\x03\x12\x36\n\x12usage_period_start\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x34\n\x10usage_period_end\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tissued_at\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x66inalize_at\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x66inalized_at\x18\x11 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x07paid_at\x18\x12 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\x0fnext_attempt_at\x18\x13 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x61ttempts\x18\x14 \x01(\x05\x12\x10\n\x08\x66\x61ilures\x18\x15 \x01(\x05\x12\x19\n\x11last_failure_code\x18\x16 \x01(\t\x12\x1c\n\x14\x63redit_applied_minor\x18\x17 \x01(\x03\x12\x1e\n\x16\x61mount_remaining_minor\x18\x18 \x01(\x03\"\'\n\x11GetInvoiceRequest\x12\x12\n\ninvoice_id\x18\x01 \x01(\t\":\n\x12GetInvoiceResponse\x12$\n\x07invoice\x18\x01 \x01(\x0b\x32\x13.billing.v1.Invoice\"\xe2\x01\n\x13ListInvoicesRequest\x12\x17\n\x0forganization_id\x18\x01 \x01(\t\x12\x17\n\x0fsubscription_id\x18\x02 \x01(\t\x12\x0e\n\x06status\x18\x03 \x01(\t\x12/\n\x0bissued_from\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\rissued_before\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tpage_size\x18\x06 \x01(\x05\x12\x12\n\npage_token\x18\x07 \x01(\t\"V\n\x14ListInvoicesResponse\x12%\n\x08invoices\x18\x01 \x03(\x0b\x32\x13.billing.v1.Invoice\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"(\n\x12VoidInvoiceRequest\x12\x12\n\ninvoice_id\x18\x01 \x01(\t\";\n\x13VoidInvoiceResponse\x12$\n\x07invoice\x18\x01 \x01(\x0b\x32\x13.billing.v1.Invoice\",\n\x11GetBalanceRequest\x12\x17\n\x0forganization_id\x18\x01 \x01(\t\"\xc9\x01\n\x07\x42\x61lance\x12\x10\n\x08\x63urrency\x18\x01 \x01(\t\x12\x16\n\x0einvoiced_minor\x18\x02 \x01(\x03\x12\x12\n\npaid_minor\x18\x03 \x01(\x03\x12\x19\n\x11outstanding_minor\x18\x04 \x01(\x03\x12\x1b\n\x13uncollectible_minor\x18\x05 \x01(\x03\x12\x14\n\x0cvoided_minor\x18\x06 \x01(\x03\x12\x14\n\x0c\x63redit_minor\x18\x07 \x01(\x03\x12\x1c\n\x14\x63redit_applied_minor\x18\x08 \x01(\x03\"T\n\x12GetBalanceResponse\x12\x17\n\x0forganization_id\x18\x01 \x01(\t\x12%\n\x08\x62\x61lances\x18\x02 \x03(\x0b\x32\x13.billing.v1.Balance\"i\n\x13ListPaymentsRequest\x12\x17\n\x0forganization_id\x18\x01 \x01(\t\x12\x12\n\ninvoice_id\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"\xdf\x02\n\x07Payment\x12\x12\n\npayment_id\x18\x01 \x01(\t\x12\x12\n\ninvoice_id\x18\x02 \x01(\t\x12\x17\n\x0forganization_id\x18\x03 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x04 \x01(\x05\x12\x17\n\x0fidempotency_key\x18\x05 \x01(\t\x12\x14\n\x0c\x61mount_minor\x18\x06 \x01(\x03\x12\x10\n\x08\x63urrency\x18\x07 \x01(\t\x12\x16\n\x0epayment_method\x18\x08 \x01(\t\x12\x0e\n\x06status\x18\t \x01(\t\x12\x11\n\tcharge_id\x18\n \x01(\t\x12\x14\n\x0c\x66\x61ilure_code\x18\x0b \x01(\t\x12\x0f\n\x07message\x18\x0c \x01(\t\x12.\n\nstarted_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bresolved_at\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"V\n\x14ListPaymentsResponse\x12%\n\x08payments\x18\x01 \x03(\x0b\x32\x13.billing.v1.Payment\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"X\n\x12GrantCreditRequest\x12\x17\n\x0forganization_id\x18\x01 \x01(\t\x12\x14\n\x0c\x61mount_minor\x18\x02 \x01(\x03\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\";\n\x13GrantCreditResponse\x12$\n\x07\x62\x61lance\x18\x01 \x01(\x0b\x32\x13.billing.v1.Balance2\xbf\x01\n\x0e\x42illingService\x12Z\n\x0fRunBillingCycle\x12\".billing.v1.RunBillingCycleRequest\x1a#.billing.v1.RunBillingCycleResponse\x12Q\n\x0c\x41\x64vanceClock\x12\x1f.billing.v1.AdvanceClockRequest\x1a .billing.v1.AdvanceClockResponse2\xf0\x03\n\x0eInvoiceService\x12K\n\nGetInvoice\x12\x1d.billing.v1.GetInvoiceRequest\x1a\x1e.billing.v1.GetInvoiceResponse\x12Q\n\x0cListInvoices\x12\x1f.billing.v1.ListInvoicesRequest\x1a .billing.v1.ListInvoicesResponse\x12N\n\x0bVoidInvoice\x12\x1e.billing.v1.VoidInvoiceRequest\x1a\x1f.billing.v1.VoidInvoiceResponse\x12K\n\nGetBalance\x12\x1d.billing.v1.GetBalanceRequest\x1a\x1e.billing.v1.GetBalanceResponse\x12Q\n\x0cListPayments\x12\x1f.billing.v1.ListPaymentsRequest\x1a .billing.v1.ListPaymentsResponse\x12N\n\x0bGrantCredit\x12\x1e.billing.v1.GrantCreditRequest\x1a\x1f.billing.v1.GrantCreditResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -44,37 +44,37 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ADVANCECLOCKRESPONSE']._serialized_start=428
   _globals['_ADVANCECLOCKRESPONSE']._serialized_end=532
   _globals['_INVOICE']._serialized_start=535
-  _globals['_INVOICE']._serialized_end=1258
-  _globals['_GETINVOICEREQUEST']._serialized_start=1260
-  _globals['_GETINVOICEREQUEST']._serialized_end=1299
-  _globals['_GETINVOICERESPONSE']._serialized_start=1301
-  _globals['_GETINVOICERESPONSE']._serialized_end=1359
-  _globals['_LISTINVOICESREQUEST']._serialized_start=1362
-  _globals['_LISTINVOICESREQUEST']._serialized_end=1588
-  _globals['_LISTINVOICESRESPONSE']._serialized_start=1590
-  _globals['_LISTINVOICESRESPONSE']._serialized_end=1676
-  _globals['_VOIDINVOICEREQUEST']._serialized_start=1678
-  _globals['_VOIDINVOICEREQUEST']._serialized_end=1718
-  _globals['_VOIDINVOICERESPONSE']._serialized_start=1720
-  _globals['_VOIDINVOICERESPONSE']._serialized_end=1779
-  _globals['_GETBALANCEREQUEST']._serialized_start=1781
-  _globals['_GETBALANCEREQUEST']._serialized_end=1825
-  _globals['_BALANCE']._serialized_start=1828
-  _globals['_BALANCE']._serialized_end=2029
-  _globals['_GETBALANCERESPONSE']._serialized_start=2031
-  _globals['_GETBALANCERESPONSE']._serialized_end=2115
-  _globals['_LISTPAYMENTSREQUEST']._serialized_start=2117
-  _globals['_LISTPAYMENTSREQUEST']._serialized_end=2222
-  _globals['_PAYMENT']._serialized_start=2225
-  _globals['_PAYMENT']._serialized_end=2576
-  _globals['_LISTPAYMENTSRESPONSE']._serialized_start=2578
-  _globals['_LISTPAYMENTSRESPONSE']._serialized_end=2664
-  _globals['_GRANTCREDITREQUEST']._serialized_start=2666
-  _globals['_GRANTCREDITREQUEST']._serialized_end=2754
-  _globals['_GRANTCREDITRESPONSE']._serialized_start=2756
-  _globals['_GRANTCREDITRESPONSE']._serialized_end=2815
-  _globals['_BILLINGSERVICE']._serialized_start=2818
-  _globals['_BILLINGSERVICE']._serialized_end=3009
-  _globals['_INVOICESERVICE']._serialized_start=3012
-  _globals['_INVOICESERVICE']._serialized_end=3508
+  _globals['_INVOICE']._serialized_end=1290
+  _globals['_GETINVOICEREQUEST']._serialized_start=1292
+  _globals['_GETINVOICEREQUEST']._serialized_end=1331
+  _globals['_GETINVOICERESPONSE']._serialized_start=1333
+  _globals['_GETINVOICERESPONSE']._serialized_end=1391
+  _globals['_LISTINVOICESREQUEST']._serialized_start=1394
+  _globals['_LISTINVOICESREQUEST']._serialized_end=1620
+  _globals['_LISTINVOICESRESPONSE']._serialized_start=1622
+  _globals['_LISTINVOICESRESPONSE']._serialized_end=1708
+  _globals['_VOIDINVOICEREQUEST']._serialized_start=1710
+  _globals['_VOIDINVOICEREQUEST']._serialized_end=1750
+  _globals['_VOIDINVOICERESPONSE']._serialized_start=1752
+  _globals['_VOIDINVOICERESPONSE']._serialized_end=1811
+  _globals['_GETBALANCEREQUEST']._serialized_start=1813
+  _globals['_GETBALANCEREQUEST']._serialized_end=1857
+  _globals['_BALANCE']._serialized_start=1860
+  _globals['_BALANCE']._serialized_end=2061
+  _globals['_GETBALANCERESPONSE']._serialized_start=2063
+  _globals['_GETBALANCERESPONSE']._serialized_end=2147
+  _globals['_LISTPAYMENTSREQUEST']._serialized_start=2149
+  _globals['_LISTPAYMENTSREQUEST']._serialized_end=2254
+  _globals['_PAYMENT']._serialized_start=2257
+  _globals['_PAYMENT']._serialized_end=2608
+  _globals['_LISTPAYMENTSRESPONSE']._serialized_start=2610
+  _globals['_LISTPAYMENTSRESPONSE']._serialized_end=2696
+  _globals['_GRANTCREDITREQUEST']._serialized_start=2698
+  _globals['_GRANTCREDITREQUEST']._serialized_end=2786
+  _globals['_GRANTCREDITRESPONSE']._serialized_start=2788
+  _globals['_GRANTCREDITRESPONSE']._serialized_end=2847
+  _globals['_BILLINGSERVICE']._serialized_start=2850
+  _globals['_BILLINGSERVICE']._serialized_end=3041
+  _globals['_INVOICESERVICE']._serialized_start=3044
+  _globals['_INVOICESERVICE']._serialized_end=3540
 # @@protoc_insertion_point(module_scope)

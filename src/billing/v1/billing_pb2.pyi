@@ -51,7 +51,7 @@ class AdvanceClockResponse(_message.Message):
     def __init__(self, now: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., report: _Optional[_Union[CycleReport, _Mapping]] = ...) -> None: ...
 
 class Invoice(_message.Message):
-    __slots__ = ("invoice_id", "organization_id", "subscription_id", "plan_id", "number", "status", "reason", "currency", "lines", "total_minor", "amount_due_minor", "amount_paid_minor", "usage_period_start", "usage_period_end", "issued_at", "finalize_at", "finalized_at", "paid_at", "next_attempt_at", "attempts", "failures", "last_failure_code", "credit_applied_minor")
+    __slots__ = ("invoice_id", "organization_id", "subscription_id", "plan_id", "number", "status", "reason", "currency", "lines", "total_minor", "amount_due_minor", "amount_paid_minor", "usage_period_start", "usage_period_end", "issued_at", "finalize_at", "finalized_at", "paid_at", "next_attempt_at", "attempts", "failures", "last_failure_code", "credit_applied_minor", "amount_remaining_minor")
     INVOICE_ID_FIELD_NUMBER: _ClassVar[int]
     ORGANIZATION_ID_FIELD_NUMBER: _ClassVar[int]
     SUBSCRIPTION_ID_FIELD_NUMBER: _ClassVar[int]
@@ -75,6 +75,7 @@ class Invoice(_message.Message):
     FAILURES_FIELD_NUMBER: _ClassVar[int]
     LAST_FAILURE_CODE_FIELD_NUMBER: _ClassVar[int]
     CREDIT_APPLIED_MINOR_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_REMAINING_MINOR_FIELD_NUMBER: _ClassVar[int]
     invoice_id: str
     organization_id: str
     subscription_id: str
@@ -98,7 +99,8 @@ class Invoice(_message.Message):
     failures: int
     last_failure_code: str
     credit_applied_minor: int
-    def __init__(self, invoice_id: _Optional[str] = ..., organization_id: _Optional[str] = ..., subscription_id: _Optional[str] = ..., plan_id: _Optional[str] = ..., number: _Optional[str] = ..., status: _Optional[str] = ..., reason: _Optional[str] = ..., currency: _Optional[str] = ..., lines: _Optional[_Iterable[_Union[_usage_pb2.InvoiceLine, _Mapping]]] = ..., total_minor: _Optional[int] = ..., amount_due_minor: _Optional[int] = ..., amount_paid_minor: _Optional[int] = ..., usage_period_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., usage_period_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., issued_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finalize_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finalized_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., paid_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., next_attempt_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., attempts: _Optional[int] = ..., failures: _Optional[int] = ..., last_failure_code: _Optional[str] = ..., credit_applied_minor: _Optional[int] = ...) -> None: ...
+    amount_remaining_minor: int
+    def __init__(self, invoice_id: _Optional[str] = ..., organization_id: _Optional[str] = ..., subscription_id: _Optional[str] = ..., plan_id: _Optional[str] = ..., number: _Optional[str] = ..., status: _Optional[str] = ..., reason: _Optional[str] = ..., currency: _Optional[str] = ..., lines: _Optional[_Iterable[_Union[_usage_pb2.InvoiceLine, _Mapping]]] = ..., total_minor: _Optional[int] = ..., amount_due_minor: _Optional[int] = ..., amount_paid_minor: _Optional[int] = ..., usage_period_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., usage_period_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., issued_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finalize_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finalized_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., paid_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., next_attempt_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., attempts: _Optional[int] = ..., failures: _Optional[int] = ..., last_failure_code: _Optional[str] = ..., credit_applied_minor: _Optional[int] = ..., amount_remaining_minor: _Optional[int] = ...) -> None: ...
 
 class GetInvoiceRequest(_message.Message):
     __slots__ = ("invoice_id",)

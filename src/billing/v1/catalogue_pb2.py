@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x62illing/v1/catalogue.proto\x12\nbilling.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"z\n\x05Meter\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x13\n\x0b\x61ggregation\x18\x03 \x01(\t\x12\x10\n\x08property\x18\x04 \x01(\t\x12.\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"W\n\x12\x43reateMeterRequest\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x13\n\x0b\x61ggregation\x18\x03 \x01(\t\x12\x10\n\x08property\x18\x04 \x01(\t\"7\n\x13\x43reateMeterResponse\x12 \n\x05meter\x18\x01 \x01(\x0b\x32\x11.billing.v1.Meter\"\x1f\n\x0fGetMeterRequest\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\"4\n\x10GetMeterResponse\x12 \n\x05meter\x18\x01 \x01(\x0b\x32\x11.billing.v1.Meter\"\x13\n\x11ListMetersRequest\"7\n\x12ListMetersResponse\x12!\n\x06meters\x18\x01 \x03(\x0b\x32\x11.billing.v1.Meter\";\n\x04Tier\x12\r\n\x05up_to\x18\x01 \x01(\t\x12\x12\n\nunit_price\x18\x02 \x01(\t\x12\x10\n\x08\x66lat_fee\x18\x03 \x01(\t\"\x1d\n\x07PerUnit\x12\x12\n\nunit_price\x18\x01 \x01(\t\"(\n\x05Tiers\x12\x1f\n\x05tiers\x18\x01 \x03(\x0b\x32\x10.billing.v1.Tier\"&\n\x07Package\x12\x0c\n\x04size\x18\x01 \x01(\x03\x12\r\n\x05price\x18\x02 \x01(\t\"?\n\nPercentage\x12\x14\n\x0crate_percent\x18\x01 \x01(\t\x12\x1b\n\x13\x66ixed_fee_per_event\x18\x02 \x01(\t\"\x96\x02\n\x06\x43harge\x12\x12\n\nmeter_code\x18\x01 \x01(\t\x12\'\n\x08per_unit\x18\x02 \x01(\x0b\x32\x13.billing.v1.PerUnitH\x00\x12&\n\tgraduated\x18\x03 \x01(\x0b\x32\x11.billing.v1.TiersH\x00\x12#\n\x06volume\x18\x04 \x01(\x0b\x32\x11.billing.v1.TiersH\x00\x12&\n\x07package\x18\x05 \x01(\x0b\x32\x13.billing.v1.PackageH\x00\x12,\n\npercentage\x18\x06 \x01(\x0b\x32\x16.billing.v1.PercentageH\x00\x12\x12\n\nfree_units\x18\x07 \x01(\t\x12\x0f\n\x07minimum\x18\x08 \x01(\tB\x07\n\x05model\"\x82\x03\n\x04Plan\x12\x0f\n\x07plan_id\x18\x01 \x01(\t\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x10\n\x08\x63urrency\x18\x04 \x01(\t\x12\x15\n\rinterval_unit\x18\x05 \x01(\t\x12\x16\n\x0einterval_count\x18\x06 \x01(\x05\x12\x16\n\x0e\x62\x61se_fee_minor\x18\x07 \x01(\x03\x12\x12\n\ntrial_days\x18\x08 \x01(\x05\x12#\n\x07\x63harges\x18\t \x03(\x0b\x32\x12.billing.v1.Charge\x12.\n\ncreated_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x61rchived_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x08\x66\x65\x61tures\x18\x0c \x03(\x0b\x32\x17.billing.v1.PlanFeature\x12\x17\n\x0f\x62\x61se_fee_timing\x18\r \x01(\t\x12\x16\n\x0eproration_unit\x18\x0e \x01(\t\"\x9d\x02\n\x11\x43reatePlanRequest\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08\x63urrency\x18\x03 \x01(\t\x12\x15\n\rinterval_unit\x18\x04 \x01(\t\x12\x16\n\x0einterval_count\x18\x05 \x01(\x05\x12\x16\n\x0e\x62\x61se_fee_minor\x18\x06 \x01(\x03\x12\x12\n\ntrial_days\x18\x07 \x01(\x05\x12#\n\x07\x63harges\x18\x08 \x03(\x0b\x32\x12.billing.v1.Charge\x12)\n\x08\x66\x65\x61tures\x18\t \x03(\x0b\x32\x17.billing.v1.PlanFeature\x12\x17\n\x0f\x62\x61se_fee_timing\x18\n \x01(\t\x12\x16\n\x0eproration_unit\x18\x0b \x01(\t\"4\n\x12\x43reatePlanResponse\x12\x1e\n\x04plan\x18\x01 \x01(\x0b\x32\x10.billing.v1.Plan\"!\n\x0eGetPlanRequest\x12\x0f\n\x07plan_id\x18\x01 \x01(\t\"1\n\x0fGetPlanResponse\x12\x1e\n\x04plan\x18\x01 \x01(\x0b\x32\x10.billing.v1.Plan\"S\n\x10ListPlansRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x18\n\x10include_archived\x18\x03 \x01(\x08\"M\n\x11ListPlansResponse\x12\x1f\n\x05plans\x18\x01 \x03(\x0b\x32\x10.billing.v1.Plan\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"%\n\x12\x41rchivePlanRequest\x12\x0f\n\x07plan_id\x18\x01 \x01(\t\"5\n\x13\x41rchivePlanResponse\x12\x1e\n\x04plan\x18\x01 \x01(\x0b\x32\x10.billing.v1.Plan\"w\n\x07\x46\x65\x61ture\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x12\n\nmeter_code\x18\x04 \x01(\t\x12.\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"T\n\x14\x43reateFeatureRequest\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x12\n\nmeter_code\x18\x04 \x01(\t\"=\n\x15\x43reateFeatureResponse\x12$\n\x07\x66\x65\x61ture\x18\x01 \x01(\x0b\x32\x13.billing.v1.Feature\"!\n\x11GetFeatureRequest\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\":\n\x12GetFeatureResponse\x12$\n\x07\x66\x65\x61ture\x18\x01 \x01(\x0b\x32\x13.billing.v1.Feature\"\x15\n\x13ListFeaturesRequest\"=\n\x14ListFeaturesResponse\x12%\n\x08\x66\x65\x61tures\x18\x01 \x03(\x0b\x32\x13.billing.v1.Feature\"\x94\x01\n\x0bPlanFeature\x12\x14\n\x0c\x66\x65\x61ture_code\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x0f\n\x07\x65nabled\x18\x03 \x01(\x08\x12\x12\n\x05limit\x18\x04 \x01(\x03H\x00\x88\x01\x01\x12\x11\n\tunlimited\x18\x05 \x01(\x08\x12\x0b\n\x03\x63\x61p\x18\x06 \x01(\t\x12\x12\n\nmeter_code\x18\x07 \x01(\tB\x08\n\x06_limit2\x97\x06\n\x10\x43\x61talogueService\x12N\n\x0b\x43reateMeter\x12\x1e.billing.v1.CreateMeterRequest\x1a\x1f.billing.v1.CreateMeterResponse\x12\x45\n\x08GetMeter\x12\x1b.billing.v1.GetMeterRequest\x1a\x1c.billing.v1.GetMeterResponse\x12K\n\nListMeters\x12\x1d.billing.v1.ListMetersRequest\x1a\x1e.billing.v1.ListMetersResponse\x12T\n\rCreateFeature\x12 .billing.v1.CreateFeatureRequest\x1a!.billing.v1.CreateFeatureResponse\x12K\n\nGetFeature\x12\x1d.billing.v1.GetFeatureRequest\x1a\x1e.billing.v1.GetFeatureResponse\x12Q\n\x0cListFeatures\x12\x1f.billing.v1.ListFeaturesRequest\x1a .billing.v1.ListFeaturesResponse\x12K\n\nCreatePlan\x12\x1d.billing.v1.CreatePlanRequest\x1a\x1e.billing.v1.CreatePlanResponse\x12\x42\n\x07GetPlan\x12\x1a.billing.v1.GetPlanRequest\x1a\x1b.billing.v1.GetPlanResponse\x12H\n\tListPlans\x12\x1c.billing.v1.ListPlansRequest\x1a\x1d.billing.v1.ListPlansResponse\x12N\n\x0b\x41rchivePlan\x12\x1e.billing.v1.ArchivePlanRequest\x1a\x1f.billing.v1.ArchivePlanResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x62illing/v1/catalogue.proto\x12\nbilling.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"z\n\x05Meter\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x13\n\x0b\x61ggregation\x18\x03 \x01(\t\x12\x10\n\x08property\x18\x04 \x01(\t\x12.\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"W\n\x12\x43reateMeterRequest\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x13\n\x0b\x61ggregation\x18\x03 \x01(\t\x12\x10\n\x08property\x18\x04 \x01(\t\"7\n\x13\x43reateMeterResponse\x12 \n\x05meter\x18\x01 \x01(\x0b\x32\x11.billing.v1.Meter\"\x1f\n\x0fGetMeterRequest\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\"4\n\x10GetMeterResponse\x12 \n\x05meter\x18\x01 \x01(\x0b\x32\x11.billing.v1.Meter\"\x13\n\x11ListMetersRequest\"7\n\x12ListMetersResponse\x12!\n\x06meters\x18\x01 \x03(\x0b\x32\x11.billing.v1.Meter\";\n\x04Tier\x12\r\n\x05up_to\x18\x01 \x01(\t\x12\x12\n\nunit_price\x18\x02 \x01(\t\x12\x10\n\x08\x66lat_fee\x18\x03 \x01(\t\"\x1d\n\x07PerUnit\x12\x12\n\nunit_price\x18\x01 \x01(\t\"(\n\x05Tiers\x12\x1f\n\x05tiers\x18\x01 \x03(\x0b\x32\x10.billing.v1.Tier\"&\n\x07Package\x12\x0c\n\x04size\x18\x01 \x01(\x03\x12\r\n\x05price\x18\x02 \x01(\t\"\xa9\x01\n\nPercentage\x12\x14\n\x0crate_percent\x18\x01 \x01(\t\x12\x1b\n\x13\x66ixed_fee_per_event\x18\x02 \x01(\t\x12\x19\n\x11\x66ree_transactions\x18\x03 \x01(\x03\x12\x13\n\x0b\x66ree_amount\x18\x04 \x01(\t\x12\x1b\n\x13per_transaction_min\x18\x05 \x01(\t\x12\x1b\n\x13per_transaction_max\x18\x06 \x01(\t\"\x96\x02\n\x06\x43harge\x12\x12\n\nmeter_code\x18\x01 \x01(\t\x12\'\n\x08per_unit\x18\x02 \x01(\x0b\x32\x13.billing.v1.PerUnitH\x00\x12&\n\tgraduated\x18\x03 \x01(\x0b\x32\x11.billing.v1.TiersH\x00\x12#\n\x06volume\x18\x04 \x01(\x0b\x32\x11.billing.v1.TiersH\x00\x12&\n\x07package\x18\x05 \x01(\x0b\x32\x13.billing.v1.PackageH\x00\x12,\n\npercentage\x18\x06 \x01(\x0b\x32\x16.billing.v1.PercentageH\x00\x12\x12\n\nfree_units\x18\x07 \x01(\t\x12\x0f\n\x07minimum\x18\x08 \x01(\tB\x07\n\x05model\"\x82\x03\n\x04Plan\x12\x0f\n\x07plan_id\x18\x01 \x01(\t\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x10\n\x08\x63urrency\x18\x04 \x01(\t\x12\x15\n\rinterval_unit\x18\x05 \x01(\t\x12\x16\n\x0einterval_count\x18\x06 \x01(\x05\x12\x16\n\x0e\x62\x61se_fee_minor\x18\x07 \x01(\x03\x12\x12\n\ntrial_days\x18\x08 \x01(\x05\x12#\n\x07\x63harges\x18\t \x03(\x0b\x32\x12.billing.v1.Charge\x12.\n\ncreated_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x61rchived_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x08\x66\x65\x61tures\x18\x0c \x03(\x0b\x32\x17.billing.v1.PlanFeature\x12\x17\n\x0f\x62\x61se_fee_timing\x18\r \x01(\t\x12\x16\n\x0eproration_unit\x18\x0e \x01(\t\"\x9d\x02\n\x11\x43reatePlanRequest\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08\x63urrency\x18\x03 \x01(\t\x12\x15\n\rinterval_unit\x18\x04 \x01(\t\x12\x16\n\x0einterval_count\x18\x05 \x01(\x05\x12\x16\n\x0e\x62\x61se_fee_minor\x18\x06 \x01(\x03\x12\x12\n\ntrial_days\x18\x07 \x01(\x05\x12#\n\x07\x63harges\x18\x08 \x03(\x0b\x32\x12.billing.v1.Charge\x12)\n\x08\x66\x65\x61tures\x18\t \x03(\x0b\x32\x17.billing.v1.PlanFeature\x12\x17\n\x0f\x62\x61se_fee_timing\x18\n \x01(\t\x12\x16\n\x0eproration_unit\x18\x0b \x01(\t\"4\n\x12\x43reatePlanResponse\x12\x1e\n\x04plan\x18\x01 \x01(\x0b\x32\x10.billing.v1.Plan\"!\n\x0eGetPlanRequest\x12\x0f\n\x07plan_id\x18\x01 \x01(\t\"1\n\x0fGetPlanResponse\x12\x1e\n\x04plan\x18\x01 \x01(\x0b\x32\x10.billing.v1.Plan\"S\n\x10ListPlansRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x18\n\x10include_archived\x18\x03 \x01(\x08\"M\n\x11ListPlansResponse\x12\x1f\n\x05plans\x18\x01 \x03(\x0b\x32\x10.billing.v1.Plan\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"%\n\x12\x41rchivePlanRequest\x12\x0f\n\x07plan_id\x18\x01 \x01(\t\"5\n\x13\x41rchivePlanResponse\x12\x1e\n\x04plan\x18\x01 \x01(\x0b\x32\x10.billing.v1.Plan\"w\n\x07\x46\x65\x61ture\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x12\n\nmeter_code\x18\x04 \x01(\t\x12.\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"T\n\x14\x43reateFeatureRequest\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x12\n\nmeter_code\x18\x04 \x01(\t\"=\n\x15\x43reateFeatureResponse\x12$\n\x07\x66\x65\x61ture\x18\x01 \x01(\x0b\x32\x13.billing.v1.Feature\"!\n\x11GetFeatureRequest\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\":\n\x12GetFeatureResponse\x12$\n\x07\x66\x65\x61ture\x18\x01 \x01(\x0b\x32\x13.billing.v1.Feature\"\x15\n\x13ListFeaturesRequest\"=\n\x14ListFeaturesResponse\x12%\n\x08\x66\x65\x61tures\x18\x01 \x03(\x0b\x32\x13.billing.v1.Feature\"\x94\x01\n\x0bPlanFeature\x12\x14\n\x0c\x66\x65\x61ture_code\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x0f\n\x07\x65nabled\x18\x03 \x01(\x08\x12\x12\n\x05limit\x18\x04 \x01(\x03H\x00\x88\x01\x01\x12\x11\n\tunlimited\x18\x05 \x01(\x08\x12\x0b\n\x03\x63\x61p\x18\x06 \x01(\t\x12\x12\n\nmeter_code\x18\x07 \x01(\tB\x08\n\x06_limit2\x97\x06\n\x10\x43\x61talogueService\x12N\n\x0b\x43reateMeter\x12\x1e.billing.v1.CreateMeterRequest\x1a\x1f.billing.v1.CreateMeterResponse\x12\x45\n\x08GetMeter\x12\x1b.billing.v1.GetMeterRequest\x1a\x1c.billing.v1.GetMeterResponse\x12K\n\nListMeters\x12\x1d.billing.v1.ListMetersRequest\x1a\x1e.billing.v1.ListMetersResponse\x12T\n\rCreateFeature\x12 .billing.v1.CreateFeatureRequest\x1a!.billing.v1.CreateFeatureResponse\x12K\n\nGetFeature\x12\x1d.billing.v1.GetFeatureRequest\x1a\x1e.billing.v1.GetFeatureResponse\x12Q\n\x0cListFeatures\x12\x1f.billing.v1.ListFeaturesRequest\x1a .billing.v1.ListFeaturesResponse\x12K\n\nCreatePlan\x12\x1d.billing.v1.CreatePlanRequest\x1a\x1e.billing.v1.CreatePlanResponse\x12\x42\n\x07GetPlan\x12\x1a.billing.v1.GetPlanRequest\x1a\x1b.billing.v1.GetPlanResponse\x12H\n\tListPlans\x12\x1c.billing.v1.ListPlansRequest\x1a\x1d.billing.v1.ListPlansResponse\x12N\n\x0b\x41rchivePlan\x12\x1e.billing.v1.ArchivePlanRequest\x1a\x1f.billing.v1.ArchivePlanResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -54,44 +54,44 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_TIERS']._serialized_end=642
   _globals['_PACKAGE']._serialized_start=644
   _globals['_PACKAGE']._serialized_end=682
-  _globals['_PERCENTAGE']._serialized_start=684
-  _globals['_PERCENTAGE']._serialized_end=747
-  _globals['_CHARGE']._serialized_start=750
-  _globals['_CHARGE']._serialized_end=1028
-  _globals['_PLAN']._serialized_start=1031
-  _globals['_PLAN']._serialized_end=1417
-  _globals['_CREATEPLANREQUEST']._serialized_start=1420
-  _globals['_CREATEPLANREQUEST']._serialized_end=1705
-  _globals['_CREATEPLANRESPONSE']._serialized_start=1707
-  _globals['_CREATEPLANRESPONSE']._serialized_end=1759
-  _globals['_GETPLANREQUEST']._serialized_start=1761
-  _globals['_GETPLANREQUEST']._serialized_end=1794
-  _globals['_GETPLANRESPONSE']._serialized_start=1796
-  _globals['_GETPLANRESPONSE']._serialized_end=1845
-  _globals['_LISTPLANSREQUEST']._serialized_start=1847
-  _globals['_LISTPLANSREQUEST']._serialized_end=1930
-  _globals['_LISTPLANSRESPONSE']._serialized_start=1932
-  _globals['_LISTPLANSRESPONSE']._serialized_end=2009
-  _globals['_ARCHIVEPLANREQUEST']._serialized_start=2011
-  _globals['_ARCHIVEPLANREQUEST']._serialized_end=2048
-  _globals['_ARCHIVEPLANRESPONSE']._serialized_start=2050
-  _globals['_ARCHIVEPLANRESPONSE']._serialized_end=2103
-  _globals['_FEATURE']._serialized_start=2105
-  _globals['_FEATURE']._serialized_end=2224
-  _globals['_CREATEFEATUREREQUEST']._serialized_start=2226
-  _globals['_CREATEFEATUREREQUEST']._serialized_end=2310
-  _globals['_CREATEFEATURERESPONSE']._serialized_start=2312
-  _globals['_CREATEFEATURERESPONSE']._serialized_end=2373
-  _globals['_GETFEATUREREQUEST']._serialized_start=2375
-  _globals['_GETFEATUREREQUEST']._serialized_end=2408
-  _globals['_GETFEATURERESPONSE']._serialized_start=2410
-  _globals['_GETFEATURERESPONSE']._serialized_end=2468
-  _globals['_LISTFEATURESREQUEST']._serialized_start=2470
-  _globals['_LISTFEATURESREQUEST']._serialized_end=2491
-  _globals['_LISTFEATURESRESPONSE']._serialized_start=2493
-  _globals['_LISTFEATURESRESPONSE']._serialized_end=2554
-  _globals['_PLANFEATURE']._serialized_start=2557
-  _globals['_PLANFEATURE']._serialized_end=2705
-  _globals['_CATALOGUESERVICE']._serialized_start=2708
-  _globals['_CATALOGUESERVICE']._serialized_end=3499
+  _globals['_PERCENTAGE']._serialized_start=685
+  _globals['_PERCENTAGE']._serialized_end=854
+  _globals['_CHARGE']._serialized_start=857
+  _globals['_CHARGE']._serialized_end=1135
+  _globals['_PLAN']._serialized_start=1138
+  _globals['_PLAN']._serialized_end=1524
+  _globals['_CREATEPLANREQUEST']._serialized_start=1527
+  _globals['_CREATEPLANREQUEST']._serialized_end=1812
+  _globals['_CREATEPLANRESPONSE']._serialized_start=1814
+  _globals['_CREATEPLANRESPONSE']._serialized_end=1866
+  _globals['_GETPLANREQUEST']._serialized_start=1868
+  _globals['_GETPLANREQUEST']._serialized_end=1901
+  _globals['_GETPLANRESPONSE']._serialized_start=1903
+  _globals['_GETPLANRESPONSE']._serialized_end=1952
+  _globals['_LISTPLANSREQUEST']._serialized_start=1954
+  _globals['_LISTPLANSREQUEST']._serialized_end=2037
+  _globals['_LISTPLANSRESPONSE']._serialized_start=2039
+  _globals['_LISTPLANSRESPONSE']._serialized_end=2116
+  _globals['_ARCHIVEPLANREQUEST']._serialized_start=2118
+  _globals['_ARCHIVEPLANREQUEST']._serialized_end=2155
+  _globals['_ARCHIVEPLANRESPONSE']._serialized_start=2157
+  _globals['_ARCHIVEPLANRESPONSE']._serialized_end=2210
+  _globals['_FEATURE']._serialized_start=2212
+  _globals['_FEATURE']._serialized_end=2331
+  _globals['_CREATEFEATUREREQUEST']._serialized_start=2333
+  _globals['_CREATEFEATUREREQUEST']._serialized_end=2417
+  _globals['_CREATEFEATURERESPONSE']._serialized_start=2419
+  _globals['_CREATEFEATURERESPONSE']._serialized_end=2480
+  _globals['_GETFEATUREREQUEST']._serialized_start=2482
+  _globals['_GETFEATUREREQUEST']._serialized_end=2515
+  _globals['_GETFEATURERESPONSE']._serialized_start=2517
+  _globals['_GETFEATURERESPONSE']._serialized_end=2575
+  _globals['_LISTFEATURESREQUEST']._serialized_start=2577
+  _globals['_LISTFEATURESREQUEST']._serialized_end=2598
+  _globals['_LISTFEATURESRESPONSE']._serialized_start=2600
+  _globals['_LISTFEATURESRESPONSE']._serialized_end=2661
+  _globals['_PLANFEATURE']._serialized_start=2664
+  _globals['_PLANFEATURE']._serialized_end=2812
+  _globals['_CATALOGUESERVICE']._serialized_start=2815
+  _globals['_CATALOGUESERVICE']._serialized_end=3606
 # @@protoc_insertion_point(module_scope)

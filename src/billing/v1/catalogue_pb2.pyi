@@ -94,12 +94,20 @@ class Package(_message.Message):
     def __init__(self, size: _Optional[int] = ..., price: _Optional[str] = ...) -> None: ...
 
 class Percentage(_message.Message):
-    __slots__ = ("rate_percent", "fixed_fee_per_event")
+    __slots__ = ("rate_percent", "fixed_fee_per_event", "free_transactions", "free_amount", "per_transaction_min", "per_transaction_max")
     RATE_PERCENT_FIELD_NUMBER: _ClassVar[int]
     FIXED_FEE_PER_EVENT_FIELD_NUMBER: _ClassVar[int]
+    FREE_TRANSACTIONS_FIELD_NUMBER: _ClassVar[int]
+    FREE_AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    PER_TRANSACTION_MIN_FIELD_NUMBER: _ClassVar[int]
+    PER_TRANSACTION_MAX_FIELD_NUMBER: _ClassVar[int]
     rate_percent: str
     fixed_fee_per_event: str
-    def __init__(self, rate_percent: _Optional[str] = ..., fixed_fee_per_event: _Optional[str] = ...) -> None: ...
+    free_transactions: int
+    free_amount: str
+    per_transaction_min: str
+    per_transaction_max: str
+    def __init__(self, rate_percent: _Optional[str] = ..., fixed_fee_per_event: _Optional[str] = ..., free_transactions: _Optional[int] = ..., free_amount: _Optional[str] = ..., per_transaction_min: _Optional[str] = ..., per_transaction_max: _Optional[str] = ...) -> None: ...
 
 class Charge(_message.Message):
     __slots__ = ("meter_code", "per_unit", "graduated", "volume", "package", "percentage", "free_units", "minimum")

@@ -80,8 +80,9 @@ class OrganizationServiceServicer:
     def CreateOrganization(self, request, context):
         """CreateOrganization creates a tenant. Platform admins only. ALREADY_EXISTS
         `external_id_taken` when another organization has the external id; INVALID_ARGUMENT
-        on `currency` for a code that is not a supported ISO 4217 currency. Not idempotent without an
-        external id (a retry creates a second organization): set one to make retries safe.
+        on `currency` for a code that is not an active ISO 4217 currency with a minor unit. Not
+        idempotent without an external id (a retry creates a second organization): set one to make
+        retries safe.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

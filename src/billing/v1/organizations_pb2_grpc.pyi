@@ -45,8 +45,9 @@ class OrganizationServiceStub:
     CreateOrganization: _grpc.UnaryUnaryMultiCallable[_organizations_pb2.CreateOrganizationRequest, _organizations_pb2.CreateOrganizationResponse]
     """CreateOrganization creates a tenant. Platform admins only. ALREADY_EXISTS
     `external_id_taken` when another organization has the external id; INVALID_ARGUMENT
-    on `currency` for a code that is not a supported ISO 4217 currency. Not idempotent without an
-    external id (a retry creates a second organization): set one to make retries safe.
+    on `currency` for a code that is not an active ISO 4217 currency with a minor unit. Not
+    idempotent without an external id (a retry creates a second organization): set one to make
+    retries safe.
     """
     GetOrganization: _grpc.UnaryUnaryMultiCallable[_organizations_pb2.GetOrganizationRequest, _organizations_pb2.GetOrganizationResponse]
     """GetOrganization returns one organization the caller may see, by id or by external id;
@@ -80,8 +81,9 @@ class OrganizationServiceAsyncStub(OrganizationServiceStub):
     CreateOrganization: _aio.UnaryUnaryMultiCallable[_organizations_pb2.CreateOrganizationRequest, _organizations_pb2.CreateOrganizationResponse]  # type: ignore[assignment]
     """CreateOrganization creates a tenant. Platform admins only. ALREADY_EXISTS
     `external_id_taken` when another organization has the external id; INVALID_ARGUMENT
-    on `currency` for a code that is not a supported ISO 4217 currency. Not idempotent without an
-    external id (a retry creates a second organization): set one to make retries safe.
+    on `currency` for a code that is not an active ISO 4217 currency with a minor unit. Not
+    idempotent without an external id (a retry creates a second organization): set one to make
+    retries safe.
     """
     GetOrganization: _aio.UnaryUnaryMultiCallable[_organizations_pb2.GetOrganizationRequest, _organizations_pb2.GetOrganizationResponse]  # type: ignore[assignment]
     """GetOrganization returns one organization the caller may see, by id or by external id;
@@ -118,8 +120,9 @@ class OrganizationServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_organizations_pb2.CreateOrganizationResponse, _abc.Awaitable[_organizations_pb2.CreateOrganizationResponse]]:
         """CreateOrganization creates a tenant. Platform admins only. ALREADY_EXISTS
         `external_id_taken` when another organization has the external id; INVALID_ARGUMENT
-        on `currency` for a code that is not a supported ISO 4217 currency. Not idempotent without an
-        external id (a retry creates a second organization): set one to make retries safe.
+        on `currency` for a code that is not an active ISO 4217 currency with a minor unit. Not
+        idempotent without an external id (a retry creates a second organization): set one to make
+        retries safe.
         """
 
     @_abc_1.abstractmethod

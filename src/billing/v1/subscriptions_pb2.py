@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x62illing/v1/subscriptions.proto\x12\nbilling.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xba\x04\n\x0cSubscription\x12\x17\n\x0fsubscription_id\x18\x01 \x01(\t\x12\x17\n\x0forganization_id\x18\x02 \x01(\t\x12\x0f\n\x07plan_id\x18\x03 \x01(\t\x12\x0e\n\x06status\x18\x04 \x01(\t\x12.\n\nstarted_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x63ycle_anchor\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x38\n\x14\x63urrent_period_start\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x36\n\x12\x63urrent_period_end\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\ttrial_end\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tcancel_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x63\x61nceled_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x19\n\x11scheduled_plan_id\x18\x0c \x01(\t\x12\x38\n\x12pending_prorations\x18\r \x03(\x0b\x32\x1c.billing.v1.PendingProration\x12\x1f\n\x17stub_proration_behavior\x18\x0e \x01(\t\"\x9f\x01\n\x10PendingProration\x12\x13\n\x0b\x64\x65scription\x18\x01 \x01(\t\x12\x14\n\x0c\x61mount_minor\x18\x02 \x01(\x03\x12\x30\n\x0cperiod_start\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nperiod_end\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xec\x01\n\x18StartSubscriptionRequest\x12\x17\n\x0forganization_id\x18\x01 \x01(\t\x12\x0f\n\x07plan_id\x18\x02 \x01(\t\x12.\n\nstart_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0e\x62illing_anchor\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\ntrial_days\x18\x05 \x01(\x05H\x00\x88\x01\x01\x12\x1a\n\x12proration_behavior\x18\x06 \x01(\tB\r\n\x0b_trial_days\"K\n\x19StartSubscriptionResponse\x12.\n\x0csubscription\x18\x01 \x01(\x0b\x32\x18.billing.v1.Subscription\"\\\n\x19\x43\x61ncelSubscriptionRequest\x12\x17\n\x0fsubscription_id\x18\x01 \x01(\t\x12\x15\n\rat_period_end\x18\x02 \x01(\x08\x12\x0f\n\x07prorate\x18\x03 \x01(\x08\"L\n\x1a\x43\x61ncelSubscriptionResponse\x12.\n\x0csubscription\x18\x01 \x01(\x0b\x32\x18.billing.v1.Subscription\"1\n\x16GetSubscriptionRequest\x12\x17\n\x0fsubscription_id\x18\x01 \x01(\t\"I\n\x17GetSubscriptionResponse\x12.\n\x0csubscription\x18\x01 \x01(\x0b\x32\x18.billing.v1.Subscription\"3\n\x18ListSubscriptionsRequest\x12\x17\n\x0forganization_id\x18\x01 \x01(\t\"L\n\x19ListSubscriptionsResponse\x12/\n\rsubscriptions\x18\x01 \x03(\x0b\x32\x18.billing.v1.Subscription\"\x8e\x01\n\x11\x43hangePlanRequest\x12\x17\n\x0fsubscription_id\x18\x01 \x01(\t\x12\x0f\n\x07plan_id\x18\x02 \x01(\t\x12\x1a\n\x12proration_behavior\x18\x03 \x01(\t\x12\x15\n\rat_period_end\x18\x04 \x01(\x08\x12\x1c\n\x14\x62illing_cycle_anchor\x18\x05 \x01(\t\"\x8f\x01\n\x12\x43hangePlanResponse\x12.\n\x0csubscription\x18\x01 \x01(\x0b\x32\x18.billing.v1.Subscription\x12\x12\n\ninvoice_id\x18\x02 \x01(\t\x12\x35\n\x0fproration_lines\x18\x03 \x03(\x0b\x32\x1c.billing.v1.PendingProration2\xe7\x03\n\x13SubscriptionService\x12`\n\x11StartSubscription\x12$.billing.v1.StartSubscriptionRequest\x1a%.billing.v1.StartSubscriptionResponse\x12\x63\n\x12\x43\x61ncelSubscription\x12%.billing.v1.CancelSubscriptionRequest\x1a&.billing.v1.CancelSubscriptionResponse\x12Z\n\x0fGetSubscription\x12\".billing.v1.GetSubscriptionRequest\x1a#.billing.v1.GetSubscriptionResponse\x12`\n\x11ListSubscriptions\x12$.billing.v1.ListSubscriptionsRequest\x1a%.billing.v1.ListSubscriptionsResponse\x12K\n\nChangePlan\x12\x1d.billing.v1.ChangePlanRequest\x1a\x1e.billing.v1.ChangePlanResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x62illing/v1/subscriptions.proto\x12\nbilling.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa7\x05\n\x0cSubscription\x12\x17\n\x0fsubscription_id\x18\x01 \x01(\t\x12\x17\n\x0forganization_id\x18\x02 \x01(\t\x12\x0f\n\x07plan_id\x18\x03 \x01(\t\x12\x0e\n\x06status\x18\x04 \x01(\t\x12.\n\nstarted_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x63ycle_anchor\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x38\n\x14\x63urrent_period_start\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x36\n\x12\x63urrent_period_end\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\ttrial_end\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tcancel_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x63\x61nceled_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x19\n\x11scheduled_plan_id\x18\x0c \x01(\t\x12\x38\n\x12pending_prorations\x18\r \x03(\x0b\x32\x1c.billing.v1.PendingProration\x12\x1f\n\x17stub_proration_behavior\x18\x0e \x01(\t\x12<\n\x18scheduled_billing_anchor\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tpaused_at\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x9f\x01\n\x10PendingProration\x12\x13\n\x0b\x64\x65scription\x18\x01 \x01(\t\x12\x14\n\x0c\x61mount_minor\x18\x02 \x01(\x03\x12\x30\n\x0cperiod_start\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nperiod_end\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xec\x01\n\x18StartSubscriptionRequest\x12\x17\n\x0forganization_id\x18\x01 \x01(\t\x12\x0f\n\x07plan_id\x18\x02 \x01(\t\x12.\n\nstart_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0e\x62illing_anchor\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\ntrial_days\x18\x05 \x01(\x05H\x00\x88\x01\x01\x12\x1a\n\x12proration_behavior\x18\x06 \x01(\tB\r\n\x0b_trial_days\"K\n\x19StartSubscriptionResponse\x12.\n\x0csubscription\x18\x01 \x01(\x0b\x32\x18.billing.v1.Subscription\"\\\n\x19\x43\x61ncelSubscriptionRequest\x12\x17\n\x0fsubscription_id\x18\x01 \x01(\t\x12\x15\n\rat_period_end\x18\x02 \x01(\x08\x12\x0f\n\x07prorate\x18\x03 \x01(\x08\"L\n\x1a\x43\x61ncelSubscriptionResponse\x12.\n\x0csubscription\x18\x01 \x01(\x0b\x32\x18.billing.v1.Subscription\"1\n\x16GetSubscriptionRequest\x12\x17\n\x0fsubscription_id\x18\x01 \x01(\t\"I\n\x17GetSubscriptionResponse\x12.\n\x0csubscription\x18\x01 \x01(\x0b\x32\x18.billing.v1.Subscription\"3\n\x18ListSubscriptionsRequest\x12\x17\n\x0forganization_id\x18\x01 \x01(\t\"L\n\x19ListSubscriptionsResponse\x12/\n\rsubscriptions\x18\x01 \x03(\x0b\x32\x18.billing.v1.Subscription\"\x8e\x01\n\x11\x43hangePlanRequest\x12\x17\n\x0fsubscription_id\x18\x01 \x01(\t\x12\x0f\n\x07plan_id\x18\x02 \x01(\t\x12\x1a\n\x12proration_behavior\x18\x03 \x01(\t\x12\x15\n\rat_period_end\x18\x04 \x01(\x08\x12\x1c\n\x14\x62illing_cycle_anchor\x18\x05 \x01(\t\"\x8f\x01\n\x12\x43hangePlanResponse\x12.\n\x0csubscription\x18\x01 \x01(\x0b\x32\x18.billing.v1.Subscription\x12\x12\n\ninvoice_id\x18\x02 \x01(\t\x12\x35\n\x0fproration_lines\x18\x03 \x03(\x0b\x32\x1c.billing.v1.PendingProration\"\x85\x01\n\x1a\x43hangeBillingAnchorRequest\x12\x17\n\x0fsubscription_id\x18\x01 \x01(\t\x12\x32\n\x0e\x62illing_anchor\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1a\n\x12proration_behavior\x18\x03 \x01(\t\"M\n\x1b\x43hangeBillingAnchorResponse\x12.\n\x0csubscription\x18\x01 \x01(\x0b\x32\x18.billing.v1.Subscription\"3\n\x18PauseSubscriptionRequest\x12\x17\n\x0fsubscription_id\x18\x01 \x01(\t\"K\n\x19PauseSubscriptionResponse\x12.\n\x0csubscription\x18\x01 \x01(\x0b\x32\x18.billing.v1.Subscription\"n\n\x19ResumeSubscriptionRequest\x12\x17\n\x0fsubscription_id\x18\x01 \x01(\t\x12\x1c\n\x14\x62illing_cycle_anchor\x18\x02 \x01(\t\x12\x1a\n\x12proration_behavior\x18\x03 \x01(\t\"L\n\x1aResumeSubscriptionResponse\x12.\n\x0csubscription\x18\x01 \x01(\x0b\x32\x18.billing.v1.Subscription2\x96\x06\n\x13SubscriptionService\x12`\n\x11StartSubscription\x12$.billing.v1.StartSubscriptionRequest\x1a%.billing.v1.StartSubscriptionResponse\x12\x63\n\x12\x43\x61ncelSubscription\x12%.billing.v1.CancelSubscriptionRequest\x1a&.billing.v1.CancelSubscriptionResponse\x12Z\n\x0fGetSubscription\x12\".billing.v1.GetSubscriptionRequest\x1a#.billing.v1.GetSubscriptionResponse\x12`\n\x11ListSubscriptions\x12$.billing.v1.ListSubscriptionsRequest\x1a%.billing.v1.ListSubscriptionsResponse\x12K\n\nChangePlan\x12\x1d.billing.v1.ChangePlanRequest\x1a\x1e.billing.v1.ChangePlanResponse\x12\x66\n\x13\x43hangeBillingAnchor\x12&.billing.v1.ChangeBillingAnchorRequest\x1a\'.billing.v1.ChangeBillingAnchorResponse\x12`\n\x11PauseSubscription\x12$.billing.v1.PauseSubscriptionRequest\x1a%.billing.v1.PauseSubscriptionResponse\x12\x63\n\x12ResumeSubscription\x12%.billing.v1.ResumeSubscriptionRequest\x1a&.billing.v1.ResumeSubscriptionResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,29 +33,41 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'billing.v1.subscriptions_pb
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_SUBSCRIPTION']._serialized_start=80
-  _globals['_SUBSCRIPTION']._serialized_end=650
-  _globals['_PENDINGPRORATION']._serialized_start=653
-  _globals['_PENDINGPRORATION']._serialized_end=812
-  _globals['_STARTSUBSCRIPTIONREQUEST']._serialized_start=815
-  _globals['_STARTSUBSCRIPTIONREQUEST']._serialized_end=1051
-  _globals['_STARTSUBSCRIPTIONRESPONSE']._serialized_start=1053
-  _globals['_STARTSUBSCRIPTIONRESPONSE']._serialized_end=1128
-  _globals['_CANCELSUBSCRIPTIONREQUEST']._serialized_start=1130
-  _globals['_CANCELSUBSCRIPTIONREQUEST']._serialized_end=1222
-  _globals['_CANCELSUBSCRIPTIONRESPONSE']._serialized_start=1224
-  _globals['_CANCELSUBSCRIPTIONRESPONSE']._serialized_end=1300
-  _globals['_GETSUBSCRIPTIONREQUEST']._serialized_start=1302
-  _globals['_GETSUBSCRIPTIONREQUEST']._serialized_end=1351
-  _globals['_GETSUBSCRIPTIONRESPONSE']._serialized_start=1353
-  _globals['_GETSUBSCRIPTIONRESPONSE']._serialized_end=1426
-  _globals['_LISTSUBSCRIPTIONSREQUEST']._serialized_start=1428
-  _globals['_LISTSUBSCRIPTIONSREQUEST']._serialized_end=1479
-  _globals['_LISTSUBSCRIPTIONSRESPONSE']._serialized_start=1481
-  _globals['_LISTSUBSCRIPTIONSRESPONSE']._serialized_end=1557
-  _globals['_CHANGEPLANREQUEST']._serialized_start=1560
-  _globals['_CHANGEPLANREQUEST']._serialized_end=1702
-  _globals['_CHANGEPLANRESPONSE']._serialized_start=1705
-  _globals['_CHANGEPLANRESPONSE']._serialized_end=1848
-  _globals['_SUBSCRIPTIONSERVICE']._serialized_start=1851
-  _globals['_SUBSCRIPTIONSERVICE']._serialized_end=2338
+  _globals['_SUBSCRIPTION']._serialized_end=759
+  _globals['_PENDINGPRORATION']._serialized_start=762
+  _globals['_PENDINGPRORATION']._serialized_end=921
+  _globals['_STARTSUBSCRIPTIONREQUEST']._serialized_start=924
+  _globals['_STARTSUBSCRIPTIONREQUEST']._serialized_end=1160
+  _globals['_STARTSUBSCRIPTIONRESPONSE']._serialized_start=1162
+  _globals['_STARTSUBSCRIPTIONRESPONSE']._serialized_end=1237
+  _globals['_CANCELSUBSCRIPTIONREQUEST']._serialized_start=1239
+  _globals['_CANCELSUBSCRIPTIONREQUEST']._serialized_end=1331
+  _globals['_CANCELSUBSCRIPTIONRESPONSE']._serialized_start=1333
+  _globals['_CANCELSUBSCRIPTIONRESPONSE']._serialized_end=1409
+  _globals['_GETSUBSCRIPTIONREQUEST']._serialized_start=1411
+  _globals['_GETSUBSCRIPTIONREQUEST']._serialized_end=1460
+  _globals['_GETSUBSCRIPTIONRESPONSE']._serialized_start=1462
+  _globals['_GETSUBSCRIPTIONRESPONSE']._serialized_end=1535
+  _globals['_LISTSUBSCRIPTIONSREQUEST']._serialized_start=1537
+  _globals['_LISTSUBSCRIPTIONSREQUEST']._serialized_end=1588
+  _globals['_LISTSUBSCRIPTIONSRESPONSE']._serialized_start=1590
+  _globals['_LISTSUBSCRIPTIONSRESPONSE']._serialized_end=1666
+  _globals['_CHANGEPLANREQUEST']._serialized_start=1669
+  _globals['_CHANGEPLANREQUEST']._serialized_end=1811
+  _globals['_CHANGEPLANRESPONSE']._serialized_start=1814
+  _globals['_CHANGEPLANRESPONSE']._serialized_end=1957
+  _globals['_CHANGEBILLINGANCHORREQUEST']._serialized_start=1960
+  _globals['_CHANGEBILLINGANCHORREQUEST']._serialized_end=2093
+  _globals['_CHANGEBILLINGANCHORRESPONSE']._serialized_start=2095
+  _globals['_CHANGEBILLINGANCHORRESPONSE']._serialized_end=2172
+  _globals['_PAUSESUBSCRIPTIONREQUEST']._serialized_start=2174
+  _globals['_PAUSESUBSCRIPTIONREQUEST']._serialized_end=2225
+  _globals['_PAUSESUBSCRIPTIONRESPONSE']._serialized_start=2227
+  _globals['_PAUSESUBSCRIPTIONRESPONSE']._serialized_end=2302
+  _globals['_RESUMESUBSCRIPTIONREQUEST']._serialized_start=2304
+  _globals['_RESUMESUBSCRIPTIONREQUEST']._serialized_end=2414
+  _globals['_RESUMESUBSCRIPTIONRESPONSE']._serialized_start=2416
+  _globals['_RESUMESUBSCRIPTIONRESPONSE']._serialized_end=2492
+  _globals['_SUBSCRIPTIONSERVICE']._serialized_start=2495
+  _globals['_SUBSCRIPTIONSERVICE']._serialized_end=3285
 # @@protoc_insertion_point(module_scope)

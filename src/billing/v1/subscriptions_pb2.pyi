@@ -10,7 +10,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Subscription(_message.Message):
-    __slots__ = ("subscription_id", "organization_id", "plan_id", "status", "started_at", "cycle_anchor", "current_period_start", "current_period_end", "trial_end", "cancel_at", "canceled_at", "scheduled_plan_id", "pending_prorations", "stub_proration_behavior")
+    __slots__ = ("subscription_id", "organization_id", "plan_id", "status", "started_at", "cycle_anchor", "current_period_start", "current_period_end", "trial_end", "cancel_at", "canceled_at", "scheduled_plan_id", "pending_prorations", "stub_proration_behavior", "scheduled_billing_anchor", "paused_at")
     SUBSCRIPTION_ID_FIELD_NUMBER: _ClassVar[int]
     ORGANIZATION_ID_FIELD_NUMBER: _ClassVar[int]
     PLAN_ID_FIELD_NUMBER: _ClassVar[int]
@@ -25,6 +25,8 @@ class Subscription(_message.Message):
     SCHEDULED_PLAN_ID_FIELD_NUMBER: _ClassVar[int]
     PENDING_PRORATIONS_FIELD_NUMBER: _ClassVar[int]
     STUB_PRORATION_BEHAVIOR_FIELD_NUMBER: _ClassVar[int]
+    SCHEDULED_BILLING_ANCHOR_FIELD_NUMBER: _ClassVar[int]
+    PAUSED_AT_FIELD_NUMBER: _ClassVar[int]
     subscription_id: str
     organization_id: str
     plan_id: str
@@ -39,7 +41,9 @@ class Subscription(_message.Message):
     scheduled_plan_id: str
     pending_prorations: _containers.RepeatedCompositeFieldContainer[PendingProration]
     stub_proration_behavior: str
-    def __init__(self, subscription_id: _Optional[str] = ..., organization_id: _Optional[str] = ..., plan_id: _Optional[str] = ..., status: _Optional[str] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cycle_anchor: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., current_period_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., current_period_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., trial_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cancel_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., canceled_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., scheduled_plan_id: _Optional[str] = ..., pending_prorations: _Optional[_Iterable[_Union[PendingProration, _Mapping]]] = ..., stub_proration_behavior: _Optional[str] = ...) -> None: ...
+    scheduled_billing_anchor: _timestamp_pb2.Timestamp
+    paused_at: _timestamp_pb2.Timestamp
+    def __init__(self, subscription_id: _Optional[str] = ..., organization_id: _Optional[str] = ..., plan_id: _Optional[str] = ..., status: _Optional[str] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cycle_anchor: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., current_period_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., current_period_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., trial_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cancel_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., canceled_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., scheduled_plan_id: _Optional[str] = ..., pending_prorations: _Optional[_Iterable[_Union[PendingProration, _Mapping]]] = ..., stub_proration_behavior: _Optional[str] = ..., scheduled_billing_anchor: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., paused_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class PendingProration(_message.Message):
     __slots__ = ("description", "amount_minor", "period_start", "period_end")
@@ -138,3 +142,47 @@ class ChangePlanResponse(_message.Message):
     invoice_id: str
     proration_lines: _containers.RepeatedCompositeFieldContainer[PendingProration]
     def __init__(self, subscription: _Optional[_Union[Subscription, _Mapping]] = ..., invoice_id: _Optional[str] = ..., proration_lines: _Optional[_Iterable[_Union[PendingProration, _Mapping]]] = ...) -> None: ...
+
+class ChangeBillingAnchorRequest(_message.Message):
+    __slots__ = ("subscription_id", "billing_anchor", "proration_behavior")
+    SUBSCRIPTION_ID_FIELD_NUMBER: _ClassVar[int]
+    BILLING_ANCHOR_FIELD_NUMBER: _ClassVar[int]
+    PRORATION_BEHAVIOR_FIELD_NUMBER: _ClassVar[int]
+    subscription_id: str
+    billing_anchor: _timestamp_pb2.Timestamp
+    proration_behavior: str
+    def __init__(self, subscription_id: _Optional[str] = ..., billing_anchor: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., proration_behavior: _Optional[str] = ...) -> None: ...
+
+class ChangeBillingAnchorResponse(_message.Message):
+    __slots__ = ("subscription",)
+    SUBSCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    subscription: Subscription
+    def __init__(self, subscription: _Optional[_Union[Subscription, _Mapping]] = ...) -> None: ...
+
+class PauseSubscriptionRequest(_message.Message):
+    __slots__ = ("subscription_id",)
+    SUBSCRIPTION_ID_FIELD_NUMBER: _ClassVar[int]
+    subscription_id: str
+    def __init__(self, subscription_id: _Optional[str] = ...) -> None: ...
+
+class PauseSubscriptionResponse(_message.Message):
+    __slots__ = ("subscription",)
+    SUBSCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    subscription: Subscription
+    def __init__(self, subscription: _Optional[_Union[Subscription, _Mapping]] = ...) -> None: ...
+
+class ResumeSubscriptionRequest(_message.Message):
+    __slots__ = ("subscription_id", "billing_cycle_anchor", "proration_behavior")
+    SUBSCRIPTION_ID_FIELD_NUMBER: _ClassVar[int]
+    BILLING_CYCLE_ANCHOR_FIELD_NUMBER: _ClassVar[int]
+    PRORATION_BEHAVIOR_FIELD_NUMBER: _ClassVar[int]
+    subscription_id: str
+    billing_cycle_anchor: str
+    proration_behavior: str
+    def __init__(self, subscription_id: _Optional[str] = ..., billing_cycle_anchor: _Optional[str] = ..., proration_behavior: _Optional[str] = ...) -> None: ...
+
+class ResumeSubscriptionResponse(_message.Message):
+    __slots__ = ("subscription",)
+    SUBSCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    subscription: Subscription
+    def __init__(self, subscription: _Optional[_Union[Subscription, _Mapping]] = ...) -> None: ...

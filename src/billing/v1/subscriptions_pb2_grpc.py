@@ -70,6 +70,21 @@ class SubscriptionServiceStub:
                 request_serializer=billing_dot_v1_dot_subscriptions__pb2.ChangePlanRequest.SerializeToString,
                 response_deserializer=billing_dot_v1_dot_subscriptions__pb2.ChangePlanResponse.FromString,
                 _registered_method=True)
+        self.ChangeBillingAnchor = channel.unary_unary(
+                '/billing.v1.SubscriptionService/ChangeBillingAnchor',
+                request_serializer=billing_dot_v1_dot_subscriptions__pb2.ChangeBillingAnchorRequest.SerializeToString,
+                response_deserializer=billing_dot_v1_dot_subscriptions__pb2.ChangeBillingAnchorResponse.FromString,
+                _registered_method=True)
+        self.PauseSubscription = channel.unary_unary(
+                '/billing.v1.SubscriptionService/PauseSubscription',
+                request_serializer=billing_dot_v1_dot_subscriptions__pb2.PauseSubscriptionRequest.SerializeToString,
+                response_deserializer=billing_dot_v1_dot_subscriptions__pb2.PauseSubscriptionResponse.FromString,
+                _registered_method=True)
+        self.ResumeSubscription = channel.unary_unary(
+                '/billing.v1.SubscriptionService/ResumeSubscription',
+                request_serializer=billing_dot_v1_dot_subscriptions__pb2.ResumeSubscriptionRequest.SerializeToString,
+                response_deserializer=billing_dot_v1_dot_subscriptions__pb2.ResumeSubscriptionResponse.FromString,
+                _registered_method=True)
 
 
 class SubscriptionServiceServicer:
@@ -143,6 +158,43 @@ class SubscriptionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ChangeBillingAnchor(self, request, context):
+        """ChangeBillingAnchor moves the billing cycle onto a new anchor (Kill Bill's billing-cycle-day
+        change) from the end of the current period: the next period is a stub up to the anchor,
+        billed prorated or, under proration_behavior `none`, free; later periods follow the anchor.
+        INVALID_ARGUMENT `invalid_billing_anchor` (missing, not after the current period's end, or
+        more than one period after it); FAILED_PRECONDITION `subscription_not_active` (trialing,
+        past due, paused or ended) or `change_scheduled` (a cancellation or plan change at period
+        end). NOT_FOUND `subscription_not_found`. An anchor that is already a day of the cycle, or a
+        retry of the same change, changes nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PauseSubscription(self, request, context):
+        """PauseSubscription stops billing now (Kill Bill's pause): the current period ends here and is
+        invoiced (its usage in arrears, the unused part of an advance fee credited, an arrears fee's
+        time served billed); no usage is accepted and the entitlements are suspended until a resume.
+        The meters stay claimed. FAILED_PRECONDITION `subscription_not_active`, `change_scheduled` or
+        `period_close_due` (the period has ended and is being closed: retry shortly). NOT_FOUND
+        `subscription_not_found`. Pausing a paused subscription changes nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResumeSubscription(self, request, context):
+        """ResumeSubscription starts billing again now: with billing_cycle_anchor `unchanged` (default)
+        a stub runs to the next day of the cycle, billed prorated in advance or, under
+        proration_behavior `none`, free; with `now` a whole period starts now and the cycle is
+        anchored here. FAILED_PRECONDITION `subscription_not_paused` (canceled or unpaid). NOT_FOUND
+        `subscription_not_found`. Resuming an active subscription changes nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SubscriptionServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -170,6 +222,21 @@ def add_SubscriptionServiceServicer_to_server(servicer, server):
                     servicer.ChangePlan,
                     request_deserializer=billing_dot_v1_dot_subscriptions__pb2.ChangePlanRequest.FromString,
                     response_serializer=billing_dot_v1_dot_subscriptions__pb2.ChangePlanResponse.SerializeToString,
+            ),
+            'ChangeBillingAnchor': grpc.unary_unary_rpc_method_handler(
+                    servicer.ChangeBillingAnchor,
+                    request_deserializer=billing_dot_v1_dot_subscriptions__pb2.ChangeBillingAnchorRequest.FromString,
+                    response_serializer=billing_dot_v1_dot_subscriptions__pb2.ChangeBillingAnchorResponse.SerializeToString,
+            ),
+            'PauseSubscription': grpc.unary_unary_rpc_method_handler(
+                    servicer.PauseSubscription,
+                    request_deserializer=billing_dot_v1_dot_subscriptions__pb2.PauseSubscriptionRequest.FromString,
+                    response_serializer=billing_dot_v1_dot_subscriptions__pb2.PauseSubscriptionResponse.SerializeToString,
+            ),
+            'ResumeSubscription': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResumeSubscription,
+                    request_deserializer=billing_dot_v1_dot_subscriptions__pb2.ResumeSubscriptionRequest.FromString,
+                    response_serializer=billing_dot_v1_dot_subscriptions__pb2.ResumeSubscriptionResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -318,6 +385,87 @@ class SubscriptionService:
             '/billing.v1.SubscriptionService/ChangePlan',
             billing_dot_v1_dot_subscriptions__pb2.ChangePlanRequest.SerializeToString,
             billing_dot_v1_dot_subscriptions__pb2.ChangePlanResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ChangeBillingAnchor(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/billing.v1.SubscriptionService/ChangeBillingAnchor',
+            billing_dot_v1_dot_subscriptions__pb2.ChangeBillingAnchorRequest.SerializeToString,
+            billing_dot_v1_dot_subscriptions__pb2.ChangeBillingAnchorResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PauseSubscription(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/billing.v1.SubscriptionService/PauseSubscription',
+            billing_dot_v1_dot_subscriptions__pb2.PauseSubscriptionRequest.SerializeToString,
+            billing_dot_v1_dot_subscriptions__pb2.PauseSubscriptionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResumeSubscription(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/billing.v1.SubscriptionService/ResumeSubscription',
+            billing_dot_v1_dot_subscriptions__pb2.ResumeSubscriptionRequest.SerializeToString,
+            billing_dot_v1_dot_subscriptions__pb2.ResumeSubscriptionResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -80,6 +80,31 @@ class SubscriptionServiceStub:
     `plan_not_found`. A retried change now is refused `plan_unchanged` (the change was made)
     and changes nothing; scheduling the same change at period end again changes nothing.
     """
+    ChangeBillingAnchor: _grpc.UnaryUnaryMultiCallable[_subscriptions_pb2.ChangeBillingAnchorRequest, _subscriptions_pb2.ChangeBillingAnchorResponse]
+    """ChangeBillingAnchor moves the billing cycle onto a new anchor (Kill Bill's billing-cycle-day
+    change) from the end of the current period: the next period is a stub up to the anchor,
+    billed prorated or, under proration_behavior `none`, free; later periods follow the anchor.
+    INVALID_ARGUMENT `invalid_billing_anchor` (missing, not after the current period's end, or
+    more than one period after it); FAILED_PRECONDITION `subscription_not_active` (trialing,
+    past due, paused or ended) or `change_scheduled` (a cancellation or plan change at period
+    end). NOT_FOUND `subscription_not_found`. An anchor that is already a day of the cycle, or a
+    retry of the same change, changes nothing.
+    """
+    PauseSubscription: _grpc.UnaryUnaryMultiCallable[_subscriptions_pb2.PauseSubscriptionRequest, _subscriptions_pb2.PauseSubscriptionResponse]
+    """PauseSubscription stops billing now (Kill Bill's pause): the current period ends here and is
+    invoiced (its usage in arrears, the unused part of an advance fee credited, an arrears fee's
+    time served billed); no usage is accepted and the entitlements are suspended until a resume.
+    The meters stay claimed. FAILED_PRECONDITION `subscription_not_active`, `change_scheduled` or
+    `period_close_due` (the period has ended and is being closed: retry shortly). NOT_FOUND
+    `subscription_not_found`. Pausing a paused subscription changes nothing.
+    """
+    ResumeSubscription: _grpc.UnaryUnaryMultiCallable[_subscriptions_pb2.ResumeSubscriptionRequest, _subscriptions_pb2.ResumeSubscriptionResponse]
+    """ResumeSubscription starts billing again now: with billing_cycle_anchor `unchanged` (default)
+    a stub runs to the next day of the cycle, billed prorated in advance or, under
+    proration_behavior `none`, free; with `now` a whole period starts now and the cycle is
+    anchored here. FAILED_PRECONDITION `subscription_not_paused` (canceled or unpaid). NOT_FOUND
+    `subscription_not_found`. Resuming an active subscription changes nothing.
+    """
 
 @_typing.type_check_only
 class SubscriptionServiceAsyncStub(SubscriptionServiceStub):
@@ -132,6 +157,31 @@ class SubscriptionServiceAsyncStub(SubscriptionServiceStub):
     change at the very moment the period began). NOT_FOUND `subscription_not_found` or
     `plan_not_found`. A retried change now is refused `plan_unchanged` (the change was made)
     and changes nothing; scheduling the same change at period end again changes nothing.
+    """
+    ChangeBillingAnchor: _aio.UnaryUnaryMultiCallable[_subscriptions_pb2.ChangeBillingAnchorRequest, _subscriptions_pb2.ChangeBillingAnchorResponse]  # type: ignore[assignment]
+    """ChangeBillingAnchor moves the billing cycle onto a new anchor (Kill Bill's billing-cycle-day
+    change) from the end of the current period: the next period is a stub up to the anchor,
+    billed prorated or, under proration_behavior `none`, free; later periods follow the anchor.
+    INVALID_ARGUMENT `invalid_billing_anchor` (missing, not after the current period's end, or
+    more than one period after it); FAILED_PRECONDITION `subscription_not_active` (trialing,
+    past due, paused or ended) or `change_scheduled` (a cancellation or plan change at period
+    end). NOT_FOUND `subscription_not_found`. An anchor that is already a day of the cycle, or a
+    retry of the same change, changes nothing.
+    """
+    PauseSubscription: _aio.UnaryUnaryMultiCallable[_subscriptions_pb2.PauseSubscriptionRequest, _subscriptions_pb2.PauseSubscriptionResponse]  # type: ignore[assignment]
+    """PauseSubscription stops billing now (Kill Bill's pause): the current period ends here and is
+    invoiced (its usage in arrears, the unused part of an advance fee credited, an arrears fee's
+    time served billed); no usage is accepted and the entitlements are suspended until a resume.
+    The meters stay claimed. FAILED_PRECONDITION `subscription_not_active`, `change_scheduled` or
+    `period_close_due` (the period has ended and is being closed: retry shortly). NOT_FOUND
+    `subscription_not_found`. Pausing a paused subscription changes nothing.
+    """
+    ResumeSubscription: _aio.UnaryUnaryMultiCallable[_subscriptions_pb2.ResumeSubscriptionRequest, _subscriptions_pb2.ResumeSubscriptionResponse]  # type: ignore[assignment]
+    """ResumeSubscription starts billing again now: with billing_cycle_anchor `unchanged` (default)
+    a stub runs to the next day of the cycle, billed prorated in advance or, under
+    proration_behavior `none`, free; with `now` a whole period starts now and the cycle is
+    anchored here. FAILED_PRECONDITION `subscription_not_paused` (canceled or unpaid). NOT_FOUND
+    `subscription_not_found`. Resuming an active subscription changes nothing.
     """
 
 class SubscriptionServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -212,6 +262,49 @@ class SubscriptionServiceServicer(metaclass=_abc_1.ABCMeta):
         change at the very moment the period began). NOT_FOUND `subscription_not_found` or
         `plan_not_found`. A retried change now is refused `plan_unchanged` (the change was made)
         and changes nothing; scheduling the same change at period end again changes nothing.
+        """
+
+    @_abc_1.abstractmethod
+    def ChangeBillingAnchor(
+        self,
+        request: _subscriptions_pb2.ChangeBillingAnchorRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_subscriptions_pb2.ChangeBillingAnchorResponse, _abc.Awaitable[_subscriptions_pb2.ChangeBillingAnchorResponse]]:
+        """ChangeBillingAnchor moves the billing cycle onto a new anchor (Kill Bill's billing-cycle-day
+        change) from the end of the current period: the next period is a stub up to the anchor,
+        billed prorated or, under proration_behavior `none`, free; later periods follow the anchor.
+        INVALID_ARGUMENT `invalid_billing_anchor` (missing, not after the current period's end, or
+        more than one period after it); FAILED_PRECONDITION `subscription_not_active` (trialing,
+        past due, paused or ended) or `change_scheduled` (a cancellation or plan change at period
+        end). NOT_FOUND `subscription_not_found`. An anchor that is already a day of the cycle, or a
+        retry of the same change, changes nothing.
+        """
+
+    @_abc_1.abstractmethod
+    def PauseSubscription(
+        self,
+        request: _subscriptions_pb2.PauseSubscriptionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_subscriptions_pb2.PauseSubscriptionResponse, _abc.Awaitable[_subscriptions_pb2.PauseSubscriptionResponse]]:
+        """PauseSubscription stops billing now (Kill Bill's pause): the current period ends here and is
+        invoiced (its usage in arrears, the unused part of an advance fee credited, an arrears fee's
+        time served billed); no usage is accepted and the entitlements are suspended until a resume.
+        The meters stay claimed. FAILED_PRECONDITION `subscription_not_active`, `change_scheduled` or
+        `period_close_due` (the period has ended and is being closed: retry shortly). NOT_FOUND
+        `subscription_not_found`. Pausing a paused subscription changes nothing.
+        """
+
+    @_abc_1.abstractmethod
+    def ResumeSubscription(
+        self,
+        request: _subscriptions_pb2.ResumeSubscriptionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_subscriptions_pb2.ResumeSubscriptionResponse, _abc.Awaitable[_subscriptions_pb2.ResumeSubscriptionResponse]]:
+        """ResumeSubscription starts billing again now: with billing_cycle_anchor `unchanged` (default)
+        a stub runs to the next day of the cycle, billed prorated in advance or, under
+        proration_behavior `none`, free; with `now` a whole period starts now and the cycle is
+        anchored here. FAILED_PRECONDITION `subscription_not_paused` (canceled or unpaid). NOT_FOUND
+        `subscription_not_found`. Resuming an active subscription changes nothing.
         """
 
 def add_SubscriptionServiceServicer_to_server(servicer: SubscriptionServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

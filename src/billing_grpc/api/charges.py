@@ -34,10 +34,19 @@ def _stored_model(charge: catalogue_pb2.Charge) -> tuple[str, dict[str, Any]] | 
     if kind == "package":
         return kind, {"type": "package", "size": charge.package.size, **_decimals(price=charge.package.price)}
     percentage = charge.percentage
-    return kind, {
+    stored: dict[str, Any] = {
         "type": "percentage",
-        **_decimals(rate_percent=percentage.rate_percent, fixed_fee_per_event=percentage.fixed_fee_per_event),
+        **_decimals(
+            rate_percent=percentage.rate_percent,
+            fixed_fee_per_event=percentage.fixed_fee_per_event,
+            free_amount=percentage.free_amount,
+            per_transaction_min=percentage.per_transaction_min,
+            per_transaction_max=percentage.per_transaction_max,
+        ),
     }
+    if percentage.free_transactions:  # proto3 0 is unset; a negative count is refused by the model
+        stored["free_transactions"] = percentage.free_transactions
+    return kind, stored
 
 
 def charges_from_pb(charges: Sequence[catalogue_pb2.Charge]) -> list[Charge]:
@@ -91,6 +100,12 @@ def charge_to_pb(stored: Mapping[str, Any]) -> catalogue_pb2.Charge:
     elif kind == "package":
         charge.package.size, charge.package.price = model["size"], model["price"]
     else:
-        charge.percentage.rate_percent = model["rate_percent"]
-        charge.percentage.fixed_fee_per_event = model.get("fixed_fee_per_event", "0")
+        percentage = charge.percentage
+        percentage.rate_percent = model["rate_percent"]
+        percentage.fixed_fee_per_event = model.get("fixed_fee_per_event", "0")
+        # Lago's per-transaction terms: absent from plans created before them (unset on the wire).
+        percentage.free_transactions = model.get("free_transactions", 0)
+        percentage.free_amount = model.get("free_amount", "")
+        percentage.per_transaction_min = model.get("per_transaction_min", "")
+        percentage.per_transaction_max = model.get("per_transaction_max", "")
     return charge

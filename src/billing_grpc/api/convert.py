@@ -155,6 +155,8 @@ def subscription(doc: Mapping[str, Any]) -> subscriptions_pb2.Subscription:
         scheduled_plan_id=doc.get("scheduled_plan_id") or "",
         pending_prorations=[pending_proration(line) for line in doc.get("pending_prorations") or []],
         stub_proration_behavior=doc.get("stub_proration") or "create_prorations",
+        scheduled_billing_anchor=optional_timestamp(doc.get("pending_anchor")),
+        paused_at=optional_timestamp(doc.get("paused_at")),
     )
 
 
@@ -225,6 +227,7 @@ def invoice(doc: Mapping[str, Any]) -> billing_pb2.Invoice:
         total_minor=doc["total_minor"],
         amount_due_minor=doc.get("amount_due_minor", 0),
         amount_paid_minor=doc.get("amount_paid_minor", 0),
+        amount_remaining_minor=doc.get("amount_remaining_minor", 0),
         credit_applied_minor=doc.get("credit_applied_minor", 0),
         usage_period_start=optional_timestamp(doc.get("usage_period_start")),
         usage_period_end=optional_timestamp(doc.get("usage_period_end")),

@@ -51,6 +51,42 @@ class SubscriptionServicer(subscriptions_pb2_grpc.SubscriptionServiceServicer):
             subscription=await self._read(request.subscription_id, position)
         )
 
+    async def ChangeBillingAnchor(
+        self, request: subscriptions_pb2.ChangeBillingAnchorRequest, context: aio.ServicerContext
+    ) -> subscriptions_pb2.ChangeBillingAnchorResponse:
+        """Move the billing cycle onto a new anchor from the current period's end."""
+        anchor = (
+            convert.from_timestamp(request.billing_anchor, "billing_anchor")
+            if request.HasField("billing_anchor")
+            else None
+        )
+        position = await self._app.cycle_moves.change_anchor(
+            command_context(), request.subscription_id, anchor, request.proration_behavior
+        )
+        return subscriptions_pb2.ChangeBillingAnchorResponse(
+            subscription=await self._read(request.subscription_id, position)
+        )
+
+    async def PauseSubscription(
+        self, request: subscriptions_pb2.PauseSubscriptionRequest, context: aio.ServicerContext
+    ) -> subscriptions_pb2.PauseSubscriptionResponse:
+        """Stop billing now, until a resume."""
+        position = await self._app.cycle_moves.pause(command_context(), request.subscription_id)
+        return subscriptions_pb2.PauseSubscriptionResponse(
+            subscription=await self._read(request.subscription_id, position)
+        )
+
+    async def ResumeSubscription(
+        self, request: subscriptions_pb2.ResumeSubscriptionRequest, context: aio.ServicerContext
+    ) -> subscriptions_pb2.ResumeSubscriptionResponse:
+        """Start billing again now."""
+        position = await self._app.cycle_moves.resume(
+            command_context(), request.subscription_id, request.billing_cycle_anchor, request.proration_behavior
+        )
+        return subscriptions_pb2.ResumeSubscriptionResponse(
+            subscription=await self._read(request.subscription_id, position)
+        )
+
     async def GetSubscription(
         self, request: subscriptions_pb2.GetSubscriptionRequest, context: aio.ServicerContext
     ) -> subscriptions_pb2.GetSubscriptionResponse:

@@ -20,7 +20,7 @@ from billing_grpc.application.context import CommandContext
 from billing_grpc.application.drafts import segment_dicts, segment_period
 from billing_grpc.application.progress import ProjectionProgress
 from billing_grpc.application.streams import Writer, load, load_existing, load_organization, ordered_id
-from billing_grpc.application.usage_queries import meter_usage
+from billing_grpc.application.usage_queries import charged_usage
 from billing_grpc.domain import credit as credits
 from billing_grpc.domain import invoice as invoices
 from billing_grpc.domain import invoice_numbering, organization, subscription
@@ -155,9 +155,8 @@ class BillingHandlers:
         served_from = sub.arrears_from or sub.segment_start or closed.start
         free = sub.base_fee_free(plan.interval) or served_from >= closed.end
         served = None if free else Period(served_from, closed.end)
-        fees = closing_fee_lines(
-            plan, served, sub.whole_period(plan.interval), next_plan, following, next_anchor, sub.stub_proration
-        )
+        whole = sub.whole_period(plan.interval)
+        fees = closing_fee_lines(plan, served, whole, next_plan, following, next_anchor, sub.following_stub_proration)
         stored += [line_to_dict(line) for line in fees]
         return InvoiceIssued(
             invoice_id=invoice_id,
@@ -165,7 +164,7 @@ class BillingHandlers:
             subscription_id=sub.subscription_id,
             plan_id=plan.plan_id,
             currency=plan.currency,
-            reason=InvoiceReason.SUBSCRIPTION_CYCLE if following else InvoiceReason.SUBSCRIPTION_END,
+            reason=_closing_reason(sub, following),
             usage_period_start=closed.start,
             usage_period_end=closed.end,
             lines=stored,
@@ -357,7 +356,7 @@ class BillingHandlers:
         for charge in plan.charges:
             aggregation = await self._aggregation(charge.meter_code)
             doc = by_meter.get(charge.meter_code)
-            metered = meter_usage(aggregation, doc)
+            metered = await charged_usage(self.read_models, charge, aggregation, doc, subscription_id, period)
             record = {
                 "meter_code": charge.meter_code,
                 "aggregation": aggregation.value,
@@ -366,6 +365,10 @@ class BillingHandlers:
                 "first_position": doc["first_position"] if doc else None,
                 "last_position": doc["last_position"] if doc else None,
             }
+            if charge.per_transaction:
+                # Priced event by event: the events between these positions, by usage timestamp
+                # and then log position (docs/billing-rules/percentage-charges.md).
+                record["priced_per_transaction"] = True
             usage[charge.meter_code] = (metered, record)
         return usage
 
@@ -422,3 +425,11 @@ class BillingHandlers:
 
     async def _invoice(self, invoice_id: str) -> tuple[Invoice, int]:
         return await load_existing(self.writer.store, invoices.stream_of(invoice_id), Invoice.replay, "invoice")
+
+
+def _closing_reason(sub: subscription.Subscription, following: Period | None) -> InvoiceReason:
+    """Why a period's close invoices: the cycle goes on, a pause stopped it, or the subscription ends."""
+    if following is not None:
+        return InvoiceReason.SUBSCRIPTION_CYCLE
+    paused = sub.status is subscription.SubscriptionStatus.PAUSED
+    return InvoiceReason.SUBSCRIPTION_PAUSE if paused else InvoiceReason.SUBSCRIPTION_END

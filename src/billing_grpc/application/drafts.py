@@ -11,6 +11,7 @@ from billing_grpc.domain.invoice import InvoiceIssued, InvoiceReason
 from billing_grpc.domain.invoicing import line_to_dict, stored_total
 from billing_grpc.domain.periods import Period
 from billing_grpc.domain.plan import Plan
+from billing_grpc.domain.proration import ProrationBehavior
 from billing_grpc.domain.subscription import SubscriptionStarted
 
 
@@ -23,17 +24,42 @@ def opening_invoice(invoice_id: str, started: SubscriptionStarted, plan: Plan, n
     if started.trial_end is not None:
         return None
     first = Period(started.period_start, started.period_end)
-    fee = advance_fee_line(plan, first, started.cycle_anchor, started.stub_proration)
+    return advance_invoice(
+        invoice_id,
+        started.organization_id,
+        started.subscription_id,
+        plan,
+        (first, started.cycle_anchor, started.stub_proration),
+        InvoiceReason.SUBSCRIPTION_CREATE,
+        now,
+    )
+
+
+def advance_invoice(
+    invoice_id: str,
+    organization_id: str,
+    subscription_id: str,
+    plan: Plan,
+    period_of: tuple[Period, datetime, ProrationBehavior],
+    reason: InvoiceReason,
+    now: datetime,
+) -> InvoiceIssued | None:
+    """The invoice of a period's base fee in advance, `period_of` being (period, cycle anchor, stub proration).
+
+    None when nothing is billed now: a fee in arrears, or a stub under `none`.
+    """
+    period, anchor, stub_proration = period_of
+    fee = advance_fee_line(plan, period, anchor, stub_proration)
     if fee is None:
         return None
     lines = [line_to_dict(fee)]
     return InvoiceIssued(
         invoice_id=invoice_id,
-        organization_id=started.organization_id,
-        subscription_id=started.subscription_id,
+        organization_id=organization_id,
+        subscription_id=subscription_id,
         plan_id=plan.plan_id,
         currency=plan.currency,
-        reason=InvoiceReason.SUBSCRIPTION_CREATE,
+        reason=reason,
         usage_period_start=None,
         usage_period_end=None,
         lines=lines,

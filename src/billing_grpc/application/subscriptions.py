@@ -11,9 +11,9 @@ from billing_grpc.application.drafts import opening_invoice
 from billing_grpc.application.streams import Writer, load_existing, load_organization, new_id, ordered_id
 from billing_grpc.domain import invoice, organization, subscription
 from billing_grpc.domain.access import Action
+from billing_grpc.domain.cycle_changes import stub_behavior
 from billing_grpc.domain.entitlements import follow
 from billing_grpc.domain.errors import FieldViolation, InvalidArgument
-from billing_grpc.domain.subscription_changes import parse_behavior
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class SubscriptionHandlers:
         expects the organization stream's version, so concurrent starts cannot both claim a meter.
         """
         context.require(Action.SUBSCRIPTIONS_MANAGE, organization_id, "organization")
-        stub_proration = parse_behavior(proration_behavior)
+        stub_proration = stub_behavior(proration_behavior)
         org, org_version = await load_organization(self.writer.store, organization_id)
         chosen, _ = await load_plan(self.writer, plan_id)
         now = self.writer.clock.now()

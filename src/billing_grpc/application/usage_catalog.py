@@ -15,6 +15,7 @@ from typing import Any
 
 from billing_grpc.domain.meter import Aggregation, Meter
 from billing_grpc.domain.periods import Interval, IntervalUnit, Period
+from billing_grpc.domain.pricing import Percentage, charge_from_dict
 from billing_grpc.domain.usage import LiveSubscription
 from projections.catalogue import METERS, PLANS
 from projections.model import ReadModelReader
@@ -34,6 +35,7 @@ class UsageCatalog:
     _external_ids: dict[str, tuple[float, str | None]] = field(default_factory=dict)
     _known_organizations: dict[str, float] = field(default_factory=dict)
     _subscriptions: dict[str, tuple[float, list[LiveSubscription]]] = field(default_factory=dict)
+    _per_transaction: dict[str, frozenset[str]] = field(default_factory=dict)
 
     def _fresh(self, stamp: float) -> bool:
         return self.monotonic() - stamp < self.ttl
@@ -100,6 +102,13 @@ class UsageCatalog:
     async def live_from(self, doc: dict[str, Any]) -> LiveSubscription:
         """The ingestion view of a subscriptions read-model document."""
         plan = await self.plan_document(doc["plan_id"])
+        # Every plan that may rate usage landing now: the current one, a change scheduled for the
+        # period's end (usage may run a few minutes ahead of the clock), and every earlier plan
+        # (late usage of a period closed, or a segment ended, under another plan).
+        rating = {doc["plan_id"], doc.get("scheduled_plan_id"), *(doc.get("plan_history") or ())}
+        per_transaction: frozenset[str] = frozenset()
+        for plan_id in sorted(p for p in rating if p):
+            per_transaction |= await self.per_transaction_meters(plan_id)
         return LiveSubscription(
             subscription_id=doc["_id"],
             meter_codes=frozenset(charge["meter_code"] for charge in plan["charges"]),
@@ -108,13 +117,25 @@ class UsageCatalog:
             cycle_anchor=doc["cycle_anchor"],
             interval=Interval(IntervalUnit(plan["interval_unit"]), plan["interval_count"]),
             open_from=doc.get("usage_open_from") or doc["started_at"],
-            ends_at=doc.get("canceled_at") or doc.get("cancel_at"),
+            ends_at=doc.get("canceled_at") or doc.get("paused_at") or doc.get("cancel_at"),
             stream_version=doc.get("version", 0),
             # Plan changes (issue #7): segment bounds within and before the current period.
             boundaries=tuple(Period(b["start"], b["end"]) for b in doc.get("segments") or ()),
             segment_start=doc.get("segment_start"),
-            current_period=_current_period(doc),
+            per_transaction_meters=per_transaction,
+            current=Period(doc["current_period_start"], doc["current_period_end"]),
+            pauses=tuple(Period(p["start"], p["end"]) for p in doc.get("pauses") or ()),
         )
+
+    async def per_transaction_meters(self, plan_id: str) -> frozenset[str]:
+        """The meters the plan prices per transaction (plans never change: cached for good)."""
+        if plan_id not in self._per_transaction:
+            charges = (await self.plan_document(plan_id))["charges"]
+            percentages = [c for c in charges if (c.get("model") or {}).get("type") == Percentage.TYPE]
+            self._per_transaction[plan_id] = frozenset(
+                charge.meter_code for charge in map(charge_from_dict, percentages) if charge.per_transaction
+            )
+        return self._per_transaction[plan_id]
 
     def forget_subscriptions(self) -> None:
         """Drop every cached subscription view: one changed (rare; the cache refills per batch)."""
@@ -128,9 +149,3 @@ class UsageCatalog:
                 raise LookupError(f"subscription refers to unknown plan {plan_id}")
             self._plans[plan_id] = doc
         return self._plans[plan_id]
-
-
-def _current_period(doc: dict[str, Any]) -> Period | None:
-    """The document's current period (None in a partial document: the cycle alone decides)."""
-    start, end = doc.get("current_period_start"), doc.get("current_period_end")
-    return Period(start, end) if start is not None and end is not None else None

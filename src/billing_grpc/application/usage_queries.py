@@ -11,10 +11,11 @@ from billing_grpc.application.usage_catalog import UsageCatalog
 from billing_grpc.domain import billing_alignment
 from billing_grpc.domain import plan as plans
 from billing_grpc.domain.base_fees import closing_fee_lines
-from billing_grpc.domain.billing_alignment import BillingCycleAnchor
+from billing_grpc.domain.cycle_changes import CycleAnchor
 from billing_grpc.domain.invoicing import MeterUsage, line_to_dict, usage_lines
 from billing_grpc.domain.meter import Aggregation
 from billing_grpc.domain.periods import Period
+from billing_grpc.domain.pricing import Charge
 from billing_grpc.domain.proration import ProrationBehavior
 from billing_grpc.domain.subscription import Subscription, SubscriptionStatus
 from billing_grpc.domain.subscription_changes import (
@@ -25,7 +26,7 @@ from billing_grpc.domain.subscription_changes import (
 )
 from billing_grpc.domain.usage import stamp
 from projections.model import ReadModelReader
-from projections.usage import USAGE_TOTALS
+from projections.usage import USAGE_TOTALS, transactions_in_time_order
 
 
 @dataclass(frozen=True)
@@ -60,26 +61,55 @@ async def usage_summary(
         if at is None
         else live.period_at(max(at, live.started_at))
     )
-    meters = await _metered(read_models, catalog, subscription["_id"], period, _plan_of(subscription, period))
+    plan_id = _plan_of(subscription, period)
+    meters = await _metered(read_models, catalog, subscription["_id"], period, plan_id, priced=False)
     return UsageSummary(period, meters)
 
 
 async def _metered(
-    read_models: ReadModelReader, catalog: UsageCatalog, subscription_id: str, period: Period, plan_id: str
+    read_models: ReadModelReader,
+    catalog: UsageCatalog,
+    subscription_id: str,
+    period: Period,
+    plan_id: str,
+    *,
+    priced: bool = True,
 ) -> dict[str, MeterUsage]:
-    """Per meter the plan charges: the period's (or segment's) aggregated usage."""
+    """Per meter the plan charges: the period's (or segment's) aggregated usage (`priced`: as pricing needs it)."""
     docs = await read_models.find(
         USAGE_TOTALS, {"subscription_id": subscription_id, "period_start": stamp(period.start)}
     )
     meters: dict[str, MeterUsage] = {}
-    plan = await catalog.plan_document(plan_id)
+    plan = plan_from_document(await catalog.plan_document(plan_id))
     by_meter = {doc["meter_code"]: doc for doc in docs}
-    for charge in plan["charges"]:
-        meter = await catalog.meter(charge["meter_code"])
+    for charge in plan.charges:
+        meter = await catalog.meter(charge.meter_code)
         if meter is None:
             continue
-        meters[meter.code] = meter_usage(meter.aggregation, by_meter.get(meter.code))
+        doc = by_meter.get(meter.code)
+        meters[meter.code] = (
+            await charged_usage(read_models, charge, meter.aggregation, doc, subscription_id, period)
+            if priced
+            else meter_usage(meter.aggregation, doc)
+        )
     return meters
+
+
+async def charged_usage(
+    read_models: ReadModelReader,
+    charge: Charge,
+    aggregation: Aggregation,
+    doc: dict[str, Any] | None,
+    subscription_id: str,
+    period: Period,
+) -> MeterUsage:
+    """A charge's usage of a (segment of a) period, with its transactions in time order if it prices them."""
+    transactions = None
+    if charge.per_transaction and doc is not None:
+        transactions = await transactions_in_time_order(
+            read_models, subscription_id, stamp(period.start), charge.meter_code
+        )
+    return meter_usage(aggregation, doc, transactions)
 
 
 def _plan_of(subscription: dict[str, Any], period: Period) -> str:
@@ -110,7 +140,7 @@ class ChangePreview:
 
     plan_id: str
     at: datetime
-    alignment: BillingCycleAnchor | None = None
+    alignment: CycleAnchor | None = None
 
 
 async def preview_lines(
@@ -190,10 +220,12 @@ def _aggregate_of(doc: dict[str, Any]) -> Subscription:
     )
 
 
-def meter_usage(aggregation: Aggregation, doc: dict[str, Any] | None) -> MeterUsage:
+def meter_usage(
+    aggregation: Aggregation, doc: dict[str, Any] | None, transactions: tuple[Decimal, ...] | None = None
+) -> MeterUsage:
     """A usage-totals read-model document as the domain's MeterUsage (no document: no usage)."""
     if doc is None:
-        return MeterUsage(aggregation, 0, Decimal(0), None, None, 0)
+        return MeterUsage(aggregation, 0, Decimal(0), None, None, 0, () if transactions is not None else None)
     return MeterUsage(
         aggregation=aggregation,
         event_count=doc["event_count"],
@@ -201,4 +233,5 @@ def meter_usage(aggregation: Aggregation, doc: dict[str, Any] | None) -> MeterUs
         maximum=Decimal(doc["max"]) if doc["max"] is not None else None,
         latest=Decimal(doc["latest"]) if doc["latest"] is not None else None,
         unique_count=doc["unique_count"],
+        transactions=transactions,
     )

@@ -92,6 +92,9 @@ NOT_RETRIED = frozenset(
         ("billing.v1.SubscriptionService", "StartSubscription"),
         ("billing.v1.SubscriptionService", "CancelSubscription"),
         ("billing.v1.SubscriptionService", "ChangePlan"),
+        ("billing.v1.SubscriptionService", "ChangeBillingAnchor"),
+        ("billing.v1.SubscriptionService", "PauseSubscription"),
+        ("billing.v1.SubscriptionService", "ResumeSubscription"),
         # Keyed, but a stream: the channel would have to buffer every batch to replay it, and it
         # gives up once an ack arrived. UsageEmitter resends unacknowledged batches itself.
         ("billing.v1.UsageService", "StreamUsage"),

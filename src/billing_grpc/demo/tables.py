@@ -50,10 +50,14 @@ def minute(moment: datetime) -> str:
 
 
 def invoice_table(invoice: billing_pb2.Invoice, payments: Sequence[billing_pb2.Payment]) -> str:
-    """The invoice as a table, then its status and every payment attempt."""
+    """The invoice as a table (credit applied and amount due under the total), its status, and every payment."""
     currency = invoice.currency
     rows = [_row(line, currency) for line in invoice.lines]
     rows.append(("Total", "", "", "", money(invoice.total_minor, currency)))
+    if invoice.credit_applied_minor:  # what credit took off the total, then what was asked for
+        rows.append(("Credit applied", "", "", "", money(-invoice.credit_applied_minor, currency)))
+        rows.append(("Amount due", "", "", "", money(invoice.amount_due_minor, currency)))
+    figures = len(rows) - len(invoice.lines)
     widths = [max(len(row[i]) for row in [HEADERS, *rows]) for i in range(len(HEADERS))]
 
     def render(row: Sequence[str]) -> str:
@@ -63,15 +67,16 @@ def invoice_table(invoice: billing_pb2.Invoice, payments: Sequence[billing_pb2.P
 
     rule = "  " + "-" * (sum(widths) + 2 * (len(widths) - 1))
     issued = day(moment_of(invoice.issued_at))
-    due = f", {money(invoice.amount_due_minor, currency)} due" if invoice.amount_due_minor else ""
+    remaining = invoice.amount_remaining_minor
+    owed = f", {money(remaining, currency)} remaining" if remaining else ""
     lines = [
         f"Invoice {invoice.number or '(draft)'}  issued {issued}",
         render(HEADERS),
         rule,
-        *(render(row) for row in rows[:-1]),
+        *(render(row) for row in rows[:-figures]),
         rule,
-        render(rows[-1]),
-        f"  Status: {invoice.status}, {money(invoice.amount_paid_minor, currency)} paid{due}",
+        *(render(row) for row in rows[-figures:]),
+        f"  Status: {invoice.status}, {money(invoice.amount_paid_minor, currency)} paid{owed}",
     ]
     lines.extend(_payment(payment) for payment in payments)
     return "\n".join(lines)

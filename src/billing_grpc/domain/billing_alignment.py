@@ -32,10 +32,10 @@ periods keep the 31st (Jul 31, Oct 31).
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 
 from billing_grpc.domain import periods
 from billing_grpc.domain.clock import ensure_utc
+from billing_grpc.domain.cycle_changes import CycleAnchor
 from billing_grpc.domain.errors import FieldViolation, InvalidArgument
 from billing_grpc.domain.periods import Interval, Period, add_months
 
@@ -47,39 +47,32 @@ REASON = "invalid_billing_cycle_anchor"
 _SEARCH_STEPS = 48
 
 
-class BillingCycleAnchor(StrEnum):
-    """Where a plan change leaves the billing cycle (Stripe's `billing_cycle_anchor`)."""
-
-    UNCHANGED = "unchanged"  # keep the billing-cycle day
-    NOW = "now"  # restart the cycle at the change
-
-
-def parse_cycle_anchor(text: str) -> BillingCycleAnchor | None:
+def parse_cycle_anchor(text: str) -> CycleAnchor | None:
     """The alignment a request names (empty: None, the default decided by `resolve`)."""
     if not text:
         return None
     try:
-        return BillingCycleAnchor(text)
+        return CycleAnchor(text)
     except ValueError:
-        allowed = ", ".join(BillingCycleAnchor)
+        allowed = ", ".join(CycleAnchor)
         raise InvalidArgument.of(FieldViolation(FIELD, f"must be one of {allowed} or empty"), reason=REASON) from None
 
 
 def resolve(
-    requested: BillingCycleAnchor | None, interval_changes: bool, at_period_end: bool, trialing: bool
-) -> BillingCycleAnchor:
+    requested: CycleAnchor | None, interval_changes: bool, at_period_end: bool, trialing: bool
+) -> CycleAnchor:
     """The alignment a change gets: the requested one if it can be honoured, else the default (None).
 
     Default: `now` for an interval change now (outside a trial), `unchanged` otherwise.
     """
-    if requested is BillingCycleAnchor.NOW and at_period_end:
+    if requested is CycleAnchor.NOW and at_period_end:
         raise _refused("cannot be now with at_period_end: the change happens on the next cycle day")
-    if requested is BillingCycleAnchor.NOW and trialing:
+    if requested is CycleAnchor.NOW and trialing:
         raise _refused("cannot be now during a trial: the paid cycle starts when the trial ends")
     if requested is not None:
         return requested
     restart = interval_changes and not at_period_end and not trialing
-    return BillingCycleAnchor.NOW if restart else BillingCycleAnchor.UNCHANGED
+    return CycleAnchor.NOW if restart else CycleAnchor.UNCHANGED
 
 
 def next_cycle_day(anchor: datetime, moment: datetime) -> tuple[datetime, int]:
@@ -131,10 +124,10 @@ def restarted(interval: Interval, at: datetime) -> tuple[Period, datetime]:
 
 
 def first_period(
-    alignment: BillingCycleAnchor, cycle_anchor: datetime, interval: Interval, at: datetime
+    alignment: CycleAnchor, cycle_anchor: datetime, interval: Interval, at: datetime
 ) -> tuple[Period, datetime]:
     """The first period on the new plan when the current one ends at `at`, and the cycle anchor after it."""
-    if alignment is BillingCycleAnchor.NOW:
+    if alignment is CycleAnchor.NOW:
         return restarted(interval, at)
     return aligned_period(cycle_anchor, interval, at)
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 
+from billing_grpc.domain.cycle_changes import SubscriptionPaused, SubscriptionResumed
 from billing_grpc.domain.entitlement_events import (
     EntitlementsChanged,
     EntitlementsGranted,
@@ -98,7 +99,16 @@ def _consequence(
         return None
     if isinstance(change, SubscriptionReactivated) and state.entitlements_suspended:
         return EntitlementsRestored(**common, plan_id=state.plan_id, features=current, reason="paid", at=change.at)
-    if isinstance(change, SubscriptionCanceled | SubscriptionMarkedUnpaid) and state.is_live:
+    if isinstance(change, SubscriptionPaused) and not state.entitlements_suspended:
+        return EntitlementsSuspended(
+            **common, plan_id=state.plan_id, features=current, reason="paused", at=change.paused_at
+        )
+    if isinstance(change, SubscriptionResumed) and state.entitlements_suspended:
+        return EntitlementsRestored(
+            **common, plan_id=state.plan_id, features=current, reason="resumed", at=change.resumed_at
+        )
+    paused = state.status is SubscriptionStatus.PAUSED
+    if isinstance(change, SubscriptionCanceled | SubscriptionMarkedUnpaid) and (state.is_live or paused):
         reason, at = (
             ("canceled", change.canceled_at) if isinstance(change, SubscriptionCanceled) else ("unpaid", change.at)
         )

@@ -6,6 +6,11 @@ in the invoice's stream, so two attempts can never run at once for one invoice: 
 against the stream's version. An attempt is recorded as started (with its idempotency key)
 before the gateway is called, and an attempt left unresolved by a crash or a timeout is resumed
 with the same key: the gateway answers a known key without charging again.
+
+Its figures are Stripe's, each with one meaning for the invoice's whole life: `total`, the
+`credit_applied` at finalization, `amount_due` (total - credit applied, fixed at finalization:
+what the customer is asked to pay), `amount_paid` (what a charge captured) and
+`amount_remaining` (still owed). See docs/billing-rules/invoice-amounts.md.
 """
 
 from __future__ import annotations
@@ -43,6 +48,8 @@ class InvoiceReason(StrEnum):
     SUBSCRIPTION_CYCLE = "subscription_cycle"
     SUBSCRIPTION_END = "subscription_end"
     SUBSCRIPTION_UPDATE = "subscription_update"  # a plan change invoiced at once (always_invoice)
+    SUBSCRIPTION_PAUSE = "subscription_pause"  # the period a pause ended
+    SUBSCRIPTION_RESUME = "subscription_resume"  # the first period after a resume, in advance
 
 
 class InvoiceIssued(DomainEvent):
@@ -102,6 +109,7 @@ class InvoiceFinalized(DomainEvent):
     sequence: int
     lines: list[Line]
     total_minor: int
+    # total - credit applied: what the customer is asked to pay, never changed afterwards.
     amount_due_minor: int
     finalized_at: datetime
     # Customer credit spent on it (negative: a negative total added to the credit); due = total - this.
@@ -206,7 +214,10 @@ class Invoice:
     total_minor: int
     finalize_at: datetime
     number: str = ""
+    # Provisional on a draft (its total, no credit yet); fixed at finalization. Collection
+    # charges `amount_remaining_minor`, which only this and `amount_paid_minor` decide.
     amount_due_minor: int = 0
+    amount_paid_minor: int = 0
     credit_applied_minor: int = 0
     attempts: int = 0
     failures: int = 0
@@ -221,6 +232,11 @@ class Invoice:
         for event in events:
             state = evolve(state, event)
         return state
+
+    @property
+    def amount_remaining_minor(self) -> int:
+        """What is still owed on it (see `amount_remaining`)."""
+        return amount_remaining(self.status, self.amount_due_minor, self.amount_paid_minor)
 
     def finalization(
         self,
@@ -273,7 +289,7 @@ class Invoice:
             # One key per attempt: a retry of the same attempt must not charge again, while the
             # next dunning attempt is a new charge.
             idempotency_key=f"{self.invoice_id}:attempt-{attempt}",
-            amount_minor=self.amount_due_minor,
+            amount_minor=self.amount_remaining_minor,
             currency=self.currency,
             payment_method=payment_method,
             started_at=now,
@@ -317,7 +333,7 @@ class Invoice:
             return [failed]
         return [
             failed,
-            InvoiceMarkedUncollectible(invoice_id=self.invoice_id, amount_minor=self.amount_due_minor, at=now),
+            InvoiceMarkedUncollectible(invoice_id=self.invoice_id, amount_minor=self.amount_remaining_minor, at=now),
         ]
 
     def void(self, now: datetime) -> list[DomainEvent]:
@@ -327,7 +343,21 @@ class Invoice:
         if self.pending is not None:
             # The charge may be captured as we speak; void once its outcome is recorded.
             raise FailedPrecondition("payment_in_flight", f"a payment of invoice {self.invoice_id} is in flight")
-        return [InvoiceVoided(invoice_id=self.invoice_id, amount_minor=self.amount_due_minor, at=now)]
+        # What was owed when voided: nothing for a draft, which was never invoiced.
+        owed = 0 if self.status is InvoiceStatus.DRAFT else self.amount_remaining_minor
+        return [InvoiceVoided(invoice_id=self.invoice_id, amount_minor=owed, at=now)]
+
+
+def provisional_amount_due(total_minor: int) -> int:
+    """A draft's amount due: its total as it stands, less no credit (credit is spent at finalization)."""
+    return max(total_minor, 0)
+
+
+def amount_remaining(status: InvoiceStatus | str, amount_due_minor: int, amount_paid_minor: int) -> int:
+    """Still owed: due - paid while the invoice can be paid or was written off; nothing once paid or void."""
+    if status in {InvoiceStatus.PAID, InvoiceStatus.VOID}:
+        return 0
+    return amount_due_minor - amount_paid_minor
 
 
 def evolve(state: Invoice | None, event: DomainEvent) -> Invoice | None:
@@ -345,6 +375,7 @@ def evolve(state: Invoice | None, event: DomainEvent) -> Invoice | None:
             usage_period_end=event.usage_period_end,
             total_minor=event.total_minor,
             finalize_at=event.finalize_at,
+            amount_due_minor=provisional_amount_due(event.total_minor),
         )
     if state is None:
         return None
@@ -377,7 +408,10 @@ def evolve(state: Invoice | None, event: DomainEvent) -> Invoice | None:
                 next_attempt_at=event.next_attempt_at,
             )
         case InvoicePaid():
-            return replace(state, status=InvoiceStatus.PAID, amount_due_minor=0, next_attempt_at=None)
+            # The amount due stays what it was: what was asked for, now paid.
+            return replace(
+                state, status=InvoiceStatus.PAID, amount_paid_minor=event.amount_paid_minor, next_attempt_at=None
+            )
         case InvoiceMarkedUncollectible():
             return replace(state, status=InvoiceStatus.UNCOLLECTIBLE, next_attempt_at=None)
         case InvoiceVoided():

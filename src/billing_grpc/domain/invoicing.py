@@ -12,13 +12,14 @@ from decimal import Decimal
 from typing import Any
 
 from billing_grpc.domain.meter import Aggregation
-from billing_grpc.domain.money import format_decimal
+from billing_grpc.domain.money import divide, format_decimal, to_places
 from billing_grpc.domain.periods import Period
 from billing_grpc.domain.plan import Plan
 from billing_grpc.domain.pricing import PriceLine, UsageTotals, price
 
 # Exact unit amounts can have long expansions (a tier total divided by a quantity); keep 12 places.
-UNIT_AMOUNT_PLACES = Decimal("1e-12")
+# The unit amount is shown, not billed: a line's amount comes from its exact total.
+UNIT_AMOUNT_PLACES = 12
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,8 @@ class MeterUsage:
     maximum: Decimal | None
     latest: Decimal | None
     unique_count: int
+    # Each event's amount in time order, read only for a charge priced per transaction.
+    transactions: tuple[Decimal, ...] | None = None
 
     @property
     def quantity(self) -> Decimal:
@@ -87,11 +90,12 @@ def usage_lines(plan: Plan, usage: Mapping[str, MeterUsage], period: Period) -> 
             quantity=max(metered.quantity, zero) if metered else zero,
             event_count=metered.event_count if metered else 0,
             amount_sum=max(metered.total, zero) if metered else zero,
+            transactions=(metered.transactions if metered else None) if charge.per_transaction else None,
         )
         result = price(charge, totals)
         if not result.lines:
             continue
-        unit = result.amount / totals.quantity if totals.quantity else result.amount
+        unit = divide(result.amount, totals.quantity) if totals.quantity else result.amount
         lines.append(
             InvoiceLine(
                 kind="usage",
@@ -119,7 +123,7 @@ def line_to_dict(line: InvoiceLine) -> dict[str, Any]:
         "description": line.description,
         "meter_code": line.meter_code,
         "quantity": format_decimal(line.quantity),
-        "unit_amount": format_decimal(line.unit_amount.quantize(UNIT_AMOUNT_PLACES).normalize()),
+        "unit_amount": format_decimal(to_places(line.unit_amount, UNIT_AMOUNT_PLACES)),
         "amount_minor": line.amount_minor,
         "period_start": line.period.start,
         "period_end": line.period.end,

@@ -3,7 +3,8 @@
 The one rounding rule of billing-grpc is `round_minor`: half-up (a .5 goes away from zero) to an
 integer number of minor units. It is applied exactly once per invoice line, to the line's exact
 Decimal amount; totals are sums of already-rounded lines, so they are never rounded again and an
-invoice always equals the sum of its lines.
+invoice always equals the sum of its lines. Amounts are in minor units of the currency, so the
+same rule gives whole fils for KWD (3 decimals), cents for USD and yen for JPY.
 
 Decimals travel as strings: `parse_decimal` reads them strictly (no float, no NaN, bounded size)
 and `format_decimal` writes the one canonical spelling stored in event payloads.
@@ -13,22 +14,19 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Context, Decimal, DivisionByZero, InvalidOperation, Overflow
 
+from billing_grpc.domain.currencies import minor_units
 from billing_grpc.domain.errors import FailedPrecondition, FieldViolation, InvalidArgument
-
-# ISO 4217 minor-unit exponents: an amount of 1234 minor units is 12.34 USD, 1234 JPY, 1.234 KWD.
-CURRENCY_EXPONENTS: dict[str, int] = {
-    **dict.fromkeys(("USD", "EUR", "GBP", "CHF", "CAD", "AUD", "NZD", "SEK", "NOK", "DKK"), 2),
-    **dict.fromkeys(("PLN", "CZK", "INR", "BRL", "MXN", "CNY", "HKD", "SGD", "ZAR"), 2),
-    **dict.fromkeys(("JPY", "KRW", "CLP", "ISK", "VND"), 0),
-    **dict.fromkeys(("KWD", "BHD", "JOD", "OMR", "TND"), 3),
-}
 
 # Bounds on any decimal we accept. They keep every product of two accepted values far inside the
 # precision pricing computes with, and make format_decimal/parse_decimal an exact round trip.
 MAX_MAGNITUDE = Decimal(10) ** 18
 MAX_FRACTION_DIGITS = 12
+# A line's unit amount (its exact amount over its quantity) is taken to 100 significant digits
+# and shown to 12 places in this context: Python's default one (28 digits) cannot even hold the
+# largest accepted price to 12 places, and would round half-even where billing rounds half-up.
+_WIDE = Context(prec=100, rounding=ROUND_HALF_UP, traps=[InvalidOperation, DivisionByZero, Overflow])
 # Longer strings are refused before Decimal sees them, so a hostile input costs nothing.
 _MAX_TEXT = 100
 # ASCII digits only: Decimal() also accepts underscores, whitespace and non-ASCII digits.
@@ -45,13 +43,23 @@ class CurrencyMismatch(FailedPrecondition):
 
 
 def currency_exponent(code: str) -> int:
-    """Return the number of minor-unit digits of an ISO 4217 currency (codes are upper case)."""
-    try:
-        return CURRENCY_EXPONENTS[code]
-    except (KeyError, TypeError):
+    """Return the minor-unit digits of an active ISO 4217 currency (1234 minor units: 12.34 USD).
+
+    1234 minor units are also 1234 JPY and 1.234 KWD. Codes are upper case, as ISO writes them;
+    withdrawn codes and units of account without a minor unit (XAU, XDR, XXX) are refused (see
+    `billing_grpc.domain.currencies`).
+    """
+    exponent = minor_units().get(code) if isinstance(code, str) else None
+    if exponent is None:
         raise InvalidArgument.of(
             FieldViolation("currency", f"unknown ISO 4217 currency {code!r}"), reason="unknown_currency"
-        ) from None
+        )
+    return exponent
+
+
+def is_currency(code: str) -> bool:
+    """Whether `code` is a currency billing-grpc bills in (what `currency_exponent` accepts)."""
+    return isinstance(code, str) and code in minor_units()
 
 
 @dataclass(frozen=True)
@@ -142,6 +150,16 @@ def round_minor(amount: Decimal) -> int:
         raise ValueError(f"cannot round {amount} to minor units")
     # to_integral_value is exact whatever the context precision, unlike quantize.
     return int(amount.to_integral_value(rounding=ROUND_HALF_UP))
+
+
+def divide(numerator: Decimal, denominator: Decimal) -> Decimal:
+    """Divide to 100 significant digits, half-up: exact whenever the quotient terminates."""
+    return _WIDE.divide(numerator, denominator)
+
+
+def to_places(value: Decimal, places: int) -> Decimal:
+    """Round a figure that is shown but not billed (a unit amount) half-up to `places` decimals."""
+    return value.quantize(Decimal(1).scaleb(-places), context=_WIDE)
 
 
 def decimal_problem(value: Decimal) -> str | None:

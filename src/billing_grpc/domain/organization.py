@@ -14,7 +14,7 @@ from typing import ClassVar
 
 from billing_grpc.domain.errors import FailedPrecondition
 from billing_grpc.domain.events import DomainEvent
-from billing_grpc.domain.money import CURRENCY_EXPONENTS
+from billing_grpc.domain.money import is_currency
 from billing_grpc.domain.validation import MAX_NAME, Violations
 
 MAX_EXTERNAL_ID = 128
@@ -173,7 +173,7 @@ def create_organization(
     violations = Violations()
     violations.text(name, "name")
     violations.email(billing_email, "billing_email", required=False)
-    violations.check(currency in CURRENCY_EXPONENTS, "currency", "must be an ISO 4217 code we support, e.g. USD")
+    violations.check(is_currency(currency), "currency", f"unknown ISO 4217 currency {currency!r}")
     violations.text(external_id, "external_id", required=False, max_length=MAX_EXTERNAL_ID)
     violations.text(payment_method, "payment_method", required=False, max_length=MAX_NAME)
     violations.raise_if_any()

@@ -18,7 +18,7 @@ from pydantic import Field
 from billing_grpc.domain.errors import FieldViolation, InvalidArgument
 from billing_grpc.domain.events import DomainEvent
 from billing_grpc.domain.feature import FeatureValue
-from billing_grpc.domain.money import CURRENCY_EXPONENTS, Money
+from billing_grpc.domain.money import Money, is_currency
 from billing_grpc.domain.periods import Interval, IntervalUnit
 from billing_grpc.domain.plan_terms import BaseFeeTiming, ProrationUnit
 from billing_grpc.domain.pricing import Charge, charge_from_dict, describe_charge
@@ -158,7 +158,7 @@ def create_plan(
     violations = Violations()
     violations.code(code, "code")
     violations.text(name, "name")
-    violations.check(currency in CURRENCY_EXPONENTS, "currency", f"unknown ISO 4217 currency {currency!r}")
+    violations.check(is_currency(currency), "currency", f"unknown ISO 4217 currency {currency!r}")
     unit = _unit(interval_unit, violations)
     if _is_int(interval_count, "interval_count", violations):
         if unit is not None:

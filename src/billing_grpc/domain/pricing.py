@@ -12,7 +12,9 @@ Semantics (Stripe's for tiers and packages, Lago's for free units and minimums):
   the other models it is not monotonic (reaching a cheaper tier can lower the total), so free
   units can raise a volume charge; that is the model's nature, not something to correct.
 - package: every started package is charged in full; no usage costs nothing.
-- percentage: a percent of the summed amount property of the events, plus a fee per event.
+- percentage: a percent of the summed amount property of the events, plus a fee per event. With
+  free transactions, a free amount or a minimum/maximum per transaction it is priced event by
+  event in time order, Lago's rule (`domain.percentage`, docs/billing-rules/percentage-charges.md).
 - free units come off the aggregated quantity (or, for percentage, off the amount base) first.
 - a charge's minimum is a floor on its total in every period, with or without usage: a minimum is
   a commitment, as in Stripe and Lago. The difference is its own "minimum adjustment" line.
@@ -23,7 +25,7 @@ flat_fee exactly, and the lines sum exactly to the charge's amount.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Context, Decimal, DivisionByZero, Inexact, InvalidOperation, Overflow, localcontext
 from functools import partial
@@ -31,6 +33,7 @@ from typing import ClassVar, TypeAlias, TypeVar
 
 from billing_grpc.domain.errors import FieldViolation, InvalidArgument
 from billing_grpc.domain.money import decimal_problem, format_decimal, parse_decimal, round_minor
+from billing_grpc.domain.percentage import TransactionPricing, TransactionTerms, price_transactions
 
 ZERO = Decimal(0)
 _HUNDRED = Decimal(100)
@@ -190,17 +193,57 @@ class Package:
 
 @dataclass(frozen=True)
 class Percentage:
-    """`rate_percent` percent of the events' summed amount, plus a fixed fee per event."""
+    """`rate_percent` percent of the events' summed amount, plus a fixed fee per event.
+
+    Free transactions, a free amount and a minimum/maximum per transaction (Lago's percentage
+    model) make it priced transaction by transaction; without them (the defaults) it is priced
+    on the period's totals, as before they existed, and the two agree when they apply alike.
+    """
 
     TYPE: ClassVar[str] = "percentage"
     rate_percent: Decimal
     fixed_fee_per_event: Decimal = ZERO
+    free_transactions: int = 0
+    free_amount: Decimal = ZERO
+    per_transaction_min: Decimal | None = None
+    per_transaction_max: Decimal | None = None
 
     def __post_init__(self) -> None:
         rate = self.rate_percent
         over = isinstance(rate, Decimal) and decimal_problem(rate) is None and rate > _HUNDRED
-        too_high = FieldViolation("rate_percent", "must be between 0 and 100") if over else None
-        _validate(self, "rate_percent", "fixed_fee_per_event", extra=(too_high,))
+        count = self.free_transactions
+        if isinstance(count, bool) or not isinstance(count, int):
+            raise TypeError(f"free_transactions must be an int, not {type(count).__name__}")
+        bounds = tuple(
+            name for name in ("per_transaction_min", "per_transaction_max") if getattr(self, name) is not None
+        )
+        low, high = self.per_transaction_min, self.per_transaction_max
+        comparable = isinstance(low, Decimal) and isinstance(high, Decimal) and low.is_finite() and high.is_finite()
+        inverted = comparable and high is not None and low is not None and high < low
+        _validate(
+            self,
+            "rate_percent",
+            "fixed_fee_per_event",
+            "free_amount",
+            *bounds,
+            extra=(
+                FieldViolation("rate_percent", "must be between 0 and 100") if over else None,
+                FieldViolation("free_transactions", "must be between 0 and 10^18")
+                if not 0 <= count <= 10**18
+                else None,
+                FieldViolation("per_transaction_max", "must not be below per_transaction_min") if inverted else None,
+            ),
+        )
+
+    @property
+    def per_transaction(self) -> bool:
+        """Whether it is priced event by event (any of Lago's per-transaction terms is set)."""
+        return bool(
+            self.free_transactions
+            or self.free_amount
+            or self.per_transaction_min is not None
+            or self.per_transaction_max is not None
+        )
 
     def _lines(self, base: Decimal, event_count: int) -> list[PriceLine]:
         lines: list[PriceLine] = []
@@ -210,6 +253,44 @@ class Percentage:
             text = f"{event_count} events at {_text(self.fixed_fee_per_event)} each"
             lines.append(_line(text, Decimal(event_count), self.fixed_fee_per_event))
         return lines
+
+    def _transaction_lines(self, amounts: Sequence[Decimal]) -> list[PriceLine]:
+        terms = TransactionTerms(
+            self.rate_percent / _HUNDRED,
+            self.fixed_fee_per_event,
+            self.free_transactions,
+            self.free_amount,
+            self.per_transaction_min,
+            self.per_transaction_max,
+        )
+        return _priced_lines(self, price_transactions(terms, amounts))
+
+
+def _count(n: int, noun: str = "transaction") -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _priced_lines(model: Percentage, priced: TransactionPricing) -> list[PriceLine]:
+    """The breakdown of transactions priced one by one; the lines add up to `priced.amount`."""
+    lines: list[PriceLine] = []
+    if priced.free_transactions or priced.straddled:
+        text = f"free: {_count(priced.free_transactions)}"
+        if priced.straddled:
+            text += f" and {_text(priced.straddled)} of the next"
+        lines.append(_line(f"{text} (free amount {_text(priced.free_amount)})", priced.free_amount, ZERO))
+    if priced.paid_amount:
+        text = f"{_text(model.rate_percent)}% of {_text(priced.paid_amount)} ({_count(priced.paid_transactions)})"
+        lines.append(_line(text, priced.paid_amount, model.rate_percent / _HUNDRED))
+    if priced.paid_transactions and model.fixed_fee_per_event:
+        text = f"{_count(priced.paid_transactions)} at {_text(model.fixed_fee_per_event)} each"
+        lines.append(_line(text, Decimal(priced.paid_transactions), model.fixed_fee_per_event))
+    if priced.raised:
+        text = f"{_count(priced.raised)} raised to the minimum {_text(model.per_transaction_min or ZERO)}"
+        lines.append(_line(text, Decimal(priced.raised), ZERO, priced.raised_by))
+    if priced.capped:
+        text = f"{_count(priced.capped)} capped at the maximum {_text(model.per_transaction_max or ZERO)}"
+        lines.append(_line(text, Decimal(priced.capped), ZERO, -priced.capped_by))
+    return lines
 
 
 PricingModel: TypeAlias = PerUnit | Graduated | Volume | Package | Percentage
@@ -230,7 +311,15 @@ class Charge:
             raise TypeError(f"model must be a pricing model, not {type(self.model).__name__}")
         bad_code = not isinstance(self.meter_code, str) or not _METER_CODE.fullmatch(self.meter_code)
         code = FieldViolation("meter_code", "must match [a-z0-9][a-z0-9_.-]{0,63}") if bad_code else None
-        _validate(self, "free_units", "minimum", extra=(code,))
+        # Free units off the period's amount and free transactions event by event cannot both apply.
+        both = isinstance(self.model, Percentage) and self.model.per_transaction and self.free_units != 0
+        mixed = FieldViolation("free_units", "a percentage priced per transaction takes percentage.free_amount instead")
+        _validate(self, "free_units", "minimum", extra=(code, mixed if both else None))
+
+    @property
+    def per_transaction(self) -> bool:
+        """Whether pricing needs the period's transactions one by one, in time order."""
+        return isinstance(self.model, Percentage) and self.model.per_transaction
 
 
 @dataclass(frozen=True)
@@ -240,6 +329,9 @@ class UsageTotals:
     quantity: Decimal
     event_count: int = 0
     amount_sum: Decimal = ZERO
+    # Each event's amount in time order (usage timestamp, then log position); None when not read:
+    # only a charge priced per transaction needs them.
+    transactions: tuple[Decimal, ...] | None = None
 
     def __post_init__(self) -> None:
         # Produced by our own aggregation, not by callers: a bad value is a bug, hence ValueError.
@@ -249,6 +341,11 @@ class UsageTotals:
                 raise TypeError(f"{name} must be a {kind.__name__}, not {type(value).__name__}")
             if (isinstance(value, Decimal) and not value.is_finite()) or value < 0:
                 raise ValueError(f"{name} must be finite and non-negative, not {value}")
+        if self.transactions is not None:
+            if len(self.transactions) != self.event_count:
+                raise ValueError(f"{len(self.transactions)} transactions for {self.event_count} events")
+            if not all(isinstance(t, Decimal) and t.is_finite() and t >= 0 for t in self.transactions):
+                raise ValueError("transaction amounts must be finite non-negative Decimals")
 
 
 @dataclass(frozen=True)
@@ -273,12 +370,18 @@ class ChargeResult:
 
 def price(charge: Charge, usage: UsageTotals) -> ChargeResult:
     """Price one period's usage of a charge: exact amount, its rounding, and the breakdown."""
-    percentage = isinstance(charge.model, Percentage)
+    model = charge.model
+    percentage = isinstance(model, Percentage)
     with localcontext(_EXACT):
-        base = usage.amount_sum if percentage else usage.quantity
-        free = min(charge.free_units, base)
-        lines = [_line(f"free {'amount' if percentage else 'units'} {_text(free)}", free, ZERO)] if free else []
-        lines.extend(charge.model._lines(base - free, usage.event_count))
+        if isinstance(model, Percentage) and model.per_transaction:
+            if usage.transactions is None and usage.event_count:
+                raise ValueError("a charge priced per transaction needs the period's transactions")
+            lines = model._transaction_lines(usage.transactions or ())
+        else:
+            base = usage.amount_sum if percentage else usage.quantity
+            free = min(charge.free_units, base)
+            lines = [_line(f"free {'amount' if percentage else 'units'} {_text(free)}", free, ZERO)] if free else []
+            lines.extend(model._lines(base - free, usage.event_count))
         subtotal = sum((line.amount for line in lines), ZERO)
         if subtotal < charge.minimum:
             lines.append(_line("minimum adjustment", ZERO, ZERO, charge.minimum - subtotal))
@@ -304,7 +407,21 @@ def describe_model(model: PricingModel) -> dict[str, object]:
         return {"type": model.TYPE, "size": model.size, "price": _text(model.price)}
     if isinstance(model, Percentage):
         fee = _text(model.fixed_fee_per_event)
-        return {"type": model.TYPE, "rate_percent": _text(model.rate_percent), "fixed_fee_per_event": fee}
+        stored: dict[str, object] = {
+            "type": model.TYPE,
+            "rate_percent": _text(model.rate_percent),
+            "fixed_fee_per_event": fee,
+        }
+        # Lago's per-transaction terms only when set: plans without them keep their stored form.
+        if model.free_transactions:
+            stored["free_transactions"] = model.free_transactions
+        if model.free_amount:
+            stored["free_amount"] = _text(model.free_amount)
+        for name in ("per_transaction_min", "per_transaction_max"):
+            bound = getattr(model, name)
+            if bound is not None:
+                stored[name] = _text(bound)
+        return stored
     raise TypeError(f"not a pricing model: {type(model).__name__}")
 
 
@@ -387,10 +504,18 @@ def _read_model(data: object, path: str) -> PricingModel:
             raise _invalid(FieldViolation(_join(path, "size"), "must be an integer"))
         return reader.build(partial(Package, size, reader.decimal("price")))
     if kind == Percentage.TYPE:
-        reader = _Reader(data, path, {"type", "rate_percent", "fixed_fee_per_event"})
+        reader = _Reader(data, path, {"type", "rate_percent", "fixed_fee_per_event", *_PER_TRANSACTION})
         rate, fee = reader.decimal("rate_percent"), reader.decimal("fixed_fee_per_event", ZERO)
-        return reader.build(partial(Percentage, rate, fee))
+        count = reader.data.get("free_transactions", 0)
+        if isinstance(count, bool) or not isinstance(count, int):
+            raise _invalid(FieldViolation(_join(path, "free_transactions"), "must be an integer"))
+        free_amount = reader.decimal("free_amount", ZERO)
+        low, high = reader.optional("per_transaction_min"), reader.optional("per_transaction_max")
+        return reader.build(partial(Percentage, rate, fee, count, free_amount, low, high))
     raise _invalid(FieldViolation(_join(path, "type"), f"must be one of {', '.join(m.TYPE for m in _MODELS)}"))
+
+
+_PER_TRANSACTION = ("free_transactions", "free_amount", "per_transaction_min", "per_transaction_max")
 
 
 def model_from_dict(data: Mapping[str, object]) -> PricingModel:

@@ -1,7 +1,8 @@
 """Proration of base fees: the share of a period that a part of it covers, by second or by day.
 
-Every prorated amount is `fee * share`, where the share of a part [a, b) of a whole period P is
-`remaining(P, a) - remaining(P, b)` and `remaining(P, t)` is the part of P left at t:
+Every prorated amount is `fee * covered / total`, one division of exact integers: `total` is the
+number of steps (seconds or days) of the whole period P, `covered` those a part [a, b) of it
+covers, `left(P, a) - left(P, b)`, where `left(P, t)` counts the steps of P left at t:
 
 - by second (Stripe): whole seconds left over P's seconds; a moment counts from the start of its
   second, so every moment within one second prorates alike;
@@ -46,16 +47,28 @@ class ProrationBehavior(StrEnum):
 
 def remaining_fraction(period: Period, at: datetime, unit: ProrationUnit = ProrationUnit.SECOND) -> Decimal:
     """The exact part of `period` left at `at` (0 at or after its end, 1 at or before its start)."""
-    at = ensure_utc(at).replace(microsecond=0)
-    step = _DAY if unit is ProrationUnit.DAY else _SECOND
-    total = _started(period.duration, step)
-    remaining = min(_started(max(period.end - at, timedelta(0)), step), total)
+    remaining, total = _steps_left(period, at, unit)
     return Decimal(remaining) / Decimal(total)
 
 
-def share(period: Period, part: Period, unit: ProrationUnit = ProrationUnit.SECOND) -> Decimal:
-    """The exact share of `period` that `part` (a part of it) covers; parts that tile it sum to 1."""
-    return remaining_fraction(period, part.start, unit) - remaining_fraction(period, part.end, unit)
+def _steps_left(period: Period, at: datetime, unit: ProrationUnit) -> tuple[int, int]:
+    """The steps (seconds or days) of `period` left at `at`, and all its steps."""
+    at = ensure_utc(at).replace(microsecond=0)
+    step = _DAY if unit is ProrationUnit.DAY else _SECOND
+    total = _started(period.duration, step)
+    return min(_started(max(period.end - at, timedelta(0)), step), total), total
+
+
+def steps_covered(period: Period, part: Period, unit: ProrationUnit) -> tuple[int, int]:
+    """The steps (seconds or days) of `period` that `part` covers, and all its steps."""
+    left_at_start, total = _steps_left(period, part.start, unit)
+    left_at_end, _ = _steps_left(period, part.end, unit)
+    return left_at_start - left_at_end, total
+
+
+def _prorated(plan: Plan, steps: int, total: int) -> Decimal:
+    """`steps` of `total` of the plan's fee: one division of exact integers, so a half is exactly a half."""
+    return Decimal(plan.base_fee.amount_minor * steps) / Decimal(total)
 
 
 def _started(length: timedelta, step: timedelta) -> int:
@@ -66,13 +79,13 @@ def _started(length: timedelta, step: timedelta) -> int:
 
 def credit_line(plan: Plan, period: Period, at: datetime) -> InvoiceLine | None:
     """The credit for the unused part of `plan`'s base fee from `at` to the period's end (None: nothing)."""
-    exact = -Decimal(plan.base_fee.amount_minor) * remaining_fraction(period, at, plan.proration_unit)
+    exact = -_prorated(plan, *_steps_left(period, at, plan.proration_unit))
     return _line(f"Unused time on {plan.name} after {_when(at)}", exact, _clip(at, period), period.end)
 
 
 def charge_line(plan: Plan, period: Period, at: datetime) -> InvoiceLine | None:
     """The charge for the remaining part of `plan`'s base fee from `at` to the period's end (None: nothing)."""
-    exact = Decimal(plan.base_fee.amount_minor) * remaining_fraction(period, at, plan.proration_unit)
+    exact = _prorated(plan, *_steps_left(period, at, plan.proration_unit))
     return _line(f"Remaining time on {plan.name} after {_when(at)}", exact, _clip(at, period), period.end)
 
 
@@ -81,7 +94,7 @@ def used_line(plan: Plan, period: Period, since: datetime, at: datetime) -> Invo
     start, end = _clip(since, period), _clip(at, period)
     if not start < end:
         return None
-    exact = Decimal(plan.base_fee.amount_minor) * share(period, Period(start, end), plan.proration_unit)
+    exact = _prorated(plan, *steps_covered(period, Period(start, end), plan.proration_unit))
     return _line(f"Used time on {plan.name} until {_when(at)}", exact, start, end)
 
 
@@ -93,13 +106,12 @@ def period_fee_line(plan: Plan, part: Period, whole: Period) -> InvoiceLine | No
     """
     if part == whole:
         return base_fee_line(plan, whole)
-    exact = Decimal(plan.base_fee.amount_minor) * share(whole, part, plan.proration_unit)
+    exact = _prorated(plan, *steps_covered(whole, part, plan.proration_unit))
     if exact == 0:
         return None
     days = ""
     if plan.proration_unit is ProrationUnit.DAY:
-        served = _started(whole.duration, _DAY) * share(whole, part, ProrationUnit.DAY)
-        days = f", {served:f} of {_started(whole.duration, _DAY)} days"
+        days = ", {} of {} days".format(*steps_covered(whole, part, ProrationUnit.DAY))
     return InvoiceLine(
         kind="base_fee",
         description=f"{plan.name} base fee, prorated from {_when(part.start)} to {_when(part.end)}{days}",

@@ -19,6 +19,7 @@ from typing import Any
 
 from billing_grpc.domain import periods
 from billing_grpc.domain.clock import ensure_utc
+from billing_grpc.domain.cycle_changes import SubscriptionAnchorChangeScheduled, SubscriptionPaused, SubscriptionResumed
 from billing_grpc.domain.entitlement_events import EntitlementsRestored, EntitlementsSuspended
 from billing_grpc.domain.errors import FailedPrecondition, FieldViolation, InvalidArgument
 from billing_grpc.domain.events import DomainEvent
@@ -110,6 +111,11 @@ class Subscription:
     arrears_from: datetime | None = None
     # What a period shortened by the billing anchor bills (see SubscriptionStarted).
     stub_proration: ProrationBehavior = ProrationBehavior.CREATE_PRORATIONS
+    # A billing anchor change waiting for the current period's end, and what its stub bills.
+    pending_anchor: datetime | None = None
+    pending_stub_proration: ProrationBehavior = ProrationBehavior.CREATE_PRORATIONS
+    # When a pause ended the current period (None unless paused).
+    paused_at: datetime | None = None
 
     @classmethod
     def replay(cls, events: Iterable[DomainEvent]) -> Subscription | None:
@@ -135,6 +141,11 @@ class Subscription:
         shortened = self.whole_period(interval) != self.current_period
         return shortened and self.stub_proration is ProrationBehavior.NONE
 
+    @property
+    def following_stub_proration(self) -> ProrationBehavior:
+        """What the period after the current one bills if it is a stub (a scheduled anchor change's choice)."""
+        return self.pending_stub_proration if self.pending_anchor is not None else self.stub_proration
+
     def period_to_close(self, interval: periods.Interval, now: datetime) -> tuple[Period, Period | None] | None:
         """The period due for closing at `now` and the one that follows it (None: the subscription ends).
 
@@ -143,9 +154,12 @@ class Subscription:
         """
         if self.final_period_closed or self.status is SubscriptionStatus.UNPAID:
             return None
-        if self.status is SubscriptionStatus.CANCELED:
-            assert self.canceled_at is not None
-            end = min(self.canceled_at, self.current_period.end)
+        if self.status is SubscriptionStatus.CANCELED or self.status is SubscriptionStatus.PAUSED:
+            stopped = self.canceled_at or self.paused_at
+            assert stopped is not None
+            end = min(stopped, self.current_period.end)
+            if end <= self.current_period.start:  # stopped the instant the period began: nothing to close
+                return None
             return (Period(self.current_period.start, end), None) if now >= end else None
         if now < self.current_period.end:
             return None
@@ -160,7 +174,9 @@ class Subscription:
         return [*earlier, Segment(Period(start, closed.end), self.plan_id)] if start < closed.end else earlier
 
     def _following(self, closed: Period, interval: periods.Interval) -> Period:
-        """The period after `closed`: a stub up to the billing anchor, else the next of the cycle."""
+        """The period after `closed`: a stub up to the billing anchor (or a new one), else the next of the cycle."""
+        if self.pending_anchor is not None and closed.end < self.pending_anchor:
+            return Period(closed.end, self.pending_anchor)
         if closed.end < self.cycle_anchor:
             return Period(closed.end, self.cycle_anchor)
         return periods.next_period(self.cycle_anchor, interval, closed)
@@ -180,14 +196,25 @@ class Subscription:
                 next_period_end=following.end if following else None,
                 invoice_id=invoice_id,
                 closed_at=now,
+                cycle_anchor=self._moved_anchor(following),
             )
         ]
-        if following is None and self.status is not SubscriptionStatus.CANCELED:
+        if following is None and self.status not in {SubscriptionStatus.CANCELED, SubscriptionStatus.PAUSED}:
             ended = SubscriptionCanceled(
                 subscription_id=self.subscription_id, canceled_at=closed.end, at_period_end=True
             )
             events.append(ended)
         return events
+
+    def _moved_anchor(self, following: Period | None) -> datetime | None:
+        """The anchor the cycle moves to at this close: a scheduled anchor's, or (a pause) the same one.
+
+        Naming it on the close tells the read side the closed period is no longer one of the
+        cycle's, so late usage still finds its bounds until it is sealed.
+        """
+        if following is not None and self.pending_anchor is not None and following.end == self.pending_anchor:
+            return self.pending_anchor
+        return self.cycle_anchor if self.status is SubscriptionStatus.PAUSED else None
 
     def seal_usage(self, through: datetime, now: datetime) -> list[DomainEvent]:
         """Decide refusing usage before `through` from now on (nothing to do if sealed already)."""
@@ -262,6 +289,13 @@ def evolve(state: Subscription | None, event: DomainEvent) -> Subscription | Non
         return replace(state, scheduled_plan_id=event.to_plan_id)
     if isinstance(event, SubscriptionPlanChangeDropped):
         return replace(state, scheduled_plan_id=None)
+    if isinstance(event, SubscriptionAnchorChangeScheduled):
+        return replace(state, pending_anchor=event.billing_anchor, pending_stub_proration=event.stub_proration)
+    if isinstance(event, SubscriptionPaused):
+        pending = (*state.pending_prorations, *event.proration_lines)
+        return replace(state, status=SubscriptionStatus.PAUSED, paused_at=event.paused_at, pending_prorations=pending)
+    if isinstance(event, SubscriptionResumed):
+        return _resumed(state, event)
     if isinstance(event, SubscriptionPeriodClosed):
         return _period_closed(state, event)
     if isinstance(event, SubscriptionUsageSealed):
@@ -286,7 +320,22 @@ def _period_closed(state: Subscription, event: SubscriptionPeriodClosed) -> Subs
     status = SubscriptionStatus.ACTIVE if state.status is SubscriptionStatus.TRIALING else state.status
     anchor = event.cycle_anchor or state.cycle_anchor
     following = Period(event.next_period_start, event.next_period_end)
-    return replace(state, status=status, current_period=following, cycle_anchor=anchor)
+    stub = state.following_stub_proration if state.pending_anchor == event.cycle_anchor else state.stub_proration
+    return replace(
+        state, status=status, current_period=following, cycle_anchor=anchor, pending_anchor=None, stub_proration=stub
+    )
+
+
+def _resumed(state: Subscription, event: SubscriptionResumed) -> Subscription:
+    return replace(
+        state,
+        status=SubscriptionStatus.ACTIVE,
+        paused_at=None,
+        current_period=Period(event.period_start, event.period_end),
+        cycle_anchor=event.cycle_anchor,
+        stub_proration=event.stub_proration,
+        final_period_closed=False,
+    )
 
 
 def _plan_changed(state: Subscription, event: SubscriptionPlanChanged) -> Subscription:
@@ -345,11 +394,8 @@ def start_subscription(
 
     `trial_days` (0 to 730) overrides the plan's trial; None keeps the plan's. `stub_proration`
     is what a first paid period shortened by `billing_anchor` bills: its prorated share of the
-    fee, or (`none`) nothing until the anchor; `always_invoice` means nothing at a start.
+    fee, or (`none`) nothing until the anchor (see `cycle_changes.stub_behavior`).
     """
-    if stub_proration is ProrationBehavior.ALWAYS_INVOICE:
-        violation = FieldViolation("proration_behavior", "must be create_prorations or none when starting")
-        raise InvalidArgument.of(violation)
     start, now = ensure_utc(start), ensure_utc(now)
     if not now - MAX_BACKDATE <= start <= now + MAX_CLOCK_SKEW:
         violation = FieldViolation("start_time", f"must be between {now - MAX_BACKDATE} and {now + MAX_CLOCK_SKEW}")

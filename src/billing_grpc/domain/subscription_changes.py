@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from billing_grpc.domain import billing_alignment
-from billing_grpc.domain.billing_alignment import BillingCycleAnchor
+from billing_grpc.domain.cycle_changes import CycleAnchor
 from billing_grpc.domain.errors import FailedPrecondition, FieldViolation, InvalidArgument
 from billing_grpc.domain.events import DomainEvent
 from billing_grpc.domain.invoicing import line_to_dict
@@ -39,21 +39,21 @@ def restarts_cycle(current: Plan, target: Plan) -> bool:
 
 
 def alignment_of(
-    sub: Subscription, current: Plan, target: Plan, requested: BillingCycleAnchor | None, at_period_end: bool
-) -> BillingCycleAnchor:
+    sub: Subscription, current: Plan, target: Plan, requested: CycleAnchor | None, at_period_end: bool
+) -> CycleAnchor:
     """The billing alignment a change gets (see `billing_alignment.resolve`), refusing one it cannot honour."""
     trialing = sub.status is SubscriptionStatus.TRIALING
     return billing_alignment.resolve(requested, restarts_cycle(current, target), at_period_end, trialing)
 
 
-def closes_period(sub: Subscription, current: Plan, target: Plan, alignment: BillingCycleAnchor) -> bool:
+def closes_period(sub: Subscription, current: Plan, target: Plan, alignment: CycleAnchor) -> bool:
     """Whether a change now ends the current period at the change: a cycle restart, or a new interval.
 
     During a trial nothing closes: the trial's end starts the paid cycle on the new plan.
     """
     if sub.status is SubscriptionStatus.TRIALING:
         return False
-    return alignment is BillingCycleAnchor.NOW or restarts_cycle(current, target)
+    return alignment is CycleAnchor.NOW or restarts_cycle(current, target)
 
 
 def check_change(sub: Subscription, target: Plan, organization_currency: str) -> None:
@@ -204,7 +204,7 @@ def restart_now(
     target: Plan,
     invoice_id: str,
     now: datetime,
-    alignment: BillingCycleAnchor = BillingCycleAnchor.NOW,
+    alignment: CycleAnchor = CycleAnchor.NOW,
 ) -> SubscriptionPeriodClosed:
     """Decide ending the current period now and moving into `target`'s first period.
 

@@ -20,6 +20,7 @@ class SubscriptionStatus(StrEnum):
     PAST_DUE = "past_due"
     CANCELED = "canceled"
     UNPAID = "unpaid"
+    PAUSED = "paused"  # nothing billed, no usage accepted, until resumed
 
 
 # The statuses in which a subscription still accrues charges and rolls over periods.

@@ -84,6 +84,8 @@ class UsageRecord(NamedTuple):
     timestamp: int  # microseconds since EPOCH
     properties: Mapping[str, str]
     unique_value: str | None  # the counted property of a unique_count meter
+    # A charge prices this meter per transaction (see `LiveSubscription.per_transaction_meters`).
+    per_transaction: bool = False
 
 
 @dataclass(frozen=True)
@@ -107,9 +109,15 @@ class LiveSubscription:
     # a change or a cycle restart, until sealed), and where the current plan's segment starts.
     boundaries: tuple[Period, ...] = ()
     segment_start: datetime | None = None
-    # The current period as the subscription holds it: after a plan change that kept the
-    # billing-cycle day it is a stub up to the next cycle day, which the cycle alone cannot tell.
-    current_period: Period | None = None
+    # The current period as the subscription holds it: a stub after an anchor change, a resume
+    # or an aligned plan change starts where the cycle alone cannot tell.
+    current: Period | None = None
+    # Pauses since the last seal: no usage belongs to the subscription then.
+    pauses: tuple[Period, ...] = ()
+    # Meters that a plan the subscription has been on, or is scheduled to move to, prices per
+    # transaction: their events are kept one by one for pricing (projections.usage), and a
+    # negative quantity, which would be a negative transaction, is refused.
+    per_transaction_meters: frozenset[str] = frozenset()
     # The last period asked for: nearly all usage falls in the current period, and calendar math
     # per event would dominate ingestion.
     _recent: list[Period] = field(default_factory=list, compare=False, repr=False)
@@ -126,14 +134,19 @@ class LiveSubscription:
         for known in self.boundaries:  # plan changes (issue #7)
             if known.start <= moment < known.end:
                 return known
-        period = self._cycle_period_at(moment)
+        current = self.current
+        period = current if current is not None and current.contains(moment) else self._cycle_period_at(moment)
         if self.segment_start is not None and period.start < self.segment_start <= moment < period.end:
             return Period(self.segment_start, period.end)  # the current plan's part of the period
         return period
 
+    def serves(self, moment: datetime) -> bool:
+        """Whether the subscription takes usage at `moment`: from its start, before its end, not while paused."""
+        if moment < self.started_at or (self.ends_at is not None and moment >= self.ends_at):
+            return False
+        return not any(pause.start <= moment < pause.end for pause in self.pauses)
+
     def _cycle_period_at(self, moment: datetime) -> Period:
-        if self.current_period is not None and self.current_period.contains(moment):
-            return self.current_period
         if self.trial_end is not None and moment < self.trial_end:
             return Period(self.started_at, self.trial_end)
         paid_start = self.trial_end or self.started_at
@@ -150,7 +163,9 @@ class UsageRecorded(DomainEvent):
     one entry per event, in the order they arrived, in `idempotency_keys`, `quantities`
     (canonical decimal strings) and `timestamps` (microseconds since the Unix epoch, UTC);
     `properties` lists `[index, {name: value}]` for the events that carried any, and
-    `unique_values` (unique_count meters only) the counted property of every event. Columns
+    `unique_values` (unique_count meters only) the counted property of every event;
+    `per_transaction: true` (absent: false, as in every series recorded before it existed) marks
+    a meter that a plan of the subscription prices per transaction. Columns
     keep a batch of thousands cheap to encode, store and fold; version 1 (a list of `records`,
     one object per event) is upcast by `series_from_records`.
     """
@@ -188,6 +203,8 @@ def _series(records: list[UsageRecord]) -> dict[str, Any]:
     }
     if first.unique_value is not None:
         series["unique_values"] = [r.unique_value for r in records]
+    if first.per_transaction:
+        series["per_transaction"] = True
     return series
 
 
@@ -246,11 +263,7 @@ def judge(
     # At most one live subscription charges a meter at a time; a loop, not comprehensions:
     # this runs for every event.
     for subscription in subscriptions:
-        if (
-            usage.meter_code in subscription.meter_codes
-            and subscription.started_at <= timestamp
-            and (subscription.ends_at is None or timestamp < subscription.ends_at)
-        ):
+        if usage.meter_code in subscription.meter_codes and subscription.serves(timestamp):
             break
     else:
         return Rejection(
@@ -259,6 +272,9 @@ def judge(
         )
     if timestamp < subscription.open_from:
         return Rejection(RejectReason.PERIOD_CLOSED, "that period is invoiced already")
+    per_transaction = usage.meter_code in subscription.per_transaction_meters
+    if per_transaction and quantity[0] == "-":  # canonical: a negative quantity starts with "-"
+        return Rejection(RejectReason.NEGATIVE_QUANTITY, "a charge priced per transaction takes no negative amounts")
     period_start, period_end = _period_stamps(subscription.period_at(timestamp))
     return UsageRecord(
         subscription.subscription_id,
@@ -270,6 +286,7 @@ def judge(
         (timestamp - EPOCH) // _MICROSECOND,
         usage.properties,
         usage.properties[meter.property] if meter.aggregation is Aggregation.UNIQUE_COUNT else None,
+        per_transaction,
     )
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
-from billing_grpc.domain.money import CURRENCY_EXPONENTS
+from billing_grpc.domain.money import is_currency
 
 # BSON stores signed 64-bit integers; a larger amount could not be recorded exactly.
 MAX_AMOUNT_MINOR = 2**63 - 1
@@ -51,7 +51,7 @@ class ChargeRequest:
         if not 0 < self.amount_minor <= MAX_AMOUNT_MINOR:
             # Zero-amount invoices are settled without a charge; that decision is the caller's.
             raise ValueError(f"amount_minor must be positive and fit in 64 bits, got {self.amount_minor}")
-        if self.currency not in CURRENCY_EXPONENTS:
+        if not is_currency(self.currency):
             raise ValueError(f"unknown ISO 4217 currency {self.currency!r}")
 
 
