@@ -457,3 +457,20 @@ async def test_a_subscription_that_bills_no_stub_pays_nothing_until_the_cycle_da
     await world.app.cycle.advance(world.clock, day(5, 1) + HOURS_2)
     [cycle] = [i for i in await world.invoices(sub) if i["usage_period_start"] == day(4, 15)]
     assert lines_of(cycle) == [("base_fee", 73000)] and fee_period(cycle) == (day(5, 1), day(5, 1, 2027))
+
+
+async def test_a_scheduled_interval_change_keeps_an_anchor_change_scheduled_for_the_same_close(world: World) -> None:
+    """Monthly on the 1st; the anchor moved to Feb 15 and annual scheduled, both at Feb 1: a stub, then years."""
+    sub = await world.subscribe("m")
+    world.clock.advance_to(day(1, 10))
+    await world.app.cycle_moves.change_anchor(CONTEXT, sub, day(2, 15), "")
+    await world.app.plan_changes.change(CONTEXT, sub, world.plans["y_pro"], "", True)
+    await world.app.cycle.advance(world.clock, day(2, 1) + HOURS_2)
+    [cycle] = [i for i in await world.invoices(sub) if i["usage_period_end"] == day(2, 1)]
+    # [Feb 1, Feb 15) of the annual plan's year [Feb 15 2025, Feb 15 2026): 73000 x 14/365 = 2800.
+    assert lines_of(cycle) == [("base_fee", 2800)] and fee_period(cycle) == (day(2, 1), day(2, 15))
+    doc = await world.subscription(sub)
+    assert (doc["cycle_anchor"], doc["current_period_end"]) == (day(2, 15), day(2, 15))
+    await world.app.cycle.advance(world.clock, day(2, 15) + HOURS_2)
+    [year] = [i for i in await world.invoices(sub) if i["usage_period_start"] == day(2, 1)]
+    assert lines_of(year) == [("base_fee", 73000)] and fee_period(year) == (day(2, 15), day(2, 15, 2027))

@@ -177,13 +177,17 @@ def scheduled_change(
     """The period close carrying out a scheduled change: the next period is `target`'s.
 
     On a new interval the new cycle starts at the period end, a cycle day, keeping the cycle day
-    (`billing_alignment.aligned_period`: a cycle on the 31st stays on the 31st after Apr 30).
+    (`billing_alignment.aligned_period`: a cycle on the 31st stays on the 31st after Apr 30),
+    unless an anchor change moves the cycle at this close: then its stub up to the new anchor
+    comes first, billed as the new plan's share of its whole period ending there.
     """
     closed = closing[0]
     assert isinstance(closed, SubscriptionPeriodClosed) and closed.next_period_start is not None
     assert closed.next_period_end is not None
     following = Period(closed.next_period_start, closed.next_period_end)
-    if restarts_cycle(current, target):
+    # A billing anchor change taking effect at this close (`closed.cycle_anchor`) moves the cycle
+    # day already: the stub up to it stands, and the new interval's periods follow it.
+    if restarts_cycle(current, target) and closed.cycle_anchor is None:
         following, anchor = billing_alignment.aligned_period(sub.cycle_anchor, target.interval, closed.period_end)
         closed = closed.model_copy(
             update={"next_period_start": following.start, "next_period_end": following.end, "cycle_anchor": anchor}
