@@ -29,7 +29,8 @@ from billing_grpc.domain.feature import (
 from billing_grpc.domain.plan import Plan, PlanCreated, create_plan
 from billing_grpc.domain.plan_change import SubscriptionPlanChanged
 from billing_grpc.domain.proration import ProrationBehavior
-from billing_grpc.domain.subscription import Subscription, evolve, start_subscription
+from billing_grpc.domain.subscription import Subscription, evolve
+from billing_grpc.domain.subscription_start import start_subscription
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 SSO = Feature("sso", "SSO", FeatureKind.BOOLEAN, "")

@@ -21,9 +21,9 @@ from billing_grpc.domain.subscription import (
     SubscriptionStarted,
     SubscriptionStatus,
     evolve,
-    start_subscription,
     stream_of,
 )
+from billing_grpc.domain.subscription_start import start_subscription
 
 
 def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:

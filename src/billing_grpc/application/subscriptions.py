@@ -14,6 +14,7 @@ from billing_grpc.domain.access import Action
 from billing_grpc.domain.cycle_changes import stub_behavior
 from billing_grpc.domain.entitlements import follow
 from billing_grpc.domain.errors import FieldViolation, InvalidArgument
+from billing_grpc.domain.subscription_start import start_subscription
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ class SubscriptionHandlers:
         chosen, _ = await load_plan(self.writer, plan_id)
         now = self.writer.clock.now()
         subscription_id = new_id("sub")
-        started = subscription.start_subscription(
+        started = start_subscription(
             subscription_id,
             organization_id,
             chosen,

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -78,6 +78,8 @@ class _Lookups:
     organizations: dict[tuple[str, str], str | None]
     meters: dict[str, Meter | None]
     subscriptions: dict[str, list[LiveSubscription]]
+    # The organizations whose views came from the cache, not from the read model just now.
+    cached: frozenset[str] = frozenset()
 
 
 # Refusals that depend on when an event arrives, not on what it says: a resend of an event that
@@ -140,7 +142,9 @@ class UsageIngestor:
         await self.progress.wait_until(await self.writer.store.head_position())
         self.catalog.forget_subscriptions()
 
-    async def _ingest_once(self, context: CommandContext, batch: Sequence[UsageInput]) -> list[UsageResult]:
+    async def _ingest_once(
+        self, context: CommandContext, batch: Sequence[UsageInput], rejudge: bool = True
+    ) -> list[UsageResult]:
         lookups = await self._lookups(context, batch)
         organizations, meters, subscriptions = lookups.organizations, lookups.meters, lookups.subscriptions
         results: list[UsageResult] = [ACCEPTED] * len(batch)
@@ -171,7 +175,38 @@ class UsageIngestor:
                 results[late[claim]] = DUPLICATE
         versions = {s.subscription_id: s.stream_version for subs in subscriptions.values() for s in subs}
         await self._record(context, pending, results, versions)
+        if rejudge:
+            await self._rejudge_stale_refusals(context, batch, results, late.values(), lookups)
         return results
+
+    async def _rejudge_stale_refusals(
+        self,
+        context: CommandContext,
+        batch: Sequence[UsageInput],
+        results: list[UsageResult],
+        refused: Iterable[int],
+        lookups: _Lookups,
+    ) -> None:
+        """Judge again, on fresh views, the events a cached view refused for the subscription's state.
+
+        A view up to `ttl` old may miss a subscription started or resumed since: refusing on it
+        would tell the emitter an event that belongs to a live period never counts. One fresh
+        read per batch that holds such refusals, and only for their organizations.
+        """
+        organization_of = {
+            index: lookups.organizations[(batch[index].organization_id, batch[index].external_id)] for index in refused
+        }
+        stale = [
+            index
+            for index, organization_id in organization_of.items()
+            if results[index].outcome is Outcome.REJECTED and organization_id in lookups.cached
+        ]
+        if not stale:
+            return
+        self.catalog.forget_subscriptions({organization_of[index] or "" for index in stale})
+        again = await self._ingest_once(context, [batch[index] for index in stale], rejudge=False)
+        for index, result in zip(stale, again, strict=True):
+            results[index] = result
 
     async def _lookups(self, context: CommandContext, batch: Sequence[UsageInput]) -> _Lookups:
         """Resolve each distinct organization and meter of the batch once, not once per event."""
@@ -182,8 +217,10 @@ class UsageIngestor:
             allowed = organization_id is not None and context.principal.may(Action.USAGE_RECORD, organization_id)
             organizations[reference] = organization_id if allowed else None
         meters = {code: await self.catalog.meter(code) for code in {usage.meter_code for usage in batch}}
-        subscriptions = await self.catalog.live_subscriptions_of(o for o in organizations.values() if o is not None)
-        return _Lookups(organizations, meters, subscriptions)
+        known = [o for o in organizations.values() if o is not None]
+        cached = self.catalog.cached_subscriptions(known)
+        subscriptions = await self.catalog.live_subscriptions_of(known)
+        return _Lookups(organizations, meters, subscriptions, cached)
 
     async def _record(
         self,

@@ -137,9 +137,21 @@ class UsageCatalog:
             )
         return self._per_transaction[plan_id]
 
-    def forget_subscriptions(self) -> None:
-        """Drop every cached subscription view: one changed (rare; the cache refills per batch)."""
-        self._subscriptions.clear()
+    def forget_subscriptions(self, organization_ids: Iterable[str] | None = None) -> None:
+        """Drop cached subscription views (every one, or these organizations'): one changed."""
+        if organization_ids is None:
+            self._subscriptions.clear()
+            return
+        for organization_id in organization_ids:
+            self._subscriptions.pop(organization_id, None)
+
+    def cached_subscriptions(self, organization_ids: Iterable[str]) -> frozenset[str]:
+        """The organizations whose subscription views would come from the cache now (not read fresh)."""
+        return frozenset(
+            organization_id
+            for organization_id in organization_ids
+            if (cached := self._subscriptions.get(organization_id)) is not None and self._fresh(cached[0])
+        )
 
     async def plan_document(self, plan_id: str) -> dict[str, Any]:
         """A plan read-model document (plans never change, so it is cached for good)."""
