@@ -28,13 +28,14 @@ from billing_grpc.domain.events import DomainEvent
 from billing_grpc.domain.periods import Interval, Period
 from billing_grpc.domain.plan import Plan, create_plan
 from billing_grpc.domain.proration import ProrationBehavior
-from billing_grpc.domain.subscription import Subscription, evolve, start_subscription
+from billing_grpc.domain.subscription import Subscription, evolve
 from billing_grpc.domain.subscription_changes import (
     change_now,
     closes_period,
     restart_now,
     scheduled_change,
 )
+from billing_grpc.domain.subscription_start import start_subscription
 from billing_grpc.domain.usage import LiveSubscription
 
 JAN_1 = datetime(2026, 1, 1, tzinfo=UTC)
