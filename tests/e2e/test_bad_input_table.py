@@ -317,6 +317,15 @@ ROWS: list[Row] = [
         lambda t: subscriptions_pb2.ChangePlanRequest(
             subscription_id=t.subscription_id, plan_id=t.spare_plan_id, proration_behavior="sometimes"),
         INVALID, "invalid_argument", "proration_behavior"),
+    Row("SubscriptionService/ChangePlan", "unknown billing alignment",
+        lambda t: subscriptions_pb2.ChangePlanRequest(
+            subscription_id=t.subscription_id, plan_id=t.spare_plan_id, billing_cycle_anchor="tomorrow"),
+        INVALID, "invalid_billing_cycle_anchor", "billing_cycle_anchor"),
+    Row("SubscriptionService/ChangePlan", "restarting the cycle at period end",
+        lambda t: subscriptions_pb2.ChangePlanRequest(
+            subscription_id=t.subscription_id, plan_id=t.spare_plan_id, at_period_end=True,
+            billing_cycle_anchor="now"),
+        INVALID, "invalid_billing_cycle_anchor", "billing_cycle_anchor"),
     Row("SubscriptionService/ChangePlan", "unknown plan",
         lambda t: subscriptions_pb2.ChangePlanRequest(
             subscription_id=t.subscription_id, plan_id="plan_0000000000000000000000"),
@@ -382,6 +391,13 @@ ROWS: list[Row] = [
         lambda t: usage_pb2.PreviewInvoiceRequest(
             subscription_id=t.subscription_id, change_plan_id="plan_0000000000000000000000"),
         NOT_FOUND, "plan_not_found"),
+    Row("UsageService/PreviewInvoice", "billing alignment without a change",
+        lambda t: usage_pb2.PreviewInvoiceRequest(subscription_id=t.subscription_id, billing_cycle_anchor="now"),
+        INVALID, "invalid_argument", "change_plan_id"),
+    Row("UsageService/PreviewInvoice", "unknown billing alignment",
+        lambda t: usage_pb2.PreviewInvoiceRequest(
+            subscription_id=t.subscription_id, change_plan_id=t.spare_plan_id, billing_cycle_anchor="soon"),
+        INVALID, "invalid_billing_cycle_anchor", "billing_cycle_anchor"),
     Row("UsageService/PreviewInvoice", "proration time before year 1",
         lambda t: _with_time(usage_pb2.PreviewInvoiceRequest(subscription_id=t.subscription_id,
                                                              change_plan_id=t.spare_plan_id),

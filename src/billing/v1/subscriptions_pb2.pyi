@@ -120,16 +120,18 @@ class ListSubscriptionsResponse(_message.Message):
     def __init__(self, subscriptions: _Optional[_Iterable[_Union[Subscription, _Mapping]]] = ...) -> None: ...
 
 class ChangePlanRequest(_message.Message):
-    __slots__ = ("subscription_id", "plan_id", "proration_behavior", "at_period_end")
+    __slots__ = ("subscription_id", "plan_id", "proration_behavior", "at_period_end", "billing_cycle_anchor")
     SUBSCRIPTION_ID_FIELD_NUMBER: _ClassVar[int]
     PLAN_ID_FIELD_NUMBER: _ClassVar[int]
     PRORATION_BEHAVIOR_FIELD_NUMBER: _ClassVar[int]
     AT_PERIOD_END_FIELD_NUMBER: _ClassVar[int]
+    BILLING_CYCLE_ANCHOR_FIELD_NUMBER: _ClassVar[int]
     subscription_id: str
     plan_id: str
     proration_behavior: str
     at_period_end: bool
-    def __init__(self, subscription_id: _Optional[str] = ..., plan_id: _Optional[str] = ..., proration_behavior: _Optional[str] = ..., at_period_end: _Optional[bool] = ...) -> None: ...
+    billing_cycle_anchor: str
+    def __init__(self, subscription_id: _Optional[str] = ..., plan_id: _Optional[str] = ..., proration_behavior: _Optional[str] = ..., at_period_end: _Optional[bool] = ..., billing_cycle_anchor: _Optional[str] = ...) -> None: ...
 
 class ChangePlanResponse(_message.Message):
     __slots__ = ("subscription", "invoice_id", "proration_lines")

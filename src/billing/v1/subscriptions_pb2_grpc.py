@@ -144,8 +144,10 @@ class SubscriptionServiceServicer:
         the current period. A change now prorates the base fee to the second (a credit for the old
         plan's unused time, a charge for the new plan's remaining time) per `proration_behavior`;
         usage before the change is rated by the old plan, after it by the new one. A change of
-        interval (monthly <-> yearly) ends the current period at the change and restarts the cycle
-        there. FAILED_PRECONDITION: `plan_unchanged`, `plan_archived`, `currency_mismatch`,
+        interval (monthly <-> yearly) now ends the current period at the change; the new plan's
+        first period then depends on `billing_cycle_anchor` (restart the cycle at the change, or keep
+        the billing-cycle day). INVALID_ARGUMENT `invalid_billing_cycle_anchor` (field
+        `billing_cycle_anchor`) for an alignment the change cannot honour. FAILED_PRECONDITION: `plan_unchanged`, `plan_archived`, `currency_mismatch`,
         `subscription_not_live`, `meter_already_charged`, `period_close_due` (the period has ended and
         the billing run has not closed it yet: retry shortly), `period_just_started` (an interval
         change at the very moment the period began). NOT_FOUND `subscription_not_found` or

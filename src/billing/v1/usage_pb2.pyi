@@ -126,14 +126,16 @@ class GetUsageSummaryResponse(_message.Message):
     def __init__(self, period_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., period_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., meters: _Optional[_Iterable[_Union[MeterUsage, _Mapping]]] = ...) -> None: ...
 
 class PreviewInvoiceRequest(_message.Message):
-    __slots__ = ("subscription_id", "change_plan_id", "proration_time")
+    __slots__ = ("subscription_id", "change_plan_id", "proration_time", "billing_cycle_anchor")
     SUBSCRIPTION_ID_FIELD_NUMBER: _ClassVar[int]
     CHANGE_PLAN_ID_FIELD_NUMBER: _ClassVar[int]
     PRORATION_TIME_FIELD_NUMBER: _ClassVar[int]
+    BILLING_CYCLE_ANCHOR_FIELD_NUMBER: _ClassVar[int]
     subscription_id: str
     change_plan_id: str
     proration_time: _timestamp_pb2.Timestamp
-    def __init__(self, subscription_id: _Optional[str] = ..., change_plan_id: _Optional[str] = ..., proration_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    billing_cycle_anchor: str
+    def __init__(self, subscription_id: _Optional[str] = ..., change_plan_id: _Optional[str] = ..., proration_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., billing_cycle_anchor: _Optional[str] = ...) -> None: ...
 
 class InvoiceLine(_message.Message):
     __slots__ = ("kind", "description", "meter_code", "quantity", "unit_amount", "amount_minor", "period_start", "period_end")

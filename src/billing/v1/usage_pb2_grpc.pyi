@@ -72,11 +72,13 @@ class UsageServiceStub:
     """PreviewInvoice returns the invoice the subscription's open period would produce if it
     closed now: its usage priced by the plan (in arrears), pending proration lines, the base fee
     the close bills (the current period's if in arrears, the next one's if in advance; a stub's
-    prorated share). With change_plan_id it previews a plan change (ChangePlan)
-    at proration_time without committing it: the change's proration lines are added. Org admins,
-    billing viewers and platform admins. NOT_FOUND `subscription_not_found` or
-    `plan_not_found`; a previewed change is refused as ChangePlan would refuse it:
-    FAILED_PRECONDITION `plan_unchanged`, `plan_archived` or `currency_mismatch`. Writes nothing.
+    prorated share). With change_plan_id it previews a plan change (ChangePlan) at
+    proration_time without committing it: the change's proration lines are added; a change
+    that ends the period (an interval change, billing_cycle_anchor `now`) previews the invoice
+    the change would issue. Org admins, billing viewers and platform admins. NOT_FOUND
+    `subscription_not_found` or `plan_not_found`; a previewed change is refused as ChangePlan
+    would refuse it: FAILED_PRECONDITION `plan_unchanged`, `plan_archived`, `currency_mismatch`
+    or `period_just_started`, INVALID_ARGUMENT `invalid_billing_cycle_anchor`. Writes nothing.
     """
 
 @_typing.type_check_only
@@ -123,11 +125,13 @@ class UsageServiceAsyncStub(UsageServiceStub):
     """PreviewInvoice returns the invoice the subscription's open period would produce if it
     closed now: its usage priced by the plan (in arrears), pending proration lines, the base fee
     the close bills (the current period's if in arrears, the next one's if in advance; a stub's
-    prorated share). With change_plan_id it previews a plan change (ChangePlan)
-    at proration_time without committing it: the change's proration lines are added. Org admins,
-    billing viewers and platform admins. NOT_FOUND `subscription_not_found` or
-    `plan_not_found`; a previewed change is refused as ChangePlan would refuse it:
-    FAILED_PRECONDITION `plan_unchanged`, `plan_archived` or `currency_mismatch`. Writes nothing.
+    prorated share). With change_plan_id it previews a plan change (ChangePlan) at
+    proration_time without committing it: the change's proration lines are added; a change
+    that ends the period (an interval change, billing_cycle_anchor `now`) previews the invoice
+    the change would issue. Org admins, billing viewers and platform admins. NOT_FOUND
+    `subscription_not_found` or `plan_not_found`; a previewed change is refused as ChangePlan
+    would refuse it: FAILED_PRECONDITION `plan_unchanged`, `plan_archived`, `currency_mismatch`
+    or `period_just_started`, INVALID_ARGUMENT `invalid_billing_cycle_anchor`. Writes nothing.
     """
 
 class UsageServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -195,11 +199,13 @@ class UsageServiceServicer(metaclass=_abc_1.ABCMeta):
         """PreviewInvoice returns the invoice the subscription's open period would produce if it
         closed now: its usage priced by the plan (in arrears), pending proration lines, the base fee
         the close bills (the current period's if in arrears, the next one's if in advance; a stub's
-        prorated share). With change_plan_id it previews a plan change (ChangePlan)
-        at proration_time without committing it: the change's proration lines are added. Org admins,
-        billing viewers and platform admins. NOT_FOUND `subscription_not_found` or
-        `plan_not_found`; a previewed change is refused as ChangePlan would refuse it:
-        FAILED_PRECONDITION `plan_unchanged`, `plan_archived` or `currency_mismatch`. Writes nothing.
+        prorated share). With change_plan_id it previews a plan change (ChangePlan) at
+        proration_time without committing it: the change's proration lines are added; a change
+        that ends the period (an interval change, billing_cycle_anchor `now`) previews the invoice
+        the change would issue. Org admins, billing viewers and platform admins. NOT_FOUND
+        `subscription_not_found` or `plan_not_found`; a previewed change is refused as ChangePlan
+        would refuse it: FAILED_PRECONDITION `plan_unchanged`, `plan_archived`, `currency_mismatch`
+        or `period_just_started`, INVALID_ARGUMENT `invalid_billing_cycle_anchor`. Writes nothing.
         """
 
 def add_UsageServiceServicer_to_server(servicer: UsageServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -116,6 +116,7 @@ class SubscriptionServicer(subscriptions_pb2_grpc.SubscriptionServiceServicer):
             request.plan_id,
             request.proration_behavior,
             request.at_period_end,
+            request.billing_cycle_anchor,
         )
         return subscriptions_pb2.ChangePlanResponse(
             subscription=await self._read(request.subscription_id, outcome.position),

@@ -18,6 +18,7 @@ from billing_grpc.application.usage import Outcome, UsageResult
 from billing_grpc.application.usage_queries import ChangePreview, preview_lines, usage_summary
 from billing_grpc.bootstrap import App
 from billing_grpc.domain.access import Action
+from billing_grpc.domain.billing_alignment import parse_cycle_anchor
 from billing_grpc.domain.errors import FailedPrecondition, FieldViolation, InvalidArgument, ResourceExhausted
 from billing_grpc.domain.invoicing import stored_total
 from billing_grpc.domain.money import CurrencyMismatch, format_decimal
@@ -208,9 +209,12 @@ class UsageServicer(usage_pb2_grpc.UsageServiceServicer):
             if request.HasField("proration_time")
             else now
         )
+        alignment = parse_cycle_anchor(request.billing_cycle_anchor)
         if not request.change_plan_id:
             if request.HasField("proration_time"):
                 raise InvalidArgument.of(FieldViolation("change_plan_id", "is required with proration_time"))
+            if alignment is not None:
+                raise InvalidArgument.of(FieldViolation("change_plan_id", "is required with billing_cycle_anchor"))
             return None
         if not subscription["current_period_start"] <= at < subscription["current_period_end"]:
             raise InvalidArgument.of(FieldViolation("proration_time", "must fall within the current period"))
@@ -223,4 +227,4 @@ class UsageServicer(usage_pb2_grpc.UsageServiceServicer):
             raise FailedPrecondition("plan_archived", f"plan {target['_id']} is archived")
         if target["currency"] != current["currency"]:
             raise CurrencyMismatch.between(target["currency"], current["currency"])
-        return ChangePreview(request.change_plan_id, at)
+        return ChangePreview(request.change_plan_id, at, alignment)

@@ -4,8 +4,10 @@ A change now is one atomic append: `subscription.plan_changed` on the subscripti
 the version it was decided on, the organization's meter claims moved to the new plan's meters
 (expecting the organization stream's version, so `meter_already_charged` still holds), and
 the invoice the change issues, if any: the proration lines under `always_invoice`, or, when
-the interval changes, the close of the current period at the change (usage in arrears, the
-old fee's unused part credited, the new plan's first period in advance).
+the change ends the period (an interval change, or `billing_cycle_anchor=now`), the close of
+the current period at the change (usage in arrears, the old fee's unused part credited, the new
+plan's first period in advance: a stub to the next cycle day under `unchanged`, a full period
+from the change under `now`; see `domain/billing_alignment.py`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from billing_grpc.application.context import CommandContext
 from billing_grpc.application.streams import Writer, load_existing, load_organization, ordered_id
 from billing_grpc.domain import invoice, organization, subscription
 from billing_grpc.domain.access import Action
+from billing_grpc.domain.billing_alignment import parse_cycle_anchor
 from billing_grpc.domain.entitlements import follow
 from billing_grpc.domain.errors import FieldViolation, InvalidArgument
 from billing_grpc.domain.events import DomainEvent
@@ -29,15 +32,16 @@ from billing_grpc.domain.periods import Period
 from billing_grpc.domain.plan import Plan
 from billing_grpc.domain.plan_change import SubscriptionPlanChanged
 from billing_grpc.domain.proration import ProrationBehavior
-from billing_grpc.domain.subscription import Subscription, SubscriptionStatus
+from billing_grpc.domain.subscription import Subscription, SubscriptionPeriodClosed
 from billing_grpc.domain.subscription_changes import (
+    alignment_of,
     change_now,
     check_change,
     check_change_now,
     check_restart,
+    closes_period,
     parse_behavior,
     restart_now,
-    restarts_cycle,
     schedule_change,
 )
 
@@ -59,17 +63,28 @@ class PlanChangeHandlers:
     billing: BillingHandlers
 
     async def change(
-        self, context: CommandContext, subscription_id: str, plan_id: str, behavior_text: str, at_period_end: bool
+        self,
+        context: CommandContext,
+        subscription_id: str,
+        plan_id: str,
+        behavior_text: str,
+        at_period_end: bool,
+        anchor_text: str = "",
     ) -> ChangeOutcome:
-        """Change the subscription's plan now or at the end of the current period."""
+        """Change the subscription's plan now or at the end of the current period.
+
+        `anchor_text` is the billing alignment (`unchanged`, `now`, or empty for the default).
+        """
         if not plan_id:
             raise InvalidArgument.of(FieldViolation("plan_id", "is required"))
         behavior = parse_behavior(behavior_text)
+        requested = parse_cycle_anchor(anchor_text)
         sub, version = await self._subscription(context, subscription_id)
         current, _ = await load_plan(self.writer, sub.plan_id)
         target, _ = await load_plan(self.writer, plan_id)
         org, org_version = await load_organization(self.writer.store, sub.organization_id)
         check_change(sub, target, org.currency)
+        alignment = alignment_of(sub, current, target, requested, at_period_end)
         now = self.writer.clock.now()
         stream = subscription.stream_of(subscription_id)
         if at_period_end:
@@ -80,17 +95,17 @@ class PlanChangeHandlers:
             )
             return ChangeOutcome(position, "")
         check_change_now(sub, current, now)
-        restart = restarts_cycle(current, target) and sub.status is not SubscriptionStatus.TRIALING
+        restart = closes_period(sub, current, target, alignment)
         if restart:
             check_restart(sub.current_period.start, now)
         invoice_id = ordered_id("in", self.writer.clock)
-        changed = change_now(sub, current, target, behavior, now, invoice_id)
+        changed = change_now(sub, current, target, behavior, now, invoice_id, closes=restart)
         events: list[DomainEvent] = [changed]
         issued: InvoiceIssued | None = None
         if restart:
-            closing = restart_now(sub, target, invoice_id, now)
+            closing = restart_now(sub, target, invoice_id, now, alignment)
             events.append(closing)
-            issued = await self._restart_invoice(sub, changed, target, closing.next_period_end, now)
+            issued = await self._restart_invoice(sub, changed, target, closing, now)
         elif behavior is ProrationBehavior.ALWAYS_INVOICE and changed.proration_lines:
             issued = _proration_invoice(sub, target, changed, now)
         if issued is None:
@@ -113,21 +128,22 @@ class PlanChangeHandlers:
         sub: Subscription,
         changed: SubscriptionPlanChanged,
         target: Plan,
-        next_end: datetime | None,
+        closing: SubscriptionPeriodClosed,
         now: datetime,
     ) -> InvoiceIssued:
-        """The invoice of a period ended by an interval change: as a period close, issued now."""
-        assert next_end is not None
+        """The invoice of a period ended by the change (`closing`): as a period close, issued now."""
+        assert closing.next_period_start is not None and closing.next_period_end is not None
+        assert closing.cycle_anchor is not None
         pending = (*sub.pending_prorations, *changed.proration_lines)
         closed = Period(sub.current_period.start, now)
         draft = await self.billing.closing_invoice(
             replace(sub, pending_prorations=pending),
             closed,
-            Period(now, next_end),
+            Period(closing.next_period_start, closing.next_period_end),
             target,
             changed.invoice_id,
             now,
-            next_anchor=now,
+            next_anchor=closing.cycle_anchor,
         )
         return draft.model_copy(update={"reason": InvoiceReason.SUBSCRIPTION_UPDATE})
 

@@ -8,8 +8,10 @@ from decimal import Decimal
 from typing import Any
 
 from billing_grpc.application.usage_catalog import UsageCatalog
+from billing_grpc.domain import billing_alignment
 from billing_grpc.domain import plan as plans
 from billing_grpc.domain.base_fees import closing_fee_lines
+from billing_grpc.domain.cycle_changes import CycleAnchor
 from billing_grpc.domain.invoicing import MeterUsage, line_to_dict, usage_lines
 from billing_grpc.domain.meter import Aggregation
 from billing_grpc.domain.periods import Period
@@ -17,10 +19,10 @@ from billing_grpc.domain.pricing import Charge
 from billing_grpc.domain.proration import ProrationBehavior
 from billing_grpc.domain.subscription import Subscription, SubscriptionStatus
 from billing_grpc.domain.subscription_changes import (
+    alignment_of,
     change_proration,
     check_restart,
-    restarted_period,
-    restarts_cycle,
+    closes_period,
 )
 from billing_grpc.domain.usage import stamp
 from projections.model import ReadModelReader
@@ -118,24 +120,27 @@ def _plan_of(subscription: dict[str, Any], period: Period) -> str:
     return str(subscription["plan_id"])
 
 
-def _current_segments(subscription: dict[str, Any]) -> list[tuple[Period, str]]:
-    """The current period's segments (one, without a plan change) and the plan of each."""
+def _current_segments(subscription: dict[str, Any], cut: datetime | None = None) -> list[tuple[Period, str]]:
+    """The current period's segments (one without a plan change) and their plans, up to `cut` (default: the end)."""
     start = subscription["current_period_start"]
     earlier = [
         (Period(s["start"], s["end"]), str(s["plan_id"]))
         for s in subscription.get("segments") or ()
         if s.get("plan_id") and s["start"] >= start
     ]
-    current = Period(subscription.get("segment_start") or start, subscription["current_period_end"])
-    return [*earlier, (current, str(subscription["plan_id"]))]
+    current_start, end = subscription.get("segment_start") or start, cut or subscription["current_period_end"]
+    if current_start >= end:  # a cut at the current segment's first instant leaves it empty
+        return earlier
+    return [*earlier, (Period(current_start, end), str(subscription["plan_id"]))]
 
 
 @dataclass(frozen=True)
 class ChangePreview:
-    """A plan change to preview: the plan to change to, and when."""
+    """A plan change to preview: the plan to change to, when, and the billing alignment asked for (None: default)."""
 
     plan_id: str
     at: datetime
+    alignment: CycleAnchor | None = None
 
 
 async def preview_lines(
@@ -148,14 +153,24 @@ async def preview_lines(
 
     Pending prorations are included, and the base fees the close bills (`base_fees`): the
     current plan's time served if it bills in arrears, the next period's fee if in advance. A
-    previewed change adds its proration lines and bills the new plan from the change (the
-    period restarts at the change on a new interval).
+    previewed change adds its proration lines and bills the new plan from the change; when the
+    change ends the period (a new interval, or `billing_cycle_anchor=now`) the preview is the
+    invoice the change issues: the new plan's first period as the change would make it.
     """
     plan = plan_from_document(await catalog.plan_document(subscription["plan_id"]))
     live = await catalog.live_from(subscription)
     sub = _aggregate_of(subscription)
+    target = None if change is None else plan_from_document(await catalog.plan_document(change.plan_id))
+    alignment = None
+    closes = False
+    if change is not None and target is not None:
+        alignment = alignment_of(sub, plan, target, change.alignment, at_period_end=False)
+        closes = closes_period(sub, plan, target, alignment)
+        if closes:
+            check_restart(sub.current_period.start, change.at)
     lines: list[dict[str, Any]] = []
-    for period, plan_id in _current_segments(subscription):
+    # A change that ends the period cuts its last segment at the change, as its invoice does.
+    for period, plan_id in _current_segments(subscription, change.at if change is not None and closes else None):
         rating = plan_from_document(await catalog.plan_document(plan_id))
         metered = await _metered(read_models, catalog, subscription["_id"], period, plan_id)
         lines += [line_to_dict(line) for line in usage_lines(rating, metered, period)]
@@ -168,15 +183,16 @@ async def preview_lines(
     served_from = sub.arrears_from or sub.segment_start or sub.current_period.start
     served_to = min(ends or end, end)
     prorations: list[dict[str, Any]] = []
-    if change is not None:
-        target = plan_from_document(await catalog.plan_document(change.plan_id))
-        prorations = change_proration(sub, plan, target, change.at)
+    if change is not None and target is not None and alignment is not None:
+        prorations = change_proration(sub, plan, target, change.at, closes=closes)
         lines += prorations
         next_plan = target
-        if restarts_cycle(plan, target) and sub.status is not SubscriptionStatus.TRIALING:
+        if closes:
             # The change ends the period: its invoice bills the old fee's time served in arrears.
-            check_restart(sub.current_period.start, change.at)
-            following, next_anchor, served_to = restarted_period(target, change.at), change.at, change.at
+            following, next_anchor = billing_alignment.first_period(
+                alignment, sub.cycle_anchor, target.interval, change.at
+            )
+            served_to = change.at
         else:
             served_plan, served_from = target, change.at
     served = None if sub.base_fee_free(plan.interval) or served_from >= served_to else Period(served_from, served_to)

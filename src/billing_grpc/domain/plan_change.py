@@ -3,7 +3,9 @@
 A change in the middle of a period splits it into usage segments: [period start, change) is
 rated by the old plan's charges and [change, period end) by the new plan's. The base fee is
 settled by proration lines (see `proration`). A change of interval (monthly <-> yearly) ends
-the current period at the change and anchors a new cycle there, as Stripe does.
+the current period at the change; the new cycle restarts there (`billing_cycle_anchor=now`, as
+Stripe does) or keeps the billing-cycle day (`unchanged`, as Kill Bill does): see
+`billing_alignment`.
 """
 
 from __future__ import annotations

@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from billing_grpc.domain import billing_alignment
+from billing_grpc.domain.cycle_changes import CycleAnchor
 from billing_grpc.domain.errors import FailedPrecondition, FieldViolation, InvalidArgument
 from billing_grpc.domain.events import DomainEvent
 from billing_grpc.domain.invoicing import line_to_dict
 from billing_grpc.domain.money import CurrencyMismatch
-from billing_grpc.domain.periods import Period, add_months
+from billing_grpc.domain.periods import Period
 from billing_grpc.domain.plan import Plan
 from billing_grpc.domain.plan_change import (
     SubscriptionPlanChanged,
@@ -17,7 +19,7 @@ from billing_grpc.domain.plan_change import (
     SubscriptionPlanChangeScheduled,
 )
 from billing_grpc.domain.proration import ProrationBehavior, change_lines
-from billing_grpc.domain.subscription import Subscription, SubscriptionPeriodClosed
+from billing_grpc.domain.subscription import Subscription, SubscriptionPeriodClosed, SubscriptionStatus
 
 
 def parse_behavior(text: str) -> ProrationBehavior:
@@ -34,6 +36,24 @@ def parse_behavior(text: str) -> ProrationBehavior:
 def restarts_cycle(current: Plan, target: Plan) -> bool:
     """Whether moving between the plans changes the billing interval (the period then restarts at the change)."""
     return current.interval.months != target.interval.months
+
+
+def alignment_of(
+    sub: Subscription, current: Plan, target: Plan, requested: CycleAnchor | None, at_period_end: bool
+) -> CycleAnchor:
+    """The billing alignment a change gets (see `billing_alignment.resolve`), refusing one it cannot honour."""
+    trialing = sub.status is SubscriptionStatus.TRIALING
+    return billing_alignment.resolve(requested, restarts_cycle(current, target), at_period_end, trialing)
+
+
+def closes_period(sub: Subscription, current: Plan, target: Plan, alignment: CycleAnchor) -> bool:
+    """Whether a change now ends the current period at the change: a cycle restart, or a new interval.
+
+    During a trial nothing closes: the trial's end starts the paid cycle on the new plan.
+    """
+    if sub.status is SubscriptionStatus.TRIALING:
+        return False
+    return alignment is CycleAnchor.NOW or restarts_cycle(current, target)
 
 
 def check_change(sub: Subscription, target: Plan, organization_currency: str) -> None:
@@ -79,14 +99,17 @@ def change_now(
     behavior: ProrationBehavior,
     now: datetime,
     invoice_id: str = "",
+    closes: bool | None = None,
 ) -> SubscriptionPlanChanged:
     """Decide changing plans at `now`: the credit for the old fee's unused part, the charge for the new one's.
 
     During a trial nothing was paid, so nothing is prorated. When the interval changes the
     current period ends now and the new plan's first period is billed in full, in advance, so
-    only the old fee's credit is prorated.
+    only the old fee's credit is prorated. `closes` (default: the interval changes) says whether
+    the change ends the current period (see `closes_period`).
     """
-    lines = change_proration(sub, current, target, now, behavior)
+    closes = restarts_cycle(current, target) if closes is None else closes
+    lines = change_proration(sub, current, target, now, behavior, closes)
     # Under `none` an advance fee already paid the whole period: the new plan's fee in arrears
     # starts counting at the period's end, so no time is billed twice.
     settled = behavior is ProrationBehavior.NONE and not current.in_arrears and not sub.base_fee_free(current.interval)
@@ -97,7 +120,7 @@ def change_now(
         changed_at=now,
         behavior=behavior,
         proration_lines=lines,
-        invoice_id=invoice_id if lines or restarts_cycle(current, target) else "",
+        invoice_id=invoice_id if lines or closes else "",
         arrears_from=sub.current_period.end if settled else None,
     )
 
@@ -108,20 +131,22 @@ def change_proration(
     target: Plan,
     at: datetime,
     behavior: ProrationBehavior = ProrationBehavior.CREATE_PRORATIONS,
+    closes: bool | None = None,
 ) -> list[dict[str, Any]]:
     """The proration lines (stored form) of changing from `current` to `target` at `at`.
 
     A trial or a free stub paid nothing, so it prorates nothing. Fees are prorated over the
-    cycle's whole period (a stub's included). An interval change ends the period at the change:
-    its invoice bills the old fee's time served in arrears and the new plan's first period, so
-    only the old advance fee's unused part is prorated (a credit).
+    cycle's whole period (a stub's included). A change that ends the period at the change (an
+    interval change, or `closes`: see `closes_period`): its invoice bills the old fee's time
+    served in arrears and the new plan's first period, so only the old advance fee's unused part
+    is prorated (a credit).
     """
     if sub.base_fee_free(current.interval):
         return []
     since = sub.arrears_from or sub.segment_start or sub.current_period.start
     prorate_advance = behavior is not ProrationBehavior.NONE
     prorated = change_lines(current, target, sub.whole_period(current.interval), at, since, prorate_advance)
-    if restarts_cycle(current, target):
+    if restarts_cycle(current, target) if closes is None else closes:
         prorated = [line for line in prorated if line.amount_minor < 0]
     return [line_to_dict(line) for line in prorated]
 
@@ -146,27 +171,26 @@ def dropped_change(sub: Subscription, reason: str, now: datetime) -> Subscriptio
     )
 
 
-def restarted_period(target: Plan, start: datetime) -> Period:
-    """The first period of a cycle restarted at `start` on `target`'s interval."""
-    return Period(start, add_months(start, target.interval.months))
-
-
 def scheduled_change(
     sub: Subscription, current: Plan, target: Plan, closing: list[DomainEvent], now: datetime
 ) -> tuple[list[DomainEvent], Period]:
-    """The period close carrying out a scheduled change: the next period is `target`'s (restarted on a new interval)."""
+    """The period close carrying out a scheduled change: the next period is `target`'s.
+
+    On a new interval the new cycle starts at the period end, a cycle day, keeping the cycle day
+    (`billing_alignment.aligned_period`: a cycle on the 31st stays on the 31st after Apr 30),
+    unless an anchor change moves the cycle at this close: then its stub up to the new anchor
+    comes first, billed as the new plan's share of its whole period ending there.
+    """
     closed = closing[0]
     assert isinstance(closed, SubscriptionPeriodClosed) and closed.next_period_start is not None
     assert closed.next_period_end is not None
     following = Period(closed.next_period_start, closed.next_period_end)
-    if restarts_cycle(current, target):
-        following = restarted_period(target, closed.period_end)
+    # A billing anchor change taking effect at this close (`closed.cycle_anchor`) moves the cycle
+    # day already: the stub up to it stands, and the new interval's periods follow it.
+    if restarts_cycle(current, target) and closed.cycle_anchor is None:
+        following, anchor = billing_alignment.aligned_period(sub.cycle_anchor, target.interval, closed.period_end)
         closed = closed.model_copy(
-            update={
-                "next_period_start": following.start,
-                "next_period_end": following.end,
-                "cycle_anchor": following.start,
-            }
+            update={"next_period_start": following.start, "next_period_end": following.end, "cycle_anchor": anchor}
         )
     changed = SubscriptionPlanChanged(
         subscription_id=sub.subscription_id,
@@ -179,9 +203,19 @@ def scheduled_change(
     return [closed, *closing[1:], changed], following
 
 
-def restart_now(sub: Subscription, target: Plan, invoice_id: str, now: datetime) -> SubscriptionPeriodClosed:
-    """Decide ending the current period now and anchoring `target`'s cycle here (an interval change)."""
-    following = restarted_period(target, now)
+def restart_now(
+    sub: Subscription,
+    target: Plan,
+    invoice_id: str,
+    now: datetime,
+    alignment: CycleAnchor = CycleAnchor.NOW,
+) -> SubscriptionPeriodClosed:
+    """Decide ending the current period now and moving into `target`'s first period.
+
+    `now`: the cycle restarts here; `unchanged`: the first period runs to the next cycle day
+    (see `billing_alignment`).
+    """
+    following, anchor = billing_alignment.first_period(alignment, sub.cycle_anchor, target.interval, now)
     return SubscriptionPeriodClosed(
         subscription_id=sub.subscription_id,
         period_start=sub.current_period.start,
@@ -190,5 +224,5 @@ def restart_now(sub: Subscription, target: Plan, invoice_id: str, now: datetime)
         next_period_end=following.end,
         invoice_id=invoice_id,
         closed_at=now,
-        cycle_anchor=following.start,
+        cycle_anchor=anchor,
     )
