@@ -352,7 +352,7 @@ ROWS: list[Row] = [
     Row("SubscriptionService/ResumeSubscription", "unknown cycle anchor",
         lambda t: subscriptions_pb2.ResumeSubscriptionRequest(
             subscription_id=t.pausable_subscription_id, billing_cycle_anchor="tomorrow"),
-        INVALID, "invalid_argument", "billing_cycle_anchor"),
+        INVALID, "invalid_billing_cycle_anchor", "billing_cycle_anchor"),
     Row("SubscriptionService/ResumeSubscription", "unknown proration behaviour",
         lambda t: subscriptions_pb2.ResumeSubscriptionRequest(
             subscription_id=t.pausable_subscription_id, proration_behavior="sometimes"),

@@ -89,11 +89,17 @@ async def test_an_anchor_on_the_cycle_changes_nothing_and_one_out_of_range_is_re
         assert refused.value.reason == "invalid_billing_anchor"
     with pytest.raises(InvalidArgument):
         await shop.app.cycle_moves.change_anchor(CONTEXT, sub, FEB_15, "always_invoice")
-    await shop.app.plan_changes.change(CONTEXT, sub, shop.pro, "", True)
-    with pytest.raises(FailedPrecondition) as scheduled:
-        await shop.app.cycle_moves.change_anchor(CONTEXT, sub, FEB_15, "")
-    assert scheduled.value.reason == "change_scheduled"
-    assert await shop.app.store.head_position() == head + 1  # only the scheduled plan change
+    await shop.app.cycle_moves.change_anchor(CONTEXT, sub, FEB_15, "")
+    shop.clock.advance_to(START + DAY)
+    # A change now that ends the period would take the waiting anchor change with it.
+    with pytest.raises(FailedPrecondition) as waiting:
+        await shop.app.plan_changes.change(CONTEXT, sub, shop.yearly, "", False)
+    assert waiting.value.reason == "change_scheduled"
+    await shop.app.subscriptions.cancel(CONTEXT, sub, True)
+    with pytest.raises(FailedPrecondition) as ending:
+        await shop.app.cycle_moves.change_anchor(CONTEXT, sub, datetime(2026, 2, 20, tzinfo=UTC), "")
+    assert ending.value.reason == "change_scheduled"
+    assert await shop.app.store.head_position() == head + 2  # the anchor change and the cancellation
 
 
 # -- pause and resume -----------------------------------------------------------------------

@@ -164,8 +164,8 @@ class SubscriptionServiceServicer:
         billed prorated or, under proration_behavior `none`, free; later periods follow the anchor.
         INVALID_ARGUMENT `invalid_billing_anchor` (missing, not after the current period's end, or
         more than one period after it); FAILED_PRECONDITION `subscription_not_active` (trialing,
-        past due, paused or ended) or `change_scheduled` (a cancellation or plan change at period
-        end). NOT_FOUND `subscription_not_found`. An anchor that is already a day of the cycle, or a
+        past due, paused or ended) or `change_scheduled` (a cancellation at period end). A plan change
+        now that would end the period is refused `change_scheduled` while an anchor change waits. NOT_FOUND `subscription_not_found`. An anchor that is already a day of the cycle, or a
         retry of the same change, changes nothing.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)

@@ -86,8 +86,8 @@ class SubscriptionServiceStub:
     billed prorated or, under proration_behavior `none`, free; later periods follow the anchor.
     INVALID_ARGUMENT `invalid_billing_anchor` (missing, not after the current period's end, or
     more than one period after it); FAILED_PRECONDITION `subscription_not_active` (trialing,
-    past due, paused or ended) or `change_scheduled` (a cancellation or plan change at period
-    end). NOT_FOUND `subscription_not_found`. An anchor that is already a day of the cycle, or a
+    past due, paused or ended) or `change_scheduled` (a cancellation at period end). A plan change
+    now that would end the period is refused `change_scheduled` while an anchor change waits. NOT_FOUND `subscription_not_found`. An anchor that is already a day of the cycle, or a
     retry of the same change, changes nothing.
     """
     PauseSubscription: _grpc.UnaryUnaryMultiCallable[_subscriptions_pb2.PauseSubscriptionRequest, _subscriptions_pb2.PauseSubscriptionResponse]
@@ -164,8 +164,8 @@ class SubscriptionServiceAsyncStub(SubscriptionServiceStub):
     billed prorated or, under proration_behavior `none`, free; later periods follow the anchor.
     INVALID_ARGUMENT `invalid_billing_anchor` (missing, not after the current period's end, or
     more than one period after it); FAILED_PRECONDITION `subscription_not_active` (trialing,
-    past due, paused or ended) or `change_scheduled` (a cancellation or plan change at period
-    end). NOT_FOUND `subscription_not_found`. An anchor that is already a day of the cycle, or a
+    past due, paused or ended) or `change_scheduled` (a cancellation at period end). A plan change
+    now that would end the period is refused `change_scheduled` while an anchor change waits. NOT_FOUND `subscription_not_found`. An anchor that is already a day of the cycle, or a
     retry of the same change, changes nothing.
     """
     PauseSubscription: _aio.UnaryUnaryMultiCallable[_subscriptions_pb2.PauseSubscriptionRequest, _subscriptions_pb2.PauseSubscriptionResponse]  # type: ignore[assignment]
@@ -275,8 +275,8 @@ class SubscriptionServiceServicer(metaclass=_abc_1.ABCMeta):
         billed prorated or, under proration_behavior `none`, free; later periods follow the anchor.
         INVALID_ARGUMENT `invalid_billing_anchor` (missing, not after the current period's end, or
         more than one period after it); FAILED_PRECONDITION `subscription_not_active` (trialing,
-        past due, paused or ended) or `change_scheduled` (a cancellation or plan change at period
-        end). NOT_FOUND `subscription_not_found`. An anchor that is already a day of the cycle, or a
+        past due, paused or ended) or `change_scheduled` (a cancellation at period end). A plan change
+        now that would end the period is refused `change_scheduled` while an anchor change waits. NOT_FOUND `subscription_not_found`. An anchor that is already a day of the cycle, or a
         retry of the same change, changes nothing.
         """
 

@@ -19,7 +19,8 @@ from billing_grpc.application.drafts import advance_invoice
 from billing_grpc.application.streams import Writer, load_existing, ordered_id
 from billing_grpc.domain import invoice, subscription
 from billing_grpc.domain.access import Action
-from billing_grpc.domain.cycle_changes import parse_anchor, stub_behavior
+from billing_grpc.domain.billing_alignment import parse_cycle_anchor
+from billing_grpc.domain.cycle_changes import CycleAnchor, stub_behavior
 from billing_grpc.domain.entitlements import follow
 from billing_grpc.domain.errors import FieldViolation, InvalidArgument
 from billing_grpc.domain.events import DomainEvent
@@ -75,7 +76,8 @@ class CycleHandlers:
         self, context: CommandContext, subscription_id: str, cycle_anchor: str, proration_behavior: str
     ) -> int:
         """Start billing again now, the resumed period's fee in advance invoiced in the same append."""
-        anchor, behavior = parse_anchor(cycle_anchor), stub_behavior(proration_behavior)
+        anchor = parse_cycle_anchor(cycle_anchor) or CycleAnchor.UNCHANGED
+        behavior = stub_behavior(proration_behavior)
         sub, version, plan = await self._load(context, subscription_id)
         if sub.status is SubscriptionStatus.ACTIVE:
             return await self._append(context, sub, version, [])

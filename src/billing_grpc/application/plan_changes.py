@@ -97,7 +97,7 @@ class PlanChangeHandlers:
         check_change_now(sub, current, now)
         restart = closes_period(sub, current, target, alignment)
         if restart:
-            check_restart(sub.current_period.start, now)
+            check_restart(sub.current_period.start, now, sub.pending_anchor)
         invoice_id = ordered_id("in", self.writer.clock)
         changed = change_now(sub, current, target, behavior, now, invoice_id, closes=restart)
         events: list[DomainEvent] = [changed]

@@ -167,7 +167,7 @@ async def preview_lines(
         alignment = alignment_of(sub, plan, target, change.alignment, at_period_end=False)
         closes = closes_period(sub, plan, target, alignment)
         if closes:
-            check_restart(sub.current_period.start, change.at)
+            check_restart(sub.current_period.start, change.at, sub.pending_anchor)
     lines: list[dict[str, Any]] = []
     # A change that ends the period cuts its last segment at the change, as its invoice does.
     for period, plan_id in _current_segments(subscription, change.at if change is not None and closes else None):
@@ -216,6 +216,7 @@ def _aggregate_of(doc: dict[str, Any]) -> Subscription:
         canceled_at=doc.get("canceled_at"),
         segment_start=doc.get("segment_start"),
         arrears_from=doc.get("arrears_from"),
+        pending_anchor=doc.get("pending_anchor"),
         stub_proration=ProrationBehavior(doc.get("stub_proration") or ProrationBehavior.CREATE_PRORATIONS),
     )
 

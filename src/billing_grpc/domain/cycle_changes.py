@@ -78,15 +78,6 @@ class SubscriptionResumed(DomainEvent):
     invoice_id: str = ""
 
 
-def parse_anchor(text: str) -> CycleAnchor:
-    """The cycle anchor a request names (empty: unchanged)."""
-    try:
-        return CycleAnchor(text) if text else CycleAnchor.UNCHANGED
-    except ValueError:
-        allowed = ", ".join(CycleAnchor)
-        raise InvalidArgument.of(FieldViolation("billing_cycle_anchor", f"must be one of {allowed}")) from None
-
-
 def stub_behavior(text: str) -> ProrationBehavior:
     """What a stub bills, as a request names it: create_prorations (default) or none."""
     if not text:

@@ -78,13 +78,19 @@ def check_change_now(sub: Subscription, current: Plan, now: datetime) -> None:
         raise FailedPrecondition("period_close_due", "the current period has ended and is being closed; retry shortly")
 
 
-def check_restart(period_start: datetime, at: datetime) -> None:
-    """Refuse an interval change at the very moment the current period began.
+def check_restart(period_start: datetime, at: datetime, pending_anchor: datetime | None = None) -> None:
+    """Refuse a change that ends the period at the very moment it began, or while an anchor change waits.
 
     The change would close the empty period `[start, start)`: nothing to invoice in arrears, and
     the new cycle would begin where the closed period begins, so both would claim one period
     start (the key of its invoice and of its usage totals). Any later moment closes a real period.
+    A billing anchor change scheduled for the period's end would be lost with the period.
     """
+    if pending_anchor is not None:
+        raise FailedPrecondition(
+            "change_scheduled",
+            "a billing anchor change waits for the period's end; change the plan at period end, or after it",
+        )
     if at <= period_start:
         raise FailedPrecondition(
             "period_just_started",

@@ -30,7 +30,7 @@ def schedule_anchor_change(
     Like a start's billing anchor, it must fall after the current period's end and within one
     whole period of it, so the stub is shorter than a period.
     """
-    _require_plain_active(sub, "change its billing anchor")
+    _require_active(sub, "change its billing anchor")
     current, anchor = sub.current_period, ensure_utc(anchor)
     latest = add_months(current.end, plan.interval.months)
     if not current.end < anchor <= latest:
@@ -53,9 +53,9 @@ def pause_now(sub: Subscription, plan: Plan, now: datetime) -> SubscriptionPause
     An arrears fee bills its time served when the paused period closes. A pause at the instant
     the period began ends an empty period: there is nothing to close.
     """
-    _require_plain_active(sub, "be paused")
-    if sub.pending_anchor is not None:
-        raise FailedPrecondition("change_scheduled", "a billing anchor change is scheduled; pause after it")
+    _require_active(sub, "be paused")
+    if sub.pending_anchor is not None or sub.scheduled_plan_id is not None:
+        raise FailedPrecondition("change_scheduled", "a plan or billing anchor change waits for the period's end")
     if sub.period_to_close(plan.interval, now) is not None:
         raise FailedPrecondition("period_close_due", "the current period has ended and is being closed; retry shortly")
     credit = None
@@ -93,9 +93,9 @@ def resume_now(
     )
 
 
-def _require_plain_active(sub: Subscription, what: str) -> None:
-    """Refuse a cycle move unless the subscription is active with no cancellation or plan change scheduled."""
+def _require_active(sub: Subscription, what: str) -> None:
+    """Refuse a cycle move unless the subscription is active and not ending at the period's end."""
     if sub.status is not SubscriptionStatus.ACTIVE:
         raise FailedPrecondition("subscription_not_active", f"only an active subscription can {what}, not {sub.status}")
-    if sub.cancel_at is not None or sub.scheduled_plan_id is not None:
-        raise FailedPrecondition("change_scheduled", "a cancellation or plan change is scheduled for the period's end")
+    if sub.cancel_at is not None:
+        raise FailedPrecondition("change_scheduled", "a cancellation is scheduled for the period's end")
