@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
         "serve",
         help="run the gRPC server",
         description="Run the gRPC server until SIGINT or SIGTERM. "
-        "Configuration comes from environment variables (see README); --listen overrides BILLING_LISTEN.",
+        "Configuration comes from environment variables (see docs/operations.md); --listen overrides BILLING_LISTEN.",
     )
     serve.add_argument("--listen", help="host:port to listen on")
     add_audit_commands(commands)

@@ -1,6 +1,6 @@
 """All configuration, read once from environment variables into one validated object.
 
-Each field's description is the README's configuration table; a test keeps them in step.
+Each field's description is the configuration table in docs/operations.md; a test keeps them in step.
 """
 
 from __future__ import annotations

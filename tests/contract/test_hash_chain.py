@@ -26,7 +26,7 @@ def fact(kind: str = "thing.happened", **payload: object) -> NewEvent:
 
 
 def independent_hash(previous: str, line: dict[str, object]) -> str:
-    """The documented formula, written from the README's description and not from our code."""
+    """The documented formula, written from docs/auditors.md's description and not from our code."""
     envelope = {key: line[key] for key in line if key != "hash"}
     canonical = json.dumps(envelope, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(bytes.fromhex(previous) + canonical.encode()).hexdigest()

@@ -1,6 +1,6 @@
 """Billing alignment on a plan change through the real server (MongoDB-wire store), on the test clock.
 
-The README's worked example ("Billing alignment on plan changes"): Basic (3100 a month, 1 per
+The worked example of docs/billing-rules/README.md ("Billing alignment on plan changes"): Basic (3100 a month, 1 per
 call) from Jan 15 2026 09:00, so the cycle day is the 15th at 09:00; on Jan 25 09:00 it moves to
 Yr (36500 a year, 1 per call) with `billing_cycle_anchor=unchanged`:
 

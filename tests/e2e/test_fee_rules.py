@@ -1,6 +1,6 @@
 """Stub proration and base fees in arrears through the real server, on the MongoDB-wire store.
 
-The README's worked examples, driven by the test clock (it starts 2026-01-15 09:00 UTC): a
+The worked example of docs/billing-rules/README.mds, driven by the test clock (it starts 2026-01-15 09:00 UTC): a
 31.00 monthly fee anchored on Feb 1 bills its stub to the second (16 d 15 h of January's 31
 days = 16.625 days' worth, 16.63 rounded half-up), by day (17 days), or nothing until the
 anchor; a fee in arrears is billed at the end of the time it paid for.

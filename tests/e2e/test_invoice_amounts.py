@@ -2,7 +2,7 @@
 
 The e2e server's test clock starts 2026-01-15 09:00 UTC; `subscribe` (test_billing) puts the
 organization on Pro: 29.00 a month in advance, API calls at 0.5 ¢ for the first 1,000 and
-0.1 ¢ beyond. These are the rows of README's "Invoice amounts" worked example: the invoice of
+0.1 ¢ beyond. These are the rows of the "Invoice amounts" worked example (docs/billing-rules/README.md): the invoice of
 January's 1,200 calls and February's fee (34.20) with 10.00 of credit, paid, written off, voided.
 """
 
@@ -47,7 +47,7 @@ async def grant(customer: Customer, amount_minor: int) -> None:
 
 
 async def credited_february(running: Running, payment_method: str) -> tuple[Customer, str]:
-    """README's example up to its draft: January's 1,200 calls and February's fee, 10.00 of credit.
+    """The worked example up to its draft: January's 1,200 calls and February's fee, 10.00 of credit.
 
     The card on file is `payment_method` from the draft on, so the finalized invoice's charge
     succeeds or fails by it.

@@ -28,7 +28,7 @@ NODE_PACKAGES = ("@grpc/grpc-js", "@grpc/proto-loader")
 def node_binary() -> str:
     """The node executable, with the packages `make test` installs; missing is a failure, not a skip."""
     node = shutil.which("node")
-    assert node is not None, "node is not on PATH: the interop test needs Node.js (see README)"
+    assert node is not None, "node is not on PATH: the interop test needs Node.js (see docs/development.md)"
     for package in NODE_PACKAGES:
         folder = ROOT / "node_modules" / package
         assert folder.is_dir(), f"{folder} is missing: run `make test` (or `npm install`) to install the node packages"

@@ -1,6 +1,6 @@
 """Percentage charges priced per transaction (Lago's rule) through the real server on the MongoDB-wire store.
 
-The README's worked example ("Percentage charges (Lago's rule)"): 2% of each transaction plus
+The worked example of docs/billing-rules/README.md ("Percentage charges (Lago's rule)"): 2% of each transaction plus
 a fixed fee of 0.10, 3 free transactions, a free amount of 100.00, a minimum of 0.50 and a
 maximum of 5.00 per transaction; five payments in January, then a late one dated before them
 all. The e2e server runs on a test clock starting 2026-01-15 09:00 UTC (see conftest).

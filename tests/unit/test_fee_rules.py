@@ -1,6 +1,6 @@
 """Base-fee rules: stubs prorated over the cycle's whole period, by second or by day, fees in arrears.
 
-Figures are the README's worked examples: a 31.00 monthly fee, a subscription started Jan 15
+Figures are the worked examples of docs/billing-rules/README.md: a 31.00 monthly fee, a subscription started Jan 15
 09:00 UTC and anchored on Feb 1 (a stub of 16 days 15 hours of January's 31 days).
 """
 

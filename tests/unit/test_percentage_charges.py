@@ -70,7 +70,7 @@ def test_lagos_own_figures(model: Percentage, expected: str) -> None:
     assert priced(model, *LAGO_EVENTS).amount == D(expected)
 
 
-# The README's worked example: 2% + 10 cents per transaction, 3 free transactions, a free amount
+# The worked example of docs/billing-rules/README.md: 2% + 10 cents per transaction, 3 free transactions, a free amount
 # of 100.00, a minimum of 0.50 and a maximum of 5.00 per transaction (amounts in cents).
 EXAMPLE = Percentage(
     D(2),

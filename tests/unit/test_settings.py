@@ -1,4 +1,4 @@
-"""Configuration comes from the environment, is validated, and is documented in the README."""
+"""Configuration comes from the environment, is validated, and is documented in docs/operations.md."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from billing_grpc.settings import Settings, ValidationError, env_name
 
-README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+CONFIGURATION = (Path(__file__).resolve().parents[2] / "docs" / "operations.md").read_text()
 
 
 def test_defaults_serve_locally_on_the_embedded_store() -> None:
@@ -45,4 +45,4 @@ def test_invalid_values_are_refused_at_start(environ: dict[str, str]) -> None:
 
 @pytest.mark.parametrize("field", list(Settings.model_fields))
 def test_every_setting_is_in_the_readme_configuration_table(field: str) -> None:
-    assert f"| `{env_name(field)}` |" in README, f"README lacks a row for {env_name(field)}"
+    assert f"| `{env_name(field)}` |" in CONFIGURATION, f"docs/operations.md lacks a row for {env_name(field)}"

@@ -101,7 +101,7 @@ class EntitlementServiceServicer:
     def CheckEntitlements(self, request, context):
         """CheckEntitlements answers up to 1,000 checks in one call, in order, each exactly as
         CheckEntitlement would. For callers that check several features (or organizations) at once:
-        a gRPC call costs the server far more than a check (see the README's benchmark). A check
+        a gRPC call costs the server far more than a check (see docs/benchmarks.md). A check
         that CheckEntitlement would refuse (bad input, unknown feature, another tenant's
         organization) refuses the whole call, naming it (`checks[i]...`). More than 1,000 checks is
         RESOURCE_EXHAUSTED `too_many_checks`; none is INVALID_ARGUMENT.

@@ -59,7 +59,7 @@ class EntitlementServiceStub:
     CheckEntitlements: _grpc.UnaryUnaryMultiCallable[_entitlements_pb2.CheckEntitlementsRequest, _entitlements_pb2.CheckEntitlementsResponse]
     """CheckEntitlements answers up to 1,000 checks in one call, in order, each exactly as
     CheckEntitlement would. For callers that check several features (or organizations) at once:
-    a gRPC call costs the server far more than a check (see the README's benchmark). A check
+    a gRPC call costs the server far more than a check (see docs/benchmarks.md). A check
     that CheckEntitlement would refuse (bad input, unknown feature, another tenant's
     organization) refuses the whole call, naming it (`checks[i]...`). More than 1,000 checks is
     RESOURCE_EXHAUSTED `too_many_checks`; none is INVALID_ARGUMENT.
@@ -96,7 +96,7 @@ class EntitlementServiceAsyncStub(EntitlementServiceStub):
     CheckEntitlements: _aio.UnaryUnaryMultiCallable[_entitlements_pb2.CheckEntitlementsRequest, _entitlements_pb2.CheckEntitlementsResponse]  # type: ignore[assignment]
     """CheckEntitlements answers up to 1,000 checks in one call, in order, each exactly as
     CheckEntitlement would. For callers that check several features (or organizations) at once:
-    a gRPC call costs the server far more than a check (see the README's benchmark). A check
+    a gRPC call costs the server far more than a check (see docs/benchmarks.md). A check
     that CheckEntitlement would refuse (bad input, unknown feature, another tenant's
     organization) refuses the whole call, naming it (`checks[i]...`). More than 1,000 checks is
     RESOURCE_EXHAUSTED `too_many_checks`; none is INVALID_ARGUMENT.
@@ -148,7 +148,7 @@ class EntitlementServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_entitlements_pb2.CheckEntitlementsResponse, _abc.Awaitable[_entitlements_pb2.CheckEntitlementsResponse]]:
         """CheckEntitlements answers up to 1,000 checks in one call, in order, each exactly as
         CheckEntitlement would. For callers that check several features (or organizations) at once:
-        a gRPC call costs the server far more than a check (see the README's benchmark). A check
+        a gRPC call costs the server far more than a check (see docs/benchmarks.md). A check
         that CheckEntitlement would refuse (bad input, unknown feature, another tenant's
         organization) refuses the whole call, naming it (`checks[i]...`). More than 1,000 checks is
         RESOURCE_EXHAUSTED `too_many_checks`; none is INVALID_ARGUMENT.
