@@ -62,8 +62,8 @@ async def list_events(
     if occurred_to is not None:
         request.occurred_to.CopyFrom(timestamp(occurred_to))
     async for answer in client.events.ReadEvents(request):
-        for event in answer.events:
-            if console.json:
-                console.message(event)
-            else:
-                console.line(f"{event.position:>8}  {when(event, 'occurred_at')}  {event.type:<32} {event.stream_id}")
+        event = answer.event
+        if console.json:
+            console.message(event)
+        else:
+            console.line(f"{event.position:>8}  {when(event, 'occurred_at')}  {event.type:<32} {event.stream_id}")
