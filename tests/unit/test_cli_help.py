@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 
 import click
 import pytest
 
 from billing_grpc import __version__, cli
 from billing_grpc.cli.app import root
+from billing_grpc.cli.options import DURATION
 
 
 def walk(command: click.Command, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], click.Command]]:
@@ -97,3 +99,14 @@ def test_shell_completion_completes_commands_and_options(
     with pytest.raises(SystemExit):
         cli.main([])
     assert capsys.readouterr().out.split() == ["plain,change"]
+
+
+def test_durations_read_like_people_write_them() -> None:
+    assert [DURATION.convert(text, None, None) for text in ("90", "90s", "15m", "12h", "30d", "2w")] == [
+        timedelta(seconds=90),
+        timedelta(seconds=90),
+        timedelta(minutes=15),
+        timedelta(hours=12),
+        timedelta(days=30),
+        timedelta(weeks=2),
+    ]
