@@ -29,6 +29,7 @@ from billing_grpc.settings import Settings, ValidationError
 from projections.model import Index, View
 from projections.runner import ProjectionRunner
 from projections.store import InMemoryReadModels
+from tests.prometheus_scrape import sample, scrape
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -310,6 +311,18 @@ async def test_a_stopped_endpoint_refuses_connections() -> None:
 def test_the_endpoint_wants_host_and_port(listen: str) -> None:
     with pytest.raises(ValueError, match="host:port"):
         MetricsEndpoint(Metrics().registry, listen)
+
+
+async def test_the_endpoint_serves_the_process_metrics_of_this_process() -> None:
+    served = MetricsEndpoint(Metrics().registry, "127.0.0.1:0")
+    await served.start()
+    try:
+        samples = await scrape(served.port)
+    finally:
+        await served.stop()
+    for name in ("process_cpu_seconds_total", "process_resident_memory_bytes", "process_open_fds"):
+        assert sample(samples, name) > 0, name
+    assert any(name == "python_info" for name, _ in samples)
 
 
 def test_the_metrics_listen_setting_is_off_by_default_and_validated() -> None:
