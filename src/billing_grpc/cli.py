@@ -12,7 +12,10 @@ from billing_grpc.cli_audit import run as run_audit_command
 from billing_grpc.cli_demo import add_commands as add_demo_commands
 from billing_grpc.cli_keys import add_commands as add_key_commands
 from billing_grpc.logs import configure_logging
-from billing_grpc.settings import Settings, ValidationError
+from billing_grpc.settings import ConfigurationError, Settings, assignments
+
+# sysexits.h EX_CONFIG: what a service manager or a script sees for a bad configuration.
+EX_CONFIG = 78
 
 # A server allocates many short-lived objects per request (a usage batch: thousands). With the
 # default thresholds (700, 10, 10) the cycle collector ran so often, and promoted so many objects
@@ -35,9 +38,17 @@ def build_parser() -> argparse.ArgumentParser:
         "serve",
         help="run the gRPC server",
         description="Run the gRPC server until SIGINT or SIGTERM. "
-        "Configuration comes from environment variables (see README); --listen overrides BILLING_LISTEN.",
+        "Configuration comes from BILLING_CONFIG's TOML file, then environment variables (see README), then "
+        "--set and --listen, which override both.",
     )
-    serve.add_argument("--listen", help="host:port to listen on")
+    serve.add_argument("--listen", help="host:port to listen on (the same as --set listen=HOST:PORT)")
+    serve.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one setting, by name or variable (grace_period_seconds=0, BILLING_LOG_FORMAT=text); repeatable",
+    )
     add_audit_commands(commands)
     add_demo_commands(commands)
     add_key_commands(commands)
@@ -51,12 +62,14 @@ def main(argv: list[str] | None = None) -> int:
         # A client of a running server: the server's settings and logging are not its business.
         return int(asyncio.run(options.run(options, sys.stdout, sys.stderr)))
     try:
-        settings = Settings.from_env()
-    except ValidationError as error:
-        print(f"invalid configuration:\n{error}", file=sys.stderr)
-        return 2
-    if getattr(options, "listen", None):
-        settings = settings.model_copy(update={"listen": options.listen})
+        overrides = assignments(getattr(options, "set", None) or [])
+        if getattr(options, "listen", None):
+            overrides["listen"] = options.listen
+        settings = Settings.load(overrides=overrides)
+    except ConfigurationError as error:
+        for line in error.lines:
+            print(f"invalid configuration: {line}", file=sys.stderr)
+        return EX_CONFIG
     configure_logging(settings.log_level, settings.log_format)
     if options.command == "serve":
         from billing_grpc.api.server import serve

@@ -25,7 +25,7 @@ from billing_grpc.payments.memory_ledger import InMemoryChargeLedger
 from billing_grpc.payments.port import ChargeRequest, ChargeResult, GatewayTimeout, GatewayUnavailable
 from billing_grpc.payments.simulated import SimulatedGateway
 from billing_grpc.scheduler import LEASE_NAME, Scheduler
-from billing_grpc.settings import Settings, ValidationError
+from billing_grpc.settings import ConfigurationError, Settings
 from projections.model import Index, View
 from projections.runner import ProjectionRunner
 from projections.store import InMemoryReadModels
@@ -328,7 +328,7 @@ async def test_the_endpoint_serves_the_process_metrics_of_this_process() -> None
 def test_the_metrics_listen_setting_is_off_by_default_and_validated() -> None:
     assert Settings.from_env({}).metrics_listen == ""
     assert Settings.from_env({"BILLING_METRICS_LISTEN": "0.0.0.0:9464"}).metrics_listen == "0.0.0.0:9464"
-    with pytest.raises(ValidationError, match="host:port"):
+    with pytest.raises(ConfigurationError, match=r"^BILLING_METRICS_LISTEN: host:port"):
         Settings.from_env({"BILLING_METRICS_LISTEN": "9464"})
 
 
