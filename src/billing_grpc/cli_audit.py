@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import TextIO
 
-from billing_grpc.audit.export import TimeRange, event_line, import_lines, stored_events
+from billing_grpc.audit.export import TimeRange, stored_events, write_events
+from billing_grpc.audit.importing import ImportRefused, import_files
+from billing_grpc.audit.output import OutputExists, atomic_output, refuse_existing
 from billing_grpc.audit.progress import ProgressLine
 from billing_grpc.audit.verification import VerificationReport, verify
 from billing_grpc.bootstrap import open_audit_log, upcasters
@@ -34,7 +39,10 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "export-events",
         help="write stored events as JSON Lines",
         description="Write stored events (not upcast, with their hashes) as JSON Lines in global order. "
-        "Resume an interrupted export with --after-position <last position written>.",
+        "An unfiltered export (or its parts, each resumed with --after-position <last position of the one "
+        "before>) can be imported; a filtered one is for reading: import-events refuses it. --output is "
+        "written atomically (no partial file) and never appended to: an existing file is refused "
+        f"(exit {os.EX_CANTCREAT}) unless --force replaces it.",
     )
     export.add_argument("--organization", help="only this organization's events")
     export.add_argument("--stream", help="only this stream's events")
@@ -42,14 +50,20 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     export.add_argument("--from", dest="start", type=moment, help="occurred_at at or after (ISO 8601)")
     export.add_argument("--to", dest="end", type=moment, help="occurred_at before (ISO 8601)")
     export.add_argument("--after-position", type=int, default=0, help="start after this position (resume)")
-    export.add_argument("--output", type=Path, help="file to append to (default: stdout)")
+    export.add_argument("--output", type=Path, help="file to write, whole or not at all (default: stdout)")
+    export.add_argument("--force", action="store_true", help="replace --output if it exists")
     imported = commands.add_parser(
         "import-events",
         help="load a JSON Lines export into an empty store",
         description="Write every event of an export (ids, positions, times and hashes unchanged) into an "
-        "empty store; refuses a store that holds events. Read models are built by the next `serve`.",
+        "empty store; refuses a store that holds events. The files must be the log from position 1 without "
+        "a gap (an unfiltered export, or its parts in order), its hash chain intact: anything else (a "
+        "filtered export) is refused, exit 1, before anything is written. Read models are built by the "
+        "next `serve`.",
     )
-    imported.add_argument("file", type=Path, help="the JSON Lines export")
+    imported.add_argument(
+        "files", nargs="+", type=Path, metavar="FILE", help="the JSON Lines export, or its parts in order"
+    )
 
 
 async def run(options: argparse.Namespace, settings: Settings) -> int:
@@ -58,7 +72,7 @@ async def run(options: argparse.Namespace, settings: Settings) -> int:
         return await replay_verify(settings, sys.stdout, sys.stderr)
     if options.command == "export-events":
         return await export_events(options, settings)
-    return await import_events(options.file, settings)
+    return await import_events(options.files, settings)
 
 
 async def replay_verify(settings: Settings, out: TextIO, err: TextIO) -> int:
@@ -96,41 +110,46 @@ def print_report(report: VerificationReport, out: TextIO) -> None:
 
 
 async def export_events(options: argparse.Namespace, settings: Settings) -> int:
-    """Write the selected stored events as JSON Lines."""
+    """Write the selected stored events as JSON Lines, to stdout or atomically to --output."""
     event_filter = EventFilter(
         stream_id=options.stream or None,
         types=frozenset(options.types),
         organization_ids=None if options.organization is None else frozenset({options.organization}),
     )
     window = TimeRange(options.start, options.end)
-    target = sys.stdout if options.output is None else options.output.open("a", encoding="utf-8")
-    # Events on stdout share the terminal with stderr: a progress line would tear them apart.
-    progress = None if target is sys.stdout else ProgressLine(sys.stderr)
-    written = 0
     try:
-        async with open_audit_log(settings) as log:
-            async for event in stored_events(log.store, options.after_position, event_filter, window):
-                target.write(event_line(event))
-                written += 1
-                if progress is not None:
-                    progress("export", 1)
-    finally:
-        if target is not sys.stdout:
-            target.close()
+        if options.output is not None:
+            refuse_existing(options.output, force=options.force)  # before the store is opened
+        sink: AbstractContextManager[TextIO] = (
+            nullcontext(sys.stdout) if options.output is None else atomic_output(options.output, force=options.force)
+        )
+        with sink as target:
+            # Events on stdout share the terminal with stderr: a progress line would tear them apart.
+            progress = None if options.output is None else ProgressLine(sys.stderr)
+            async with open_audit_log(settings) as log:
+                events = stored_events(log.store, options.after_position, event_filter, window)
+                counted = None if progress is None else _step(progress)
+                exported = await write_events(events, target, options.after_position, counted)
+    except OutputExists as exists:
+        print(f"export refused: {exists}", file=sys.stderr)
+        return os.EX_CANTCREAT
     if progress is not None:
         progress.finish()
-    print(f"exported {written} events", file=sys.stderr)
+    print(exported.summary(), file=sys.stderr)
     return 0
 
 
-async def import_events(path: Path, settings: Settings) -> int:
-    """Load an export into an empty store."""
+def _step(progress: ProgressLine) -> Callable[[int], None]:
+    return lambda events: progress("export", events)
+
+
+async def import_events(paths: list[Path], settings: Settings) -> int:
+    """Load an export (or its parts, in order) into an empty store; exit 1 with one line if refused."""
     async with open_audit_log(settings) as log:
         try:
-            with path.open(encoding="utf-8") as lines:
-                count = await import_lines(log.store, lines, upcasters())
-        except ValueError as exc:
-            print(f"import refused: {exc}", file=sys.stderr)
+            count = await import_files(log.store, paths, upcasters())
+        except ImportRefused as refused:
+            print(f"import refused: {refused}", file=sys.stderr)
             return 1
     print(f"imported {count} events", file=sys.stderr)
     return 0
