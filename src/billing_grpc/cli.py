@@ -11,6 +11,7 @@ from billing_grpc.cli_audit import add_commands as add_audit_commands
 from billing_grpc.cli_audit import run as run_audit_command
 from billing_grpc.cli_demo import add_commands as add_demo_commands
 from billing_grpc.cli_keys import add_commands as add_key_commands
+from billing_grpc.exclusive import exit_status
 from billing_grpc.logs import configure_logging
 from billing_grpc.settings import Settings, ValidationError
 
@@ -38,6 +39,13 @@ def build_parser() -> argparse.ArgumentParser:
         "Configuration comes from environment variables (see README); --listen overrides BILLING_LISTEN.",
     )
     serve.add_argument("--listen", help="host:port to listen on")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run N server processes sharing the port (SO_REUSEPORT), to use N cores; see docs/operations.md",
+    )
     add_audit_commands(commands)
     add_demo_commands(commands)
     add_key_commands(commands)
@@ -59,12 +67,12 @@ def main(argv: list[str] | None = None) -> int:
         settings = settings.model_copy(update={"listen": options.listen})
     configure_logging(settings.log_level, settings.log_format)
     if options.command == "serve":
-        from billing_grpc.api.server import serve
+        from billing_grpc.serving import run_serve
 
         gc.set_threshold(*GC_THRESHOLDS)
-        asyncio.run(serve(settings))
-        return 0
-    return asyncio.run(run_audit_command(options, settings))
+        return run_serve(settings, options.workers)
+    # A refusal (data folder in use: EX_UNAVAILABLE) is one line, not a traceback.
+    return exit_status(lambda: asyncio.run(run_audit_command(options, settings)))
 
 
 if __name__ == "__main__":
