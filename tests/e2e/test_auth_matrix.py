@@ -53,10 +53,13 @@ ENTITLEMENTS = frozenset(
         "EntitlementService/CheckEntitlements",
     }
 )
+# Every role may read the server's clock.
+CLOCK = frozenset({"BillingService/GetClock"})
 # What each caller may do to its own organization (or, for platform roles, to any).
 ALLOWED: dict[str, frozenset[str]] = {
     "platform_admin": EVERYTHING,
     "org_admin": CATALOGUE_READ
+    | CLOCK
     | BILLING_READ
     | ENTITLEMENTS
     | frozenset(
@@ -81,19 +84,22 @@ ALLOWED: dict[str, frozenset[str]] = {
         }
     ),
     "billing_viewer": CATALOGUE_READ
+    | CLOCK
     | BILLING_READ
     | ENTITLEMENTS
     | {"OrganizationService/GetOrganization", "OrganizationService/ListOrganizations"},
-    "usage_emitter": CATALOGUE_READ | USAGE | ENTITLEMENTS,
+    "usage_emitter": CATALOGUE_READ | CLOCK | USAGE | ENTITLEMENTS,
     "auditor": CATALOGUE_READ
+    | CLOCK
     | {
         "EventLogService/ReadEvents",
         "AuditService/ExplainInvoice",
         "OrganizationService/GetOrganization",
         "OrganizationService/ListOrganizations",
     },
-    "platform_usage_emitter": CATALOGUE_READ | USAGE | ENTITLEMENTS,
+    "platform_usage_emitter": CATALOGUE_READ | CLOCK | USAGE | ENTITLEMENTS,
     "platform_auditor": CATALOGUE_READ
+    | CLOCK
     | {
         "EventLogService/ReadEvents",
         "AuditService/ExplainInvoice",

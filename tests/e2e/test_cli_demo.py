@@ -112,7 +112,7 @@ async def test_the_tour_reads_its_key_from_the_environment_and_needs_no_grace_pe
 
 async def test_a_bad_key_stops_the_tour_with_one_clear_line(server: Running) -> None:
     code, out, err = await run_cli(["demo", "--target", target(server), "--api-key", "bgk_not_a_key"])
-    assert code == 1
+    assert code == 77
     assert out == ""
     assert err.startswith("demo failed: UNAUTHENTICATED (invalid_credentials): ")
     assert err.count("\n") == 1
@@ -121,7 +121,7 @@ async def test_a_bad_key_stops_the_tour_with_one_clear_line(server: Running) -> 
 async def test_no_key_at_all_is_refused_before_calling(server: Running, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("BILLING_API_KEY", raising=False)
     code, out, err = await run_cli(["demo", "--target", target(server)])
-    assert (code, out) == (1, "")
+    assert (code, out) == (64, "")
     assert err == "demo failed: no API key: pass --api-key or set BILLING_API_KEY\n"
 
 
@@ -147,7 +147,7 @@ async def test_a_server_on_the_wall_clock_is_named_as_the_problem(
             )
         finally:
             await grpc_server.stop(grace=0)
-    assert code == 1
+    assert code == 65
     assert "the server runs on the wall clock" in err and "BILLING_TEST_CLOCK" in err
     assert "FAILED_PRECONDITION (test_clock_disabled)" in err
     assert "meter" not in out  # refused before creating anything
@@ -155,5 +155,5 @@ async def test_a_server_on_the_wall_clock_is_named_as_the_problem(
 
 async def test_an_unreachable_server_is_one_line() -> None:
     code, _, err = await run_cli(["demo", "--target", f"127.0.0.1:{free_port()}", "--api-key", "bgk_any"])
-    assert code == 1
+    assert code == 69
     assert err.startswith("demo failed: UNAVAILABLE: ") and err.count("\n") == 1

@@ -477,6 +477,10 @@ RPCS: dict[str, tuple[bool, Call]] = {
         False,
         lambda s, t, md: s.billing.AdvanceClock(billing_pb2.AdvanceClockRequest(by_seconds=1), metadata=md),
     ),
+    "BillingService/GetClock": (
+        False,
+        lambda s, t, md: s.billing.GetClock(billing_pb2.GetClockRequest(), metadata=md),
+    ),
     "InvoiceService/GetInvoice": (
         True,
         lambda s, t, md: s.invoices.GetInvoice(billing_pb2.GetInvoiceRequest(invoice_id=t.invoice_id), metadata=md),

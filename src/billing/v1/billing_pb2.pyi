@@ -10,6 +10,18 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class GetClockRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetClockResponse(_message.Message):
+    __slots__ = ("now", "test_clock")
+    NOW_FIELD_NUMBER: _ClassVar[int]
+    TEST_CLOCK_FIELD_NUMBER: _ClassVar[int]
+    now: _timestamp_pb2.Timestamp
+    test_clock: bool
+    def __init__(self, now: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., test_clock: _Optional[bool] = ...) -> None: ...
+
 class CycleReport(_message.Message):
     __slots__ = ("periods_closed", "invoices_finalized", "payments_attempted", "failures")
     PERIODS_CLOSED_FIELD_NUMBER: _ClassVar[int]

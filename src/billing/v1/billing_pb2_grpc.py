@@ -29,7 +29,8 @@ class BillingServiceStub:
     """BillingService runs the billing cycle: close ended periods (issuing each period's invoice as
     a draft), finalize drafts whose grace period is over, and collect payment of due invoices,
     dunning retries included. The scheduler does this every minute by itself; these RPCs are for
-    operators and for tests and demos on a test clock. Platform admins only.
+    operators and for tests and demos on a test clock. Platform admins only,
+    except GetClock (every role).
 
     Every RPC answers UNAUTHENTICATED without a valid API key (`authorization: Bearer <key>`),
     PERMISSION_DENIED when the caller's roles never allow it, INVALID_ARGUMENT with a
@@ -54,13 +55,19 @@ class BillingServiceStub:
                 request_serializer=billing_dot_v1_dot_billing__pb2.AdvanceClockRequest.SerializeToString,
                 response_deserializer=billing_dot_v1_dot_billing__pb2.AdvanceClockResponse.FromString,
                 _registered_method=True)
+        self.GetClock = channel.unary_unary(
+                '/billing.v1.BillingService/GetClock',
+                request_serializer=billing_dot_v1_dot_billing__pb2.GetClockRequest.SerializeToString,
+                response_deserializer=billing_dot_v1_dot_billing__pb2.GetClockResponse.FromString,
+                _registered_method=True)
 
 
 class BillingServiceServicer:
     """BillingService runs the billing cycle: close ended periods (issuing each period's invoice as
     a draft), finalize drafts whose grace period is over, and collect payment of due invoices,
     dunning retries included. The scheduler does this every minute by itself; these RPCs are for
-    operators and for tests and demos on a test clock. Platform admins only.
+    operators and for tests and demos on a test clock. Platform admins only,
+    except GetClock (every role).
 
     Every RPC answers UNAUTHENTICATED without a valid API key (`authorization: Bearer <key>`),
     PERMISSION_DENIED when the caller's roles never allow it, INVALID_ARGUMENT with a
@@ -90,6 +97,15 @@ class BillingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetClock(self, request, context):
+        """GetClock returns the server's business time and whether it is a test clock, and changes
+        nothing (no billing run). Open to every role: usage emitters and dashboards may want the
+        time the server bills by. Safe to repeat.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_BillingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -103,6 +119,11 @@ def add_BillingServiceServicer_to_server(servicer, server):
                     request_deserializer=billing_dot_v1_dot_billing__pb2.AdvanceClockRequest.FromString,
                     response_serializer=billing_dot_v1_dot_billing__pb2.AdvanceClockResponse.SerializeToString,
             ),
+            'GetClock': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetClock,
+                    request_deserializer=billing_dot_v1_dot_billing__pb2.GetClockRequest.FromString,
+                    response_serializer=billing_dot_v1_dot_billing__pb2.GetClockResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'billing.v1.BillingService', rpc_method_handlers)
@@ -115,7 +136,8 @@ class BillingService:
     """BillingService runs the billing cycle: close ended periods (issuing each period's invoice as
     a draft), finalize drafts whose grace period is over, and collect payment of due invoices,
     dunning retries included. The scheduler does this every minute by itself; these RPCs are for
-    operators and for tests and demos on a test clock. Platform admins only.
+    operators and for tests and demos on a test clock. Platform admins only,
+    except GetClock (every role).
 
     Every RPC answers UNAUTHENTICATED without a valid API key (`authorization: Bearer <key>`),
     PERMISSION_DENIED when the caller's roles never allow it, INVALID_ARGUMENT with a
@@ -168,6 +190,33 @@ class BillingService:
             '/billing.v1.BillingService/AdvanceClock',
             billing_dot_v1_dot_billing__pb2.AdvanceClockRequest.SerializeToString,
             billing_dot_v1_dot_billing__pb2.AdvanceClockResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetClock(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/billing.v1.BillingService/GetClock',
+            billing_dot_v1_dot_billing__pb2.GetClockRequest.SerializeToString,
+            billing_dot_v1_dot_billing__pb2.GetClockResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -30,7 +30,8 @@ class BillingServiceStub:
     """BillingService runs the billing cycle: close ended periods (issuing each period's invoice as
     a draft), finalize drafts whose grace period is over, and collect payment of due invoices,
     dunning retries included. The scheduler does this every minute by itself; these RPCs are for
-    operators and for tests and demos on a test clock. Platform admins only.
+    operators and for tests and demos on a test clock. Platform admins only,
+    except GetClock (every role).
 
     Every RPC answers UNAUTHENTICATED without a valid API key (`authorization: Bearer <key>`),
     PERMISSION_DENIED when the caller's roles never allow it, INVALID_ARGUMENT with a
@@ -56,13 +57,19 @@ class BillingServiceStub:
     INVALID_ARGUMENT unless exactly one of `to` and `by_seconds` is set and within ten years.
     Not idempotent with `by_seconds` (each call moves further); a repeated `to` moves no further.
     """
+    GetClock: _grpc.UnaryUnaryMultiCallable[_billing_pb2.GetClockRequest, _billing_pb2.GetClockResponse]
+    """GetClock returns the server's business time and whether it is a test clock, and changes
+    nothing (no billing run). Open to every role: usage emitters and dashboards may want the
+    time the server bills by. Safe to repeat.
+    """
 
 @_typing.type_check_only
 class BillingServiceAsyncStub(BillingServiceStub):
     """BillingService runs the billing cycle: close ended periods (issuing each period's invoice as
     a draft), finalize drafts whose grace period is over, and collect payment of due invoices,
     dunning retries included. The scheduler does this every minute by itself; these RPCs are for
-    operators and for tests and demos on a test clock. Platform admins only.
+    operators and for tests and demos on a test clock. Platform admins only,
+    except GetClock (every role).
 
     Every RPC answers UNAUTHENTICATED without a valid API key (`authorization: Bearer <key>`),
     PERMISSION_DENIED when the caller's roles never allow it, INVALID_ARGUMENT with a
@@ -85,12 +92,18 @@ class BillingServiceAsyncStub(BillingServiceStub):
     INVALID_ARGUMENT unless exactly one of `to` and `by_seconds` is set and within ten years.
     Not idempotent with `by_seconds` (each call moves further); a repeated `to` moves no further.
     """
+    GetClock: _aio.UnaryUnaryMultiCallable[_billing_pb2.GetClockRequest, _billing_pb2.GetClockResponse]  # type: ignore[assignment]
+    """GetClock returns the server's business time and whether it is a test clock, and changes
+    nothing (no billing run). Open to every role: usage emitters and dashboards may want the
+    time the server bills by. Safe to repeat.
+    """
 
 class BillingServiceServicer(metaclass=_abc_1.ABCMeta):
     """BillingService runs the billing cycle: close ended periods (issuing each period's invoice as
     a draft), finalize drafts whose grace period is over, and collect payment of due invoices,
     dunning retries included. The scheduler does this every minute by itself; these RPCs are for
-    operators and for tests and demos on a test clock. Platform admins only.
+    operators and for tests and demos on a test clock. Platform admins only,
+    except GetClock (every role).
 
     Every RPC answers UNAUTHENTICATED without a valid API key (`authorization: Bearer <key>`),
     PERMISSION_DENIED when the caller's roles never allow it, INVALID_ARGUMENT with a
@@ -122,6 +135,17 @@ class BillingServiceServicer(metaclass=_abc_1.ABCMeta):
         (`test_clock_disabled`) unless the server runs on a test clock (BILLING_TEST_CLOCK);
         INVALID_ARGUMENT unless exactly one of `to` and `by_seconds` is set and within ten years.
         Not idempotent with `by_seconds` (each call moves further); a repeated `to` moves no further.
+        """
+
+    @_abc_1.abstractmethod
+    def GetClock(
+        self,
+        request: _billing_pb2.GetClockRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_billing_pb2.GetClockResponse, _abc.Awaitable[_billing_pb2.GetClockResponse]]:
+        """GetClock returns the server's business time and whether it is a test clock, and changes
+        nothing (no billing run). Open to every role: usage emitters and dashboards may want the
+        time the server bills by. Safe to repeat.
         """
 
 def add_BillingServiceServicer_to_server(servicer: BillingServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

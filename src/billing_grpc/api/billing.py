@@ -78,6 +78,14 @@ class BillingServicer(billing_pb2_grpc.BillingServiceServicer):
         report = await self._app.cycle.advance(clock, target, command)
         return billing_pb2.AdvanceClockResponse(now=convert.timestamp(clock.now()), report=_report(report))
 
+    async def GetClock(
+        self, request: billing_pb2.GetClockRequest, context: aio.ServicerContext
+    ) -> billing_pb2.GetClockResponse:
+        """The server's business time, and whether it is a test clock; changes nothing (any role: the policy)."""
+        return billing_pb2.GetClockResponse(
+            now=convert.timestamp(self._app.clock.now()), test_clock=self._app.test_clock is not None
+        )
+
 
 class InvoiceServicer(billing_pb2_grpc.InvoiceServiceServicer):
     """Invoices, payments and balances, read from their read models; voiding."""

@@ -67,6 +67,7 @@ POLICY: dict[str, Action] = {
     method(usage_pb2, "UsageService", "PreviewInvoice"): Action.BILLING_READ,
     method(billing_pb2, "BillingService", "RunBillingCycle"): Action.BILLING_OPERATE,
     method(billing_pb2, "BillingService", "AdvanceClock"): Action.BILLING_OPERATE,
+    method(billing_pb2, "BillingService", "GetClock"): Action.CLOCK_READ,
     method(billing_pb2, "InvoiceService", "GetInvoice"): Action.BILLING_READ,
     method(billing_pb2, "InvoiceService", "ListInvoices"): Action.BILLING_READ,
     method(billing_pb2, "InvoiceService", "VoidInvoice"): Action.BILLING_OPERATE,

@@ -43,6 +43,7 @@ READS = frozenset(
     {
         ("billing.v1.AuditService", "VerifyProjections"),
         ("billing.v1.AuditService", "ExplainInvoice"),
+        ("billing.v1.BillingService", "GetClock"),
         ("billing.v1.InvoiceService", "GetInvoice"),
         ("billing.v1.InvoiceService", "ListInvoices"),
         ("billing.v1.InvoiceService", "GetBalance"),

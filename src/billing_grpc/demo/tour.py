@@ -18,7 +18,7 @@ import grpc
 from grpc import aio
 
 from billing.v1 import billing_pb2, catalogue_pb2, organizations_pb2, subscriptions_pb2
-from billing_grpc.cli_remote import CommandError, describe_error, moment_of, timestamp
+from billing_grpc.cli.remote import DATA, CommandError, describe_error, moment_of, timestamp
 from billing_grpc.client import BillingClient
 from billing_grpc.demo import script, usage
 from billing_grpc.demo.paging import every_page
@@ -87,7 +87,8 @@ class Tour:
             if error.code() == grpc.StatusCode.FAILED_PRECONDITION:
                 raise CommandError(
                     f"the server runs on the wall clock, and the tour needs a test clock to move: start it "
-                    f"with BILLING_TEST_CLOCK=2026-01-01T00:00:00Z (or run `make demo`) [{describe_error(error)}]"
+                    f"with BILLING_TEST_CLOCK=2026-01-01T00:00:00Z (or run `make demo`) [{describe_error(error)}]",
+                    DATA,
                 ) from error
             raise
         self._now = moment_of(answer.now)

@@ -42,6 +42,8 @@ class Action(StrEnum):
     ENTITLEMENTS_CHECK = "entitlements.check"
     # An invoice's calculation and the facts behind it: its organization's readers and auditors.
     INVOICES_EXPLAIN = "invoices.explain"
+    # The server's business time (GetClock): harmless, and every caller's code may want it.
+    CLOCK_READ = "clock.read"
     # Rebuild every read model and check the log's hash chain: platform-wide, platform admins.
     LOG_VERIFY = "log.verify"
 
@@ -59,6 +61,7 @@ _ALLOWS: dict[Role, frozenset[Action]] = {
             Action.BILLING_READ,
             Action.ENTITLEMENTS_CHECK,
             Action.INVOICES_EXPLAIN,
+            Action.CLOCK_READ,
         }
     ),
     Role.BILLING_VIEWER: frozenset(
@@ -68,11 +71,20 @@ _ALLOWS: dict[Role, frozenset[Action]] = {
             Action.BILLING_READ,
             Action.ENTITLEMENTS_CHECK,
             Action.INVOICES_EXPLAIN,
+            Action.CLOCK_READ,
         }
     ),
-    Role.USAGE_EMITTER: frozenset({Action.USAGE_RECORD, Action.CATALOGUE_READ, Action.ENTITLEMENTS_CHECK}),
+    Role.USAGE_EMITTER: frozenset(
+        {Action.USAGE_RECORD, Action.CATALOGUE_READ, Action.ENTITLEMENTS_CHECK, Action.CLOCK_READ}
+    ),
     Role.AUDITOR: frozenset(
-        {Action.EVENTS_READ, Action.ORGANIZATIONS_READ, Action.CATALOGUE_READ, Action.INVOICES_EXPLAIN}
+        {
+            Action.EVENTS_READ,
+            Action.ORGANIZATIONS_READ,
+            Action.CATALOGUE_READ,
+            Action.INVOICES_EXPLAIN,
+            Action.CLOCK_READ,
+        }
     ),
 }
 
