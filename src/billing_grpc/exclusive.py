@@ -10,7 +10,7 @@ second command finds out up front, and says so in one line, instead of spawning 
 exit at once until a timeout.
 
 Each refusal is an `Unavailable` error: one line, and exit status 69 (EX_UNAVAILABLE of
-sysexits.h) from the command line.
+sysexits.h) from the command line (`cli/exits.py`).
 """
 
 from __future__ import annotations
@@ -53,11 +53,15 @@ class DataDirInUse(Unavailable):
 
 
 def exit_status(command: Callable[[], int]) -> int:
-    """Run `command`; an `Unavailable` refusal becomes one line on stderr and its exit status."""
+    """Run `command`; an `Unavailable` refusal becomes one line on stderr and its exit status.
+
+    For processes outside the command line's own handler (`cli/exits.py`), which prints the
+    same line: `serve --workers` workers.
+    """
     try:
         return command()
     except Unavailable as refusal:
-        print(f"billing-grpc: {refusal}", file=sys.stderr, flush=True)
+        print(f"error: {refusal}", file=sys.stderr, flush=True)
         return refusal.exit_code
 
 

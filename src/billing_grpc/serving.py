@@ -16,13 +16,10 @@ import contextlib
 import gc
 import logging
 import multiprocessing
-import multiprocessing.connection
 import os
 import signal
-import threading
 import time
 from collections.abc import Sequence
-from types import FrameType
 
 from billing_grpc.api import server
 from billing_grpc.api.server import Worker
@@ -34,8 +31,8 @@ from billing_grpc.settings import Settings, key_hash_secret
 
 log = logging.getLogger(__name__)
 
-# Exit status of a refused combination of settings (as for invalid configuration).
-EX_CONFIG = 2
+# Exit status of a refused combination of settings: EX_CONFIG, as for invalid configuration.
+EX_CONFIG = 78
 # On top of the drain's grace: how long a stopping worker may take to close its store client.
 STOP_MARGIN_SECONDS = 15.0
 
@@ -46,19 +43,18 @@ class WorkersRefused(Unavailable):
     exit_code = EX_CONFIG
 
 
-def run_serve(settings: Settings, workers: int = 1) -> int:
-    """`billing-grpc serve [--workers N]`: serve until SIGINT/SIGTERM; the exit status."""
+async def run_serve(settings: Settings, workers: int = 1) -> int:
+    """`billing-grpc serve [--workers N]`: serve until SIGINT/SIGTERM; the exit status.
+
+    Raises `Unavailable` (one line) for a busy port, a held data folder or refused settings.
+    """
     if workers <= 1:
-        return exit_status(lambda: _serve_one(settings))
-    return exit_status(lambda: serve_workers(settings, workers))
+        await server.serve(settings)  # through the module: tests replace it
+        return 0
+    return await serve_workers(settings, workers)
 
 
-def _serve_one(settings: Settings) -> int:
-    asyncio.run(server.serve(settings))
-    return 0
-
-
-def check_workers(settings: Settings, workers: int) -> None:
+def check_workers(settings: Settings) -> None:
     """Refuse (`WorkersRefused`) what N processes on one port cannot share."""
     address = split_address(settings.listen)
     if address is not None and address[1] == 0:
@@ -67,8 +63,6 @@ def check_workers(settings: Settings, workers: int) -> None:
         raise WorkersRefused("--workers needs a shared store: each worker would have its own BILLING_STORE=memory")
     if settings.test_clock is not None:
         raise WorkersRefused("--workers cannot share a test clock (BILLING_TEST_CLOCK is one process's)")
-    if workers > 64:
-        raise WorkersRefused(f"--workers {workers}: at most 64")
 
 
 def worker_settings(settings: Settings, index: int, mongo_uri: str) -> Settings:
@@ -82,30 +76,27 @@ def worker_settings(settings: Settings, index: int, mongo_uri: str) -> Settings:
     return settings.model_copy(update=update)
 
 
-def serve_workers(settings: Settings, workers: int) -> int:
+async def serve_workers(settings: Settings, workers: int) -> int:
     """Start `workers` server processes on one port and supervise them until SIGINT/SIGTERM.
 
     A worker that exits on its own stops the rest; the status is then the worker's (or 1).
     """
-    check_workers(settings, workers)
+    check_workers(settings)
     check_port_free(settings.listen)
     with contextlib.ExitStack() as stack:
         uri = settings.mongo_uri
         if uri is None:
-            uri = stack.enter_context(embedded_store(settings, f"billing-grpc serve --workers {workers}"))
+            holder = f"billing-grpc serve --workers {workers}"
+            uri = await asyncio.to_thread(stack.enter_context, embedded_store(settings, holder))
         # Created once here when unset: workers reading it at once would race to create it.
         key_hash_secret(settings)
-        return _supervise(settings, workers, uri)
-    raise AssertionError("unreachable")  # pragma: no cover (mypy: ExitStack may swallow)
+        return await _supervise(settings, workers, uri)
+    raise AssertionError("unreachable")  # mypy: an ExitStack may swallow exceptions
 
 
-def _supervise(settings: Settings, count: int, uri: str) -> int:
-    stop = threading.Event()
-
-    def request_stop(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    previous = {signum: signal.signal(signum, request_stop) for signum in (signal.SIGINT, signal.SIGTERM)}
+async def _supervise(settings: Settings, count: int, uri: str) -> int:
+    loop = asyncio.get_running_loop()
+    stop, exited = asyncio.Event(), asyncio.Event()
     # Fresh interpreters, not forks: gRPC must not be forked once it runs, and each worker
     # builds its own server and store client.
     context = multiprocessing.get_context("spawn")
@@ -117,18 +108,25 @@ def _supervise(settings: Settings, count: int, uri: str) -> int:
         )
         for index in range(count)
     ]
+    for signum in (signal.SIGINT, signal.SIGTERM):  # Ctrl-C reaches the workers too; they drain
+        loop.add_signal_handler(signum, stop.set)
     try:
         for process in processes:
             process.start()
+            loop.add_reader(process.sentinel, exited.set)  # readable once the process has ended
         pids = [p.pid for p in processes]
         log.info("workers started", extra={"workers": count, "pids": pids, "listen": settings.listen})
-        while not stop.is_set() and all(p.is_alive() for p in processes):
-            multiprocessing.connection.wait([p.sentinel for p in processes], timeout=0.5)
+        waits = [asyncio.create_task(stop.wait()), asyncio.create_task(exited.wait())]
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        for task in waits:
+            task.cancel()
         failed = [p for p in processes if not p.is_alive()] if not stop.is_set() else []
-        _stop_all(processes, settings.shutdown_grace_seconds + STOP_MARGIN_SECONDS)
+        for process in processes:
+            loop.remove_reader(process.sentinel)
+        await asyncio.to_thread(_stop_all, processes, settings.shutdown_grace_seconds + STOP_MARGIN_SECONDS)
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
     if failed:
         code = failed[0].exitcode or 1
         log.error("worker exited; stopped the others", extra={"pid": failed[0].pid, "exit_code": code})

@@ -79,7 +79,7 @@ async def test_a_second_serve_on_a_busy_port_exits_69_in_one_line_and_the_first_
         )
         assert second.code == EX_UNAVAILABLE
         assert second.stderr.splitlines() == [
-            f"billing-grpc: cannot listen on {first.address}: the port is in use by another process "
+            f"error: cannot listen on {first.address}: the port is in use by another process "
             "(another billing-grpc serve?); stop it, or choose another with --listen or BILLING_LISTEN"
         ]
         assert not (tmp_path / "second" / "mongo").exists(), "the refused server started a store"
@@ -102,7 +102,7 @@ async def test_replay_and_a_second_serve_on_a_held_data_dir_say_so_in_one_line_w
 
 def _refusal(data_dir: Path, pid: int, uri: str) -> str:
     return (
-        f"billing-grpc: data directory {data_dir.resolve()} is in use by billing-grpc serve (pid {pid}); "
+        f"error: data directory {data_dir.resolve()} is in use by billing-grpc serve (pid {pid}); "
         f"stop it first, or set BILLING_DATA_DIR (or MONGO_URI={uri} to work on its store while it runs)"
     )
 

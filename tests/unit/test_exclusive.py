@@ -145,20 +145,20 @@ def test_a_refusal_is_one_line_on_stderr_and_exit_status_69(capsys: pytest.Captu
         raise PortInUse("cannot listen on 127.0.0.1:1: the port is in use")
 
     assert exit_status(refused) == EX_UNAVAILABLE == 69
-    assert capsys.readouterr().err == "billing-grpc: cannot listen on 127.0.0.1:1: the port is in use\n"
+    assert capsys.readouterr().err == "error: cannot listen on 127.0.0.1:1: the port is in use\n"
     assert exit_status(lambda: 0) == 0
 
 
 def test_workers_are_refused_what_one_process_holds() -> None:
     base = Settings(key_hash_secret=SECRET)
-    check_workers(base, 2)
+    check_workers(base)
     for update, reason in (
         ({"listen": "127.0.0.1:0"}, "fixed port"),
         ({"store": "memory"}, "shared store"),
         ({"test_clock": "now"}, "test clock"),
     ):
         with pytest.raises(WorkersRefused, match=reason):
-            check_workers(base.model_copy(update=update), 2)
+            check_workers(base.model_copy(update=update))
 
 
 def test_each_worker_gets_the_shared_store_and_its_own_metrics_port() -> None:

@@ -35,10 +35,18 @@ def server_settings(**overrides: Any) -> Settings:
     "(see README); --listen overrides BILLING_LISTEN.",
 )
 @click.option("--listen", help="host:port to listen on")
-def serve_command(listen: str | None) -> Coroutine[Any, Any, None]:
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    metavar="N",
+    help="Run N server processes sharing the port (SO_REUSEPORT) on one store, to use N cores "
+    "(docs/operations.md, Serving).",
+)
+def serve_command(listen: str | None, workers: int) -> Coroutine[Any, Any, int]:
     """Run the server."""
-    from billing_grpc.api.server import serve
+    from billing_grpc.serving import run_serve
 
     settings = server_settings(**({"listen": listen} if listen else {}))
     gc.set_threshold(*GC_THRESHOLDS)
-    return serve(settings)
+    return run_serve(settings, workers)
