@@ -36,10 +36,9 @@ def test_bad_configuration_is_a_line_per_bad_variable_and_exit_78(monkeypatch: p
 
         assert (code, out) == (Exit.CONFIG, ""), command
         assert err.splitlines() == [
-            "error: invalid configuration: BILLING_LOG_LEVEL: Input should be 'DEBUG', 'INFO', 'WARNING' or "
-            "'ERROR' (got 'LOUD')",
-            "error: invalid configuration: BILLING_KEEPALIVE_SECONDS: Input should be greater than or equal to 1 "
-            "(got '0')",
+            "error: invalid configuration: BILLING_LOG_LEVEL: must be 'DEBUG', 'INFO', 'WARNING' or "
+            "'ERROR' (got LOUD)",
+            "error: invalid configuration: BILLING_KEEPALIVE_SECONDS: must be ≥ 1 (got 0)",
         ]
 
 

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 import grpc
 from grpc import aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 
 from billing.v1 import (
     audit_pb2,
@@ -42,6 +41,7 @@ from billing_grpc.api.event_log import EventLogServicer
 from billing_grpc.api.identity import ApiKeyServicer, UserServicer
 from billing_grpc.api.interceptors import RequestInterceptor
 from billing_grpc.api.organizations import OrganizationServicer
+from billing_grpc.api.reflection import enable_reflection
 from billing_grpc.api.store_health import follow_store
 from billing_grpc.api.subscriptions import SubscriptionServicer
 from billing_grpc.api.usage import UsageServicer
@@ -173,7 +173,7 @@ def create_server(app: App, listen: str | None = None, *, reuse_port: bool = Fal
     audit_pb2_grpc.add_AuditServiceServicer_to_server(AuditServicer(app), grpc_server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, grpc_server)
-    reflection.enable_server_reflection((*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), grpc_server)
+    enable_reflection((*SERVICE_NAMES, health.SERVICE_NAME), grpc_server)
     address = listen or app.settings.listen
     credentials = server_credentials(app.settings)
     try:

@@ -12,12 +12,11 @@ from enum import IntEnum
 
 import grpc
 from grpc import aio
-from pydantic import ValidationError
 from pymongo.errors import ConnectionFailure
 
 from billing_grpc.cli.remote import CommandError, describe_error
 from billing_grpc.exclusive import Unavailable
-from billing_grpc.settings import env_name
+from billing_grpc.settings import ConfigurationError
 
 
 class Exit(IntEnum):
@@ -61,32 +60,14 @@ GRPC_EXITS: dict[grpc.StatusCode, Exit] = {
     grpc.StatusCode.DATA_LOSS: Exit.SOFTWARE,
 }
 
-# Secrets and connection strings (which may hold a password) are never echoed back.
-UNPRINTED_SETTINGS = frozenset({"mongo_uri", "key_hash_secret", "bootstrap_api_key"})
-
-
-def configuration_lines(error: ValidationError) -> list[str]:
-    """One line per bad setting, named by its environment variable: `BILLING_X: why (got 'value')`."""
-    lines = []
-    for problem in error.errors():
-        field = str(problem["loc"][0]) if problem["loc"] else ""
-        message = str(problem["msg"]).removeprefix("Value error, ")
-        if not field:  # a rule across settings: its message names the variables
-            lines.append(message)
-            continue
-        shown = "" if field in UNPRINTED_SETTINGS else f" (got {problem.get('input')!r})"
-        lines.append(f"{env_name(field)}: {message}{shown}")
-    return lines
-
-
 def classify(error: BaseException) -> tuple[Exit, list[str]]:
     """The exit status for `error` and the lines that explain it (one, except per-field lists)."""
     if isinstance(error, CommandError):
         return Exit(error.exit), [str(error)]
     if isinstance(error, aio.AioRpcError):
         return GRPC_EXITS.get(error.code(), Exit.SOFTWARE), [describe_error(error)]
-    if isinstance(error, ValidationError):
-        return Exit.CONFIG, [f"invalid configuration: {line}" for line in configuration_lines(error)]
+    if isinstance(error, ConfigurationError):  # one line per bad value, secrets never echoed
+        return Exit.CONFIG, [f"invalid configuration: {line}" for line in error.lines]
     if isinstance(error, Unavailable):  # a busy port or data folder, settings --workers cannot share
         return Exit(error.exit_code), [str(error)]
     if isinstance(error, ConnectionFailure):

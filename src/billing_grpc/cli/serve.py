@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from billing_grpc.logs import configure_logging
-from billing_grpc.settings import Settings
+from billing_grpc.settings import Settings, assignments
 
 # A server allocates many short-lived objects per request (a usage batch: thousands). With the
 # default thresholds (700, 10, 10) the cycle collector ran so often, and promoted so many objects
@@ -19,11 +19,9 @@ from billing_grpc.settings import Settings
 GC_THRESHOLDS = (20_000, 50, 100)
 
 
-def server_settings(**overrides: Any) -> Settings:
-    """Settings from the environment (a ValidationError is exit 78, a line per bad variable), logging set."""
-    settings = Settings.from_env()
-    if overrides:
-        settings = settings.model_copy(update=overrides)
+def server_settings(overrides: dict[str, str] | None = None) -> Settings:
+    """Settings from the file, the environment and `overrides` (a ConfigurationError is exit 78), logging set."""
+    settings = Settings.load(overrides=overrides)
     configure_logging(settings.log_level, settings.log_format)
     return settings
 
@@ -31,10 +29,17 @@ def server_settings(**overrides: Any) -> Settings:
 @click.command(
     "serve",
     short_help="Run the gRPC server.",
-    help="Run the gRPC server until SIGINT or SIGTERM. Configuration comes from environment variables "
-    "(see README); --listen overrides BILLING_LISTEN.",
+    help="Run the gRPC server until SIGINT or SIGTERM. Configuration comes from BILLING_CONFIG's TOML file, "
+    "then environment variables (see docs), then --set and --listen, which override both.",
 )
-@click.option("--listen", help="host:port to listen on")
+@click.option("--listen", help="host:port to listen on (the same as --set listen=HOST:PORT)")
+@click.option(
+    "--set",
+    "assignments_",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="override one setting, by name or variable (grace_period_seconds=0, BILLING_LOG_FORMAT=text); repeatable",
+)
 @click.option(
     "--workers",
     type=click.IntRange(1, 64),
@@ -43,10 +48,13 @@ def server_settings(**overrides: Any) -> Settings:
     help="Run N server processes sharing the port (SO_REUSEPORT) on one store, to use N cores "
     "(docs/operations.md, Serving).",
 )
-def serve_command(listen: str | None, workers: int) -> Coroutine[Any, Any, int]:
+def serve_command(listen: str | None, assignments_: tuple[str, ...], workers: int) -> Coroutine[Any, Any, int]:
     """Run the server."""
     from billing_grpc.serving import run_serve
 
-    settings = server_settings(**({"listen": listen} if listen else {}))
+    overrides = assignments(assignments_)
+    if listen:
+        overrides["listen"] = listen
+    settings = server_settings(overrides)
     gc.set_threshold(*GC_THRESHOLDS)
     return run_serve(settings, workers)
