@@ -171,6 +171,11 @@ def _evolve(current: Document, fact: _Change) -> None:
         case SubscriptionResumed():
             _resumed(current, fact)
         case SubscriptionPeriodClosed():
+            if current.get("segment_start") is not None and current["segment_start"] < fact.period_end:
+                # The current plan's part of the closed period: once the next period starts, the
+                # cycle alone would file its late usage under the period's first segment.
+                last = {"start": current["segment_start"], "end": fact.period_end, "plan_id": current["plan_id"]}
+                current["segments"] = [*current.get("segments", []), last]
             current["segment_start"], current["pending_prorations"], current["arrears_from"] = None, [], None
             pending = current.get("pending_anchor")
             if pending is not None and fact.cycle_anchor == pending and fact.next_period_start is not None:

@@ -1,4 +1,8 @@
-"""All configuration, read once from environment variables into one validated object.
+"""All configuration, read once into one validated pydantic-settings model.
+
+Three layers, later ones winning: a TOML file (named by `BILLING_CONFIG`), the environment
+(`BILLING_*`, and `MONGO_URI`), and command-line overrides (`serve --set key=value`). A bad value
+is reported as one line naming where it came from, never as pydantic's dump.
 
 Each field's description is the README's configuration table; a test keeps them in step.
 """
@@ -7,25 +11,53 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from cronsim import CronSim, CronSimError
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+from pydantic_settings.sources.utils import parse_env_vars
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
 
-class Settings(BaseModel):
+# The variable naming the configuration file; not a setting itself.
+CONFIG_FILE = "BILLING_CONFIG"
+# Secrets and connection strings (which may hold a password) are never echoed in an error.
+UNPRINTED = frozenset({"mongo_uri", "key_hash_secret", "bootstrap_admin_key"})
+
+
+class ConfigurationError(ValueError):
+    """Configuration that cannot be used: one line per problem, each naming the variable, key or flag."""
+
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__("\n".join(lines))
+        self.lines = lines
+
+
+class Settings(BaseSettings):
     """Runtime configuration of one server instance."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # validate_by_name: code and tests build Settings(mongo_uri=...) although the environment says MONGO_URI.
+    model_config = SettingsConfigDict(
+        frozen=True, extra="forbid", env_prefix="BILLING_", env_ignore_empty=True, validate_by_name=True
+    )
 
     mongo_uri: str | None = Field(
-        None, description="MongoDB connection string (a replica set). Unset: start the embedded store."
+        None,
+        validation_alias=AliasChoices("mongo_uri", "MONGO_URI"),
+        description="MongoDB connection string (a replica set). Unset: start the embedded store.",
     )
     store: Literal["mongodb", "memory"] = Field(
         "mongodb",
@@ -135,7 +167,10 @@ class Settings(BaseModel):
     @classmethod
     def _test_clock(cls, value: str | None) -> str | None:
         if value is not None and value != "now":
-            moment = datetime.fromisoformat(value)
+            try:
+                moment = datetime.fromisoformat(value)
+            except ValueError:
+                raise ValueError("an ISO 8601 UTC time, e.g. 2026-01-01T00:00:00Z, or `now`") from None
             if moment.tzinfo is None:
                 raise ValueError("give the test clock's start with a UTC offset, e.g. 2026-01-01T00:00:00Z")
         return value
@@ -159,15 +194,152 @@ class Settings(BaseModel):
         return self
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """Build settings from `BILLING_*` variables (and `MONGO_URI`), defaults elsewhere."""
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """`Settings(...)` takes only what it is given; `load` is where the file and the environment come in.
+
+        So a test or an embedding that builds its settings in code never picks up a stray
+        `BILLING_*` variable of the shell it runs in.
+        """
+        return (init_settings,)
+
+    @classmethod
+    def load(cls, environ: Mapping[str, str] | None = None, overrides: Mapping[str, str] | None = None) -> Settings:
+        """The settings from the file, the environment (default: `os.environ`) and overrides, in that order.
+
+        Raises ConfigurationError with one line per bad value, named as its source names it.
+        """
         environ = os.environ if environ is None else environ
-        values: dict[str, str] = {}
-        for name in cls.model_fields:
-            key = env_name(name)
-            if environ.get(key):
-                values[name] = environ[key]
-        return cls.model_validate(values)
+        flags, unknown = _override_layer(overrides)
+        layers = [_file_layer(environ), _Layer(env_name, _EnvironSource(cls, environ)()), flags]
+        values: dict[str, object] = {}
+        for layer in layers:
+            values.update(layer.values)
+        try:
+            settings = cls.model_validate(values)
+        except ValidationError as error:
+            raise ConfigurationError(unknown + [_describe(problem, layers) for problem in error.errors()]) from None
+        if unknown:
+            raise ConfigurationError(unknown)
+        return settings
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from the configuration file and `BILLING_*` variables (and `MONGO_URI`)."""
+        return cls.load(environ)
+
+
+class _EnvironSource(EnvSettingsSource):
+    """pydantic-settings' environment source, reading a given mapping instead of `os.environ` (tests)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        self._environ = environ
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return parse_env_vars(self._environ, self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str)
+
+
+class _Layer:
+    """One source's values and how that source names a setting in an error line."""
+
+    def __init__(self, name_of: Callable[[str], str], values: Mapping[str, Any]) -> None:
+        self.name_of = name_of
+        self.values = dict(values)
+
+
+def _file_layer(environ: Mapping[str, str]) -> _Layer:
+    path = environ.get(CONFIG_FILE, "")
+    if not path:
+        return _Layer(str, {})
+    if not Path(path).is_file():
+        raise ConfigurationError([f"{CONFIG_FILE}: no such file (got {path})"])
+    try:
+        values = TomlConfigSettingsSource(Settings, toml_file=Path(path))()
+    except ValueError as error:  # tomllib.TOMLDecodeError
+        raise ConfigurationError([f"{CONFIG_FILE}: {path} is not TOML: {error}"]) from None
+    return _Layer(lambda field: f"{field} ({path})", values)
+
+
+def _override_layer(overrides: Mapping[str, str] | None) -> tuple[_Layer, list[str]]:
+    """The overrides keyed by setting, and a line for each key that names none."""
+    values: dict[str, str] = {}
+    unknown: list[str] = []
+    for key, value in (overrides or {}).items():
+        field = field_name(key)
+        if field is None:
+            unknown.append(f"{key} (command line): unknown setting")
+        else:
+            values[field] = value
+    return _Layer(lambda field: f"{field} (command line)", values), unknown
+
+
+def assignments(items: Iterable[str]) -> dict[str, str]:
+    """`key=value` strings (command-line `--set`) as overrides; keys are setting or variable names."""
+    pairs: dict[str, str] = {}
+    for item in items:
+        key, separator, value = item.partition("=")
+        if not separator or not key.strip():
+            raise ConfigurationError([f"--set {item}: expected KEY=VALUE, e.g. --set grace_period_seconds=0"])
+        pairs[key.strip()] = value
+    return pairs
+
+
+def field_name(key: str) -> str | None:
+    """The setting a key names: `grace_period_seconds`, `BILLING_GRACE_PERIOD_SECONDS` or `MONGO_URI`."""
+    lowered = key.lower()
+    for candidate in (lowered, lowered.removeprefix("billing_")):
+        if candidate in Settings.model_fields:
+            return candidate
+    return None
+
+
+def _describe(problem: ErrorDetails, layers: list[_Layer]) -> str:
+    """One line: where the value came from, what is wrong with it, and the value (unless secret)."""
+    message = _explain(problem)
+    if not problem["loc"]:  # a rule across settings: its message names the variables
+        return message
+    field = str(problem["loc"][0])
+    source = next((layer for layer in reversed(layers) if field in layer.values), layers[1])
+    value = problem.get("input")
+    hidden = field in UNPRINTED or value is None or problem["type"] == "extra_forbidden"
+    shown = "" if hidden else f" (got {value if isinstance(value, str) else repr(value)})"
+    return f"{source.name_of(field)}: {message}{shown}"
+
+
+# pydantic's wording, said the way an operator reads a configuration error.
+_MESSAGES: dict[str, Callable[[dict[str, Any]], str]] = {
+    "greater_than_equal": lambda ctx: f"must be ≥ {ctx['ge']}",
+    "greater_than": lambda ctx: f"must be > {ctx['gt']}",
+    "less_than_equal": lambda ctx: f"must be ≤ {ctx['le']}",
+    "less_than": lambda ctx: f"must be < {ctx['lt']}",
+    "int_parsing": lambda ctx: "must be a whole number",
+    "int_from_float": lambda ctx: "must be a whole number",
+    "int_type": lambda ctx: "must be a whole number",
+    "float_parsing": lambda ctx: "must be a number",
+    "float_type": lambda ctx: "must be a number",
+    "decimal_parsing": lambda ctx: "must be a number",
+    "bool_parsing": lambda ctx: "must be true or false",
+    "bool_type": lambda ctx: "must be true or false",
+    "string_type": lambda ctx: "must be a string",
+    "literal_error": lambda ctx: f"must be {ctx['expected']}",
+    "string_too_short": lambda ctx: f"must be at least {ctx['min_length']} characters",
+    "too_short": lambda ctx: f"must be at least {ctx['min_length']} characters",
+    "extra_forbidden": lambda ctx: "unknown setting",
+}
+
+
+def _explain(problem: ErrorDetails) -> str:
+    explain = _MESSAGES.get(problem["type"])
+    if explain is not None:
+        return explain(dict(problem.get("ctx") or {}))
+    return str(problem["msg"]).removeprefix("Value error, ")
 
 
 def env_name(field: str) -> str:
@@ -189,4 +361,12 @@ def key_hash_secret(settings: Settings) -> bytes:
     return path.read_text().strip().encode()
 
 
-__all__ = ["Settings", "ValidationError", "env_name", "key_hash_secret"]
+__all__ = [
+    "ConfigurationError",
+    "Settings",
+    "ValidationError",
+    "assignments",
+    "env_name",
+    "field_name",
+    "key_hash_secret",
+]

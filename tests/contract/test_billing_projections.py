@@ -686,7 +686,12 @@ async def test_a_plan_change_splits_the_period_into_segments_until_the_close_and
     await fold(store, read_models)
     doc = await get(read_models, SUBSCRIPTIONS, "sub-1")
     assert (doc["segment_start"], doc["pending_prorations"]) == (None, [])
-    assert doc["segments"] == [{"start": T0, "end": changed_at, "plan_id": "plan-pro"}]  # late usage needs it
+    # Late usage needs both segments' bounds until the seal: the cycle alone would file usage of
+    # the new plan's part under the period's first segment.
+    assert doc["segments"] == [
+        {"start": T0, "end": changed_at, "plan_id": "plan-pro"},
+        {"start": changed_at, "end": APRIL, "plan_id": "plan-max"},
+    ]
     await world.emit(world.subs["sub-1"].seal_usage(APRIL, APRIL))
     await fold(store, read_models)
     assert (await get(read_models, SUBSCRIPTIONS, "sub-1"))["segments"] == []

@@ -1,18 +1,17 @@
-"""Run a client command (`demo`, `keys`) in the test's event loop, through the real argument parser."""
+"""Run a client command in the test's event loop, through the real command line (parsing, exit statuses)."""
 
 from __future__ import annotations
 
 import io
 
-from billing_grpc import cli
+from billing_grpc.cli.app import main_async
 from tests.e2e.conftest import Running
 
 
 async def run_cli(argv: list[str]) -> tuple[int, str, str]:
-    """Parse `argv` as `billing-grpc` would and run the command; its exit status, stdout and stderr."""
-    options = cli.build_parser().parse_args(argv)
+    """Run `billing-grpc <argv>` as the console script would; its exit status, stdout and stderr."""
     out, err = io.StringIO(), io.StringIO()
-    code = await options.run(options, out, err)
+    code = await main_async(argv, out, err)
     return code, out.getvalue(), err.getvalue()
 
 

@@ -7,14 +7,20 @@ month's peak. Its usage: 12,000 calls and 20 GB, then 60,000 and 35 GB, then 150
 
 from __future__ import annotations
 
+import dataclasses
+import io
+import logging
 import re
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import pytest
 
 from billing.v1 import billing_pb2
 from billing_grpc.api.server import create_server
 from billing_grpc.bootstrap import open_app
+from billing_grpc.client import BillingClient, connect
+from billing_grpc.demo.tour import Tour
 from billing_grpc.domain.clock import SystemClock
 from billing_grpc.embedded import free_port
 from billing_grpc.settings import Settings
@@ -112,7 +118,7 @@ async def test_the_tour_reads_its_key_from_the_environment_and_needs_no_grace_pe
 
 async def test_a_bad_key_stops_the_tour_with_one_clear_line(server: Running) -> None:
     code, out, err = await run_cli(["demo", "--target", target(server), "--api-key", "bgk_not_a_key"])
-    assert code == 1
+    assert code == 77
     assert out == ""
     assert err.startswith("demo failed: UNAUTHENTICATED (invalid_credentials): ")
     assert err.count("\n") == 1
@@ -121,7 +127,7 @@ async def test_a_bad_key_stops_the_tour_with_one_clear_line(server: Running) -> 
 async def test_no_key_at_all_is_refused_before_calling(server: Running, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("BILLING_API_KEY", raising=False)
     code, out, err = await run_cli(["demo", "--target", target(server)])
-    assert (code, out) == (1, "")
+    assert (code, out) == (64, "")
     assert err == "demo failed: no API key: pass --api-key or set BILLING_API_KEY\n"
 
 
@@ -147,13 +153,47 @@ async def test_a_server_on_the_wall_clock_is_named_as_the_problem(
             )
         finally:
             await grpc_server.stop(grace=0)
-    assert code == 1
+    assert code == 65
     assert "the server runs on the wall clock" in err and "BILLING_TEST_CLOCK" in err
-    assert "FAILED_PRECONDITION (test_clock_disabled)" in err
-    assert "meter" not in out  # refused before creating anything
+    assert "meter" not in out  # refused before creating anything (GetClock said so: no AdvanceClock tried)
+
+
+class _SetUpOver(Exception):
+    """Raised by the first catalogue call: the tour's clock set-up is over."""
+
+
+class _StopAtTheCatalogue:
+    async def CreateMeter(self, *args: object, **kwargs: object) -> None:
+        raise _SetUpOver
+
+
+async def test_the_tour_reads_the_clock_without_running_a_billing_cycle(
+    server: Running, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="billing_grpc.rpc")
+
+    async def set_up_clock() -> list[str]:
+        """The billing RPCs the tour calls before it creates anything, as the server logged them."""
+        caplog.clear()
+        channel = connect(target(server), server.admin_token)
+        client = dataclasses.replace(BillingClient.on(channel), catalogue=_StopAtTheCatalogue())  # type: ignore[arg-type]
+        try:
+            with pytest.raises(_SetUpOver):
+                await Tour(client, io.StringIO(), io.StringIO()).run()
+        finally:
+            await channel.close()
+        methods = [str(getattr(record, "method", "")) for record in caplog.records]
+        return [method.rsplit("/", 1)[1] for method in methods if method.startswith("/billing.v1.BillingService/")]
+
+    # 09:00 on a test clock: read it, then move it to midnight (the one billing run it needs).
+    assert await set_up_clock() == ["GetClock", "AdvanceClock"]
+    assert server.clock.now() == datetime(2026, 1, 16, tzinfo=UTC)
+    # At midnight already: reading the clock is all, no cycle is run to learn the time.
+    assert await set_up_clock() == ["GetClock"]
+    assert server.clock.now() == datetime(2026, 1, 16, tzinfo=UTC)
 
 
 async def test_an_unreachable_server_is_one_line() -> None:
     code, _, err = await run_cli(["demo", "--target", f"127.0.0.1:{free_port()}", "--api-key", "bgk_any"])
-    assert code == 1
+    assert code == 69
     assert err.startswith("demo failed: UNAVAILABLE: ") and err.count("\n") == 1

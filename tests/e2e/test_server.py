@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import grpc
 import pytest
+from google.protobuf import descriptor_pb2
 from grpc import aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
@@ -18,6 +20,7 @@ from tests.e2e.conftest import Running
 from tests.rpc_errors import details_of
 
 T0 = datetime(2026, 5, 17, 8, 30, tzinfo=UTC)
+BUF = Path(__file__).resolve().parents[2] / "node_modules" / ".bin" / "buf"
 
 
 async def seed(running: Running) -> None:
@@ -61,6 +64,52 @@ async def test_reflection_lists_the_services(running: Running) -> None:
     answer = await call.read()
     names = {service.name for service in answer.list_services_response.service}
     assert {"billing.v1.EventLogService", "grpc.health.v1.Health"} <= names
+    assert {"grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"} <= names
+
+
+async def test_reflection_v1_answers_on_its_own_name_and_describes_itself(running: Running) -> None:
+    # grpc.reflection.v1 has the same messages as v1alpha, field for field: v1alpha's classes speak it.
+    v1 = running.channel.stream_stream(
+        "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+        request_serializer=reflection_pb2.ServerReflectionRequest.SerializeToString,
+        response_deserializer=reflection_pb2.ServerReflectionResponse.FromString,
+    )
+    call = v1(
+        iter(
+            [
+                reflection_pb2.ServerReflectionRequest(list_services=""),
+                reflection_pb2.ServerReflectionRequest(file_containing_symbol="grpc.reflection.v1.ServerReflection"),
+            ]
+        )
+    )
+    listed, described = [answer async for answer in call]
+    assert "billing.v1.BillingService" in {service.name for service in listed.list_services_response.service}
+    [file] = described.file_descriptor_response.file_descriptor_proto
+    assert descriptor_pb2.FileDescriptorProto.FromString(file).package == "grpc.reflection.v1"
+
+
+@pytest.mark.parametrize("protocol", ["grpc-v1", "grpc-v1alpha"])
+async def test_buf_curl_lists_and_calls_through_either_reflection_protocol(running: Running, protocol: str) -> None:
+    # buf curl is an independent client: it tries v1 first, so a missing v1 would only show with the flag.
+    async def buf_curl(*arguments: str) -> str:
+        process = await asyncio.create_subprocess_exec(
+            str(BUF), "curl", "--protocol", "grpc", "--http2-prior-knowledge", "--reflect-protocol", protocol,
+            *arguments,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, err = await process.communicate()
+        assert process.returncode == 0, err.decode()
+        return out.decode()
+
+    address = f"http://127.0.0.1:{running.server.port}"
+    services = set((await buf_curl("--list-services", address)).split())
+    assert {"billing.v1.BillingService", "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection"} <= services
+    authorization = dict(running.admin)["authorization"]
+    answer = json.loads(
+        await buf_curl("-H", f"authorization: {authorization}", f"{address}/billing.v1.BillingService/GetClock")
+    )
+    assert answer["now"] == "2026-01-15T09:00:00Z"  # the e2e server's test clock
 
 
 async def test_read_events_streams_the_log_in_order_with_every_envelope_field(running: Running) -> None:

@@ -115,7 +115,7 @@ async def test_export_then_import_into_a_fresh_store_reproduces_the_read_models(
         imported = await cli(mongo_uri, copy, "import-events", str(exported))
         assert imported.code == 0, imported.stderr
         again = await cli(mongo_uri, copy, "import-events", str(exported))
-        assert again.code == 1 and "not empty" in again.stderr
+        assert again.code == 65 and again.stderr.startswith("error: import refused: ") and "not empty" in again.stderr
         settings = Settings(mongo_uri=mongo_uri, database=copy, key_hash_secret=TEST_KEY_HASH_SECRET, scheduler=False)
         async with open_app(settings, clock=running.clock) as restored:
             assert await restored.store.head_position() == head  # the copy appended nothing of its own
@@ -150,6 +150,25 @@ async def test_the_commands_explain_themselves_and_refuse_bad_arguments(mongo_ur
     assert helped.code == 0
     assert all(name in helped.stdout for name in ("serve", "replay", "export-events", "import-events"))
     bad_time = await cli(mongo_uri, database_name, "export-events", "--from", "yesterday")
-    assert bad_time.code == 2 and "not an ISO 8601 time" in bad_time.stderr
+    assert bad_time.code == 64 and "not an ISO 8601 time" in bad_time.stderr
     no_verify = await cli(mongo_uri, database_name, "replay")
-    assert no_verify.code == 2 and "--verify" in no_verify.stderr
+    assert no_verify.code == 64 and "--verify" in no_verify.stderr
+
+
+async def test_an_export_piped_into_a_reader_that_stops_early_ends_quietly(
+    billed: tuple[Running, str], mongo_uri: str, database_name: str
+) -> None:
+    # `billing-grpc export-events | head -0`: the reader is gone before the first event is written.
+    # It was a BrokenPipeError traceback; now nothing is said, and the status is SIGPIPE's.
+    env = {**os.environ, "MONGO_URI": mongo_uri, "BILLING_DATABASE": database_name, "BILLING_LOG_FORMAT": "text"}
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "billing_grpc.cli", "export-events",
+            env=env, stdout=write, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+    finally:
+        os.close(write)
+    _, err = await process.communicate()
+    assert (process.returncode, err.decode()) == (141, "")

@@ -25,6 +25,8 @@ from tests.integration.test_audit_cli import cli
 
 pytestmark = pytest.mark.slow
 
+REFUSED = 65  # EX_DATAERR: import-events refuses the input (docs/cli.md)
+
 
 @pytest.fixture
 async def customer(mongo_uri: str, database_name: str) -> AsyncIterator[Customer]:
@@ -75,12 +77,12 @@ async def test_an_export_in_parts_imports_when_the_parts_are_given_together_in_o
     assert resumed.code == 0 and positions(rest) == list(range(last + 1, head + 1))
 
     alone = await cli(mongo_uri, copy, "import-events", str(rest))
-    assert alone.code == 1
+    assert alone.code == REFUSED
     assert f"starts at position {last + 1}, not 1" in alone.stderr and f"--after-position {last}" in alone.stderr
     backwards = await cli(mongo_uri, copy, "import-events", str(rest), str(first))
-    assert backwards.code == 1 and "starts at position" in backwards.stderr
+    assert backwards.code == REFUSED and "starts at position" in backwards.stderr
     twice = await cli(mongo_uri, copy, "import-events", str(first), str(first))
-    assert twice.code == 1 and "overlap or are out of order" in twice.stderr
+    assert twice.code == REFUSED and "overlap or are out of order" in twice.stderr
     assert await events_in(mongo_uri, copy) == 0  # every refusal wrote nothing
 
     imported = await cli(mongo_uri, copy, "import-events", str(first), str(rest))
@@ -117,9 +119,9 @@ async def test_a_filtered_export_is_refused_by_import_with_one_line_and_nothing_
 
     refused = await cli(mongo_uri, copy, "import-events", str(subset))
 
-    assert refused.code == 1
+    assert refused.code == REFUSED
     [line] = refused.stderr.strip().splitlines()[-1:]
-    assert line.startswith(f"import refused: {subset} line ")
+    assert line.startswith(f"error: import refused: {subset} line ")
     assert "export without filters" in line
     assert await events_in(mongo_uri, copy) == 0
 
@@ -157,7 +159,7 @@ async def test_an_altered_export_is_refused_naming_the_position(
 
     refused = await cli(mongo_uri, copy, "import-events", str(exported))
 
-    assert refused.code == 1
+    assert refused.code == REFUSED
     position = json.loads(usage)["position"]
     assert f"line {number}: position {position}: hash does not match" in refused.stderr
     assert await events_in(mongo_uri, copy) == 0
@@ -171,7 +173,7 @@ async def test_output_refuses_an_existing_file_without_force_and_replaces_it_wit
 
     refused = await cli(mongo_uri, database_name, "export-events", "--output", str(target))
     assert refused.code == os.EX_CANTCREAT == 73
-    assert f"export refused: {target} exists: an export never appends; pass --force to replace it" in refused.stderr
+    assert f"error: {target} exists: an export never appends; pass --force to replace it" in refused.stderr
     assert target.read_text() == "an earlier export\n"
 
     replaced = await cli(mongo_uri, database_name, "export-events", "--output", str(target), "--force")
@@ -179,6 +181,8 @@ async def test_output_refuses_an_existing_file_without_force_and_replaces_it_wit
     head = await customer.running.app.store.head_position()
     assert positions(target) == list(range(1, head + 1))  # replaced, not appended to
     assert names(tmp_path) == ["log.jsonl"]
+    nowhere = await cli(mongo_uri, database_name, "export-events", "--output", str(tmp_path / "no" / "log.jsonl"))
+    assert nowhere.code == 73 and "cannot create" in nowhere.stderr
 
 
 async def test_an_export_that_fails_half_way_leaves_no_partial_file(
@@ -198,7 +202,7 @@ async def test_an_export_that_fails_half_way_leaves_no_partial_file(
     failed = await cli(mongo_uri, database_name, "export-events", "--output", str(fresh))
     failed_over = await cli(mongo_uri, database_name, "export-events", "--output", str(kept), "--force")
 
-    assert failed.code != 0 and failed_over.code != 0
+    assert failed.code == failed_over.code == 70  # EX_SOFTWARE: the store holds what no export can encode
     assert "ObjectId is not JSON serializable" in failed.stderr
     assert names(tmp_path) == ["kept.jsonl"]  # no partial file, no temporary one
     assert kept.read_text() == "an earlier export\n"

@@ -25,6 +25,11 @@ async def test_serve_exposes_metrics_while_running_and_closes_the_endpoint_on_si
         # The health checks that waited for SERVING went through the interceptor.
         health = {"method": "/grpc.health.v1.Health/Check", "code": "OK"}
         assert sample(samples, "billing_rpc_requests_total", **health) >= 1
+        # The server process's own gauges, beside the engine's: what a dashboard's health panels plot.
+        assert sample(samples, "process_cpu_seconds_total") > 0
+        assert sample(samples, "process_resident_memory_bytes") > 10 * 2**20  # a Python gRPC server
+        assert sample(samples, "process_open_fds") >= 3  # at least the listening sockets and stdio
+        assert sample(samples, "process_start_time_seconds") > 0
         lags = {dict(labels)["projection"] for (name, labels) in samples if name == "billing_projection_lag_events"}
         assert lags == {projection.name for projection in all_projections()}
 

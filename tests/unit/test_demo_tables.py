@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from billing.v1 import billing_pb2, usage_pb2
-from billing_grpc.cli_remote import timestamp
+from billing_grpc.cli.remote import timestamp
 from billing_grpc.demo.tables import invoice_table, money, quantity, unit_price
 
 

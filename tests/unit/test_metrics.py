@@ -25,10 +25,11 @@ from billing_grpc.payments.memory_ledger import InMemoryChargeLedger
 from billing_grpc.payments.port import ChargeRequest, ChargeResult, GatewayTimeout, GatewayUnavailable
 from billing_grpc.payments.simulated import SimulatedGateway
 from billing_grpc.scheduler import LEASE_NAME, Scheduler
-from billing_grpc.settings import Settings, ValidationError
+from billing_grpc.settings import ConfigurationError, Settings
 from projections.model import Index, View
 from projections.runner import ProjectionRunner
 from projections.store import InMemoryReadModels
+from tests.prometheus_scrape import sample, scrape
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -312,10 +313,22 @@ def test_the_endpoint_wants_host_and_port(listen: str) -> None:
         MetricsEndpoint(Metrics().registry, listen)
 
 
+async def test_the_endpoint_serves_the_process_metrics_of_this_process() -> None:
+    served = MetricsEndpoint(Metrics().registry, "127.0.0.1:0")
+    await served.start()
+    try:
+        samples = await scrape(served.port)
+    finally:
+        await served.stop()
+    for name in ("process_cpu_seconds_total", "process_resident_memory_bytes", "process_open_fds"):
+        assert sample(samples, name) > 0, name
+    assert any(name == "python_info" for name, _ in samples)
+
+
 def test_the_metrics_listen_setting_is_off_by_default_and_validated() -> None:
     assert Settings.from_env({}).metrics_listen == ""
     assert Settings.from_env({"BILLING_METRICS_LISTEN": "0.0.0.0:9464"}).metrics_listen == "0.0.0.0:9464"
-    with pytest.raises(ValidationError, match="host:port"):
+    with pytest.raises(ConfigurationError, match=r"^BILLING_METRICS_LISTEN: host:port"):
         Settings.from_env({"BILLING_METRICS_LISTEN": "9464"})
 
 

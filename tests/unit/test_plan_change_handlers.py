@@ -426,3 +426,18 @@ def test_credits_and_charges_reconcile_with_the_balance_over_any_changes(steps: 
                     assert await app.gateway.captured_total(invoice["_id"]) == paid
 
     asyncio.run(scenario())
+
+
+async def test_late_usage_of_the_new_plans_segment_after_the_close_is_rated_by_the_new_plan(shop: Shop) -> None:
+    sub = await shop.subscribe(shop.basic)
+    shop.clock.advance_to(START + 10 * DAY)
+    await shop.app.plan_changes.change(CONTEXT, sub, shop.pro, "none", False)
+    await shop.app.cycle.advance(shop.clock, FEB_1 + timedelta(minutes=10))  # closed, still a draft
+    # Dated in Pro's segment (Jan 11 to Feb 1), arriving in the grace period after the close.
+    usage = UsageInput(shop.organization_id, "calls", "2", START + 20 * DAY, "late-pro", {})
+    [result] = await shop.app.usage.ingest(CONTEXT, [usage])
+    assert result.outcome is Outcome.ACCEPTED, result
+    await shop.app.cycle.advance(shop.clock, FEB_1 + 2 * timedelta(hours=1))
+    [cycle] = [i for i in await shop.invoices(sub) if i["reason"] == "subscription_cycle"]
+    assert cycle["status"] == "paid"
+    assert ("usage", 20) in kinds(cycle)  # 2 calls at Pro's 10, not at Basic's 1

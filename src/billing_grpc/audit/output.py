@@ -17,7 +17,11 @@ from pathlib import Path
 from typing import TextIO
 
 
-class OutputExists(FileExistsError):
+class OutputRefused(OSError):
+    """The output file cannot be created (nothing was written)."""
+
+
+class OutputExists(OutputRefused):
     """The output file exists and replacing it was not asked for."""
 
     def __init__(self, path: Path) -> None:
@@ -34,7 +38,10 @@ def refuse_existing(path: Path, *, force: bool) -> None:
 def atomic_output(path: Path, *, force: bool = False) -> Iterator[TextIO]:
     """A text file that becomes `path` when the block ends normally, and vanishes if it does not."""
     refuse_existing(path, force=force)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    except OSError as error:  # no such folder, no permission...
+        raise OutputRefused(f"cannot create {path}: {error.strerror}") from error
     try:
         with os.fdopen(descriptor, "w", encoding="utf-8") as file:
             yield file

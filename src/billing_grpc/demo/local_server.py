@@ -23,7 +23,7 @@ from grpc import aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from billing_grpc.application.credentials import KeyHasher
-from billing_grpc.cli_remote import CommandError
+from billing_grpc.cli.remote import CommandError
 from billing_grpc.embedded import free_port
 
 # The embedded store starts in ~2 s and the server catches up its projections; on a busy

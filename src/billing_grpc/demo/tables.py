@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from billing.v1 import billing_pb2, usage_pb2
-from billing_grpc.cli_remote import moment_of
+from billing_grpc.cli.remote import moment_of
 from billing_grpc.domain.money import currency_exponent
 
 HEADERS = ("Line", "Service period", "Quantity", "Unit price", "Amount")

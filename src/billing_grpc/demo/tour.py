@@ -14,11 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TextIO
 
-import grpc
-from grpc import aio
-
 from billing.v1 import billing_pb2, catalogue_pb2, organizations_pb2, subscriptions_pb2
-from billing_grpc.cli_remote import CommandError, describe_error, moment_of, timestamp
+from billing_grpc.cli.remote import DATA, CommandError, moment_of, timestamp
 from billing_grpc.client import BillingClient
 from billing_grpc.demo import script, usage
 from billing_grpc.demo.paging import every_page
@@ -70,27 +67,23 @@ class Tour:
     # Set-up
 
     async def _synchronise_clock(self) -> None:
-        """Read the server's time, check it runs a test clock, and move it to the next midnight."""
-        cycle = await self._client.billing.RunBillingCycle(
-            billing_pb2.RunBillingCycleRequest(), timeout=CALL_TIMEOUT_SECONDS
-        )
-        now = moment_of(cycle.now)
-        midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-        if midnight < now:
-            midnight += timedelta(days=1)
-        try:
+        """Read the server's time (GetClock: no billing run), check it is a test clock, move it to midnight."""
+        clock = await self._client.billing.GetClock(billing_pb2.GetClockRequest(), timeout=CALL_TIMEOUT_SECONDS)
+        if not clock.test_clock:
+            raise CommandError(
+                "the server runs on the wall clock, and the tour needs a test clock to move: start it "
+                "with BILLING_TEST_CLOCK=2026-01-01T00:00:00Z (or run `make demo`)",
+                DATA,
+            )
+        self._now = moment_of(clock.now)
+        midnight = self._now.replace(hour=0, minute=0, second=0, microsecond=0)
+        if midnight < self._now:
+            # Moving the clock runs the billing cycle up to midnight: the one call here that should.
             answer = await self._client.billing.AdvanceClock(
-                billing_pb2.AdvanceClockRequest(to=timestamp(midnight)),
+                billing_pb2.AdvanceClockRequest(to=timestamp(midnight + timedelta(days=1))),
                 timeout=CALL_TIMEOUT_SECONDS,
             )
-        except aio.AioRpcError as error:
-            if error.code() == grpc.StatusCode.FAILED_PRECONDITION:
-                raise CommandError(
-                    f"the server runs on the wall clock, and the tour needs a test clock to move: start it "
-                    f"with BILLING_TEST_CLOCK=2026-01-01T00:00:00Z (or run `make demo`) [{describe_error(error)}]"
-                ) from error
-            raise
-        self._now = moment_of(answer.now)
+            self._now = moment_of(answer.now)
         self._say(f"test clock at {minute(self._now)} UTC (demo run {self._run})")
 
     async def _create_meters(self) -> dict[str, str]:

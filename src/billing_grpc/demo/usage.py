@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TextIO
 
 from billing.v1 import usage_pb2
-from billing_grpc.cli_remote import CommandError, timestamp
+from billing_grpc.cli.remote import CommandError, timestamp
 from billing_grpc.client import BillingClient
 from billing_grpc.demo import script
 from billing_grpc.progress_bar import ProgressBar

@@ -4,6 +4,10 @@ Each `Metrics` owns its own `CollectorRegistry`, never prometheus_client's globa
 several applications in one process (tests, an embedding) count separately and never collide
 on metric names.
 
+Each registry also carries prometheus_client's process and platform collectors (CPU seconds,
+resident memory, open file descriptors, start time; the Python version), what every Prometheus
+client exports from its global registry and a per-app registry would otherwise lose.
+
 Labels are bounded: RPC methods are the registered ones (the interceptor only sees calls that
 found a handler), status codes, outcomes and reasons are fixed vocabularies. No id is ever a
 label.
@@ -13,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram, PlatformCollector, ProcessCollector
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -33,6 +37,10 @@ class Metrics:
 
     def __init__(self, projection_lag: ProjectionLag | None = None) -> None:
         self.registry = CollectorRegistry()
+        # process_cpu_seconds_total, process_resident_memory_bytes, process_open_fds, … (read from
+        # /proc at scrape time) and python_info: a dashboard's "is it leaking, is it busy" panels.
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
         self.rpc_requests = Counter(
             "billing_rpc_requests",
             "RPCs handled, by method and final gRPC status code.",

@@ -1,28 +1,39 @@
-"""What the client commands (`demo`, `keys`) share: a channel to a running server and one-line errors."""
+"""What the client commands share: a channel to a running server, one-line errors, timestamps."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
 from datetime import UTC, datetime
-from typing import TextIO
 
 from google.protobuf import timestamp_pb2
 from google.rpc import error_details_pb2, status_pb2
 from grpc import aio
 
-from billing_grpc.api.errors import STATUS_DETAILS_KEY
 from billing_grpc.client import BillingClient
+from billing_grpc.client.errors import STATUS_DETAILS_KEY
+
+# Exit statuses a CommandError may carry (the values of `exits.Exit`, kept here to avoid a cycle).
+USAGE = 64
+DATA = 65
+NO_INPUT = 66
+SOFTWARE = 70
+CANT_CREATE = 73
+TEMPORARY = 75
+CONFIG = 78
 
 
 class CommandError(Exception):
-    """A failure the command explains in one line (exit status 1)."""
+    """A failure the command explains in one line, with the exit status it means (default: 70, a fault)."""
+
+    def __init__(self, message: str, exit: int = SOFTWARE) -> None:
+        super().__init__(message)
+        self.exit = exit
 
 
 def open_client(target: str, api_key: str | None) -> BillingClient:
     """The client library's connection to `target` (host:port), authenticated with the key; the one
     place client commands connect. A clear error when there is no key."""
     if not api_key:
-        raise CommandError("no API key: pass --api-key or set BILLING_API_KEY")
+        raise CommandError("no API key: pass --api-key or set BILLING_API_KEY", USAGE)
     return BillingClient.connect(target, api_key)
 
 
@@ -42,21 +53,8 @@ def describe_error(error: aio.AioRpcError) -> str:
                 violations = [f"{v.field}: {v.description}" for v in bad.field_violations]
     code = error.code().name if error.code() is not None else "UNKNOWN"
     head = f"{code} ({reason})" if reason else code
-    text = f"{head}: {error.details() or 'no details'}"
+    text = f"{head}: {(error.details() or 'no details').splitlines()[0]}"
     return "; ".join([text, *violations])
-
-
-async def exit_status(work: Awaitable[object], err: TextIO, prefix: str) -> int:
-    """0 when `work` succeeds; 1 after one line on `err` when it fails with a refusal or a CommandError."""
-    try:
-        await work
-    except CommandError as error:
-        print(f"{prefix}: {error}", file=err)
-        return 1
-    except aio.AioRpcError as error:
-        print(f"{prefix}: {describe_error(error)}", file=err)
-        return 1
-    return 0
 
 
 def timestamp(moment: datetime) -> timestamp_pb2.Timestamp:
