@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -10,8 +11,15 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def plan(target: str) -> str:
     """What `make <target>` would run from a fresh clone (-B: as if nothing were built yet)."""
+    # Run under `make test`, a sub-make inherits MAKEFLAGS/MAKELEVEL and prints its directory lines.
+    environment = {k: v for k, v in os.environ.items() if k not in {"MAKEFLAGS", "MAKELEVEL", "MFLAGS"}}
     return subprocess.run(
-        ["make", "--dry-run", "--always-make", target], cwd=ROOT, capture_output=True, text=True, check=True
+        ["make", "--no-print-directory", "--dry-run", "--always-make", target],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        env=environment,
     ).stdout
 
 
