@@ -1,17 +1,27 @@
 # Everything a newcomer needs: `make run` and `make test` create and update the virtualenv
-# (and the node tooling for buf) themselves.
+# (and `make test` the node tooling for buf) themselves.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
+# The server's own dependencies: all `make run` and `make demo` install (the generated code
+# is committed, so they need no protoc, linters or type checkers).
+RUNTIME_INSTALLED := $(VENV)/.installed-runtime
+# Everything, development tools included.
 INSTALLED := $(VENV)/.installed
 NODE_INSTALLED := node_modules/.installed
+PIP_INSTALL := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock
 
-.PHONY: run demo test gen check-gen lint lint-proto breaking-proto typecheck audit bench clean
+.PHONY: run demo tools test gen check-gen lint lint-proto breaking-proto typecheck audit bench clean
+
+$(RUNTIME_INSTALLED): pyproject.toml requirements.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP_INSTALL) -e .
+	touch $@
 
 $(INSTALLED): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev]'
-	touch $@
+	$(PIP_INSTALL) -e '.[dev]'
+	touch $(RUNTIME_INSTALLED) $@
 
 # buf's only dependencies are its per-platform binaries at the same exact version, so the exact
 # pin in package.json fixes everything; a lock file would list other platforms' optional
@@ -25,14 +35,18 @@ $(NODE_INSTALLED): package.json
 gen: $(INSTALLED)
 	$(BIN)/python tools/gen_protos.py
 
-## run: start the server on 127.0.0.1:50051 with the embedded store under .data/
-run: gen
-	$(BIN)/billing-grpc serve
+## run: start the server on 127.0.0.1:50051 with the embedded store under .data/ (installs only
+## the server's dependencies into .venv; `make run ARGS="--workers 2"` passes arguments on)
+run: $(RUNTIME_INSTALLED)
+	$(BIN)/billing-grpc serve $(ARGS)
 
 ## demo: start a throw-away server (test clock, embedded store in a temporary folder) and play the
 ## scripted three-month tour against it, then stop it
-demo: gen
+demo: $(RUNTIME_INSTALLED)
 	$(BIN)/billing-grpc demo --serve
+
+## tools: the node tooling: `buf` (for `buf curl` in the README's examples) in node_modules/.bin
+tools: $(NODE_INSTALLED)
 
 check-gen: $(INSTALLED)
 	$(BIN)/python tools/gen_protos.py --check

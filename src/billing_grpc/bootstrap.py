@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -42,6 +42,7 @@ from billing_grpc.embedded import EmbeddedMongo
 from billing_grpc.eventstore import EventStore, Upcasters
 from billing_grpc.eventstore.memory import InMemoryEventStore
 from billing_grpc.eventstore.mongo import MongoEventStore
+from billing_grpc.exclusive import DataDirLock
 from billing_grpc.observability.gateway import MeteredGateway
 from billing_grpc.observability.metrics import Metrics
 from billing_grpc.payments import ChargeLedger, InMemoryChargeLedger, PaymentGateway, SimulatedGateway
@@ -157,17 +158,28 @@ async def open_app(
         yield await _wire(stack, settings, clock, store, adapters, projections)
 
 
-async def _connect(stack: AsyncExitStack, settings: Settings) -> AsyncMongoClient[dict[str, object]]:
+@contextmanager
+def embedded_store(settings: Settings, holder: str) -> Iterator[str]:
+    """Run the embedded store under the data folder, this process holding the folder: its URI.
+
+    Refuses (`DataDirInUse`, naming the holder's pid) a folder another process holds, before
+    starting anything; `holder` describes this process to such a refused command.
+    """
+    data = settings.data_dir.resolve()
+    store = EmbeddedMongo(data / "mongo", log_file=data / "embedded-store.log")
+    with DataDirLock(data, holder) as lock, store:
+        lock.record_store(store.uri)
+        log.info("embedded store ready", extra={"uri": store.uri, "data_dir": str(data)})
+        yield store.uri
+
+
+async def _connect(
+    stack: AsyncExitStack, settings: Settings, holder: str = "billing-grpc serve"
+) -> AsyncMongoClient[dict[str, object]]:
     """A client on MONGO_URI, or on the embedded store started under the data folder (stopped on exit)."""
     uri = settings.mongo_uri
     if uri is None:
-        data = settings.data_dir.resolve()
-        data.mkdir(parents=True, exist_ok=True)
-        embedded = EmbeddedMongo(data / "mongo", log_file=data / "embedded-store.log")
-        await asyncio.to_thread(embedded.start)
-        stack.callback(embedded.stop)
-        uri = embedded.uri
-        log.info("embedded store ready", extra={"uri": uri, "data_dir": str(data)})
+        uri = await asyncio.to_thread(stack.enter_context, embedded_store(settings, holder))
     client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(
         uri, serverSelectionTimeoutMS=settings.store_timeout_ms, tz_aware=True
     )
@@ -193,7 +205,7 @@ async def open_audit_log(settings: Settings) -> AsyncIterator[AuditLog]:
             memory = InMemoryReadModels()
             yield AuditLog(InMemoryEventStore(upcasters=upcasters()), memory, _in_memory_scratch, all_projections())
             return
-        client = await _connect(stack, settings)
+        client = await _connect(stack, settings, "a billing-grpc audit command (replay, export-events, import-events)")
         store = MongoEventStore(client, settings.database, upcasters=upcasters())
         await store.start()
         stack.push_async_callback(store.close)

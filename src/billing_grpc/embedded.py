@@ -20,6 +20,8 @@ from types import TracebackType
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
+from billing_grpc.exclusive import wait_for_store_lock
+
 log = logging.getLogger(__name__)
 
 IN_MEMORY = ":memory:"
@@ -72,11 +74,15 @@ class EmbeddedMongo:
     def start(self, timeout: float = 30.0) -> EmbeddedMongo:
         """Spawn the server and return once it answers a ping.
 
-        A store that exits at once is spawned again until `timeout`: after a crash (kill -9) of
-        the server, the supervisor needs a few seconds to stop the old store, which holds the
-        data folder until then, and a restart must not fail for that.
+        After a crash (kill -9) of the server, the supervisor needs a few seconds to stop the old
+        store, which holds the data folder until then, and a restart must not fail for that: the
+        start waits (until `timeout`) for WiredTiger's lock to be free, and a store that still
+        exits at once is spawned again.
         """
         deadline = time.monotonic() + timeout
+        if self.storage_path != IN_MEMORY:
+            # Not spawned into a store that exits at once while the lock is taken.
+            wait_for_store_lock(Path(self.storage_path), deadline)
         while True:
             try:
                 self._spawn()

@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 import pytest
 
 from billing_grpc.application.usage import claim_key
-from billing_grpc.audit.export import event_line, import_lines
+from billing_grpc.audit.export import event_line
+from billing_grpc.audit.importing import import_lines
 from billing_grpc.bootstrap import upcasters
 from billing_grpc.domain.usage import UsageRecord, UsageRecorded
 from billing_grpc.eventstore import EventFilter, EventStore, NewEvent, StreamAppend, Upcasters

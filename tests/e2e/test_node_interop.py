@@ -136,3 +136,54 @@ async def test_a_node_client_records_usage_once_and_reads_the_invoice_python_rea
     )
     # The amount due stays what was asked for once paid; nothing remains.
     assert (first_cycle["amount_due_minor"], first_cycle["amount_remaining_minor"]) == ("3451", "0")
+
+
+async def run_node_failing(*args: str) -> tuple[int, str, str]:
+    """Run the Node client without a server; its exit status, stdout and stderr."""
+    process = await asyncio.create_subprocess_exec(
+        node_binary(),
+        str(CLIENT),
+        *args,
+        env={"PATH": str(Path(node_binary()).parent), "BILLING_API_KEY": "bgk_unused"},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await process.communicate()
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+async def test_the_node_client_explains_itself_and_refuses_bad_arguments() -> None:
+    # `--help` was refused as an unknown option ("undefined: Unknown option '--help'", exit 1).
+    code, out, _ = await run_node_failing("--help")
+    assert code == 0
+    assert "Commands (every one takes --address HOST:PORT" in out and "usage_emitter" in out
+    assert "//" not in out
+    bogus = await run_node_failing("record", "--bogus")
+    assert bogus[0] == 2 and bogus[2].startswith("Unknown option '--bogus'")
+    # A time without an offset was read in the machine's time zone; it is refused now.
+    local = json.dumps([{"organization_id": "org_x", "meter_code": "m", "timestamp": "2026-01-20T09:00:00"}])
+    refused = await run_node_failing("record", "--events", local, "--address", "127.0.0.1:9")
+    assert refused[0] == 2 and "not an RFC 3339 time with an offset" in refused[2]
+
+
+async def test_the_node_client_sends_a_timestamp_to_the_microsecond_the_server_stores(running: Running) -> None:
+    customer = await subscribe(running, "pm_ok")
+    users = World(running, customer.stubs, Tenant(), Tenant())
+    _, key = await users.user(customer.organization_id, ("usage_emitter", customer.organization_id))
+    await customer.advance_to(at(1, 20, 9, 30))
+    # 10:00 at +01:00 is 09:00 UTC; Date.parse kept only the milliseconds (…123000 µs).
+    event = {
+        "organization_id": customer.organization_id,
+        "meter_code": "api_calls",
+        "quantity": "1",
+        "idempotency_key": "precise",
+        "timestamp": "2026-01-20T10:00:00.123456789+01:00",
+    }
+
+    recorded = await run_node(running, key, "record", "--events", json.dumps([event]))
+
+    assert recorded["accepted"] == 1
+    [usage] = [e for e in await running.app.store.read_stored(0, 1000) if e.type == "usage.recorded"]
+    [micros] = usage.payload["series"][0]["timestamps"]
+    assert micros == int(at(1, 20).timestamp()) * 1_000_000 + 123_456

@@ -102,9 +102,9 @@ async def test_export_then_import_into_a_fresh_store_reproduces_the_read_models(
     assert all(json.loads(line)["occurred_at"] < "2026-01-20" for line in early.read_text().splitlines())
     halves = tmp_path / "resumed.jsonl"
     for after in (0, middle):
-        args = ["export-events", "--after-position", str(after), "--output", str(halves)]
+        args = ["export-events", "--after-position", str(after), "--output", str(halves), "--force"]
         if after == 0:
-            args += ["--type", "never.happened"]  # nothing: proves the filter, then the real halves
+            args += ["--type", "never.happened"]  # nothing: proves the filter, then the real half replaces it
         assert (await cli(mongo_uri, database_name, *args)).code == 0
     assert halves.read_text().splitlines() == lines[middle:]
     usage_only = await cli(mongo_uri, database_name, "export-events", "--type", "usage.recorded")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 from dataclasses import dataclass
 
@@ -45,10 +46,14 @@ from billing_grpc.api.store_health import follow_store
 from billing_grpc.api.subscriptions import SubscriptionServicer
 from billing_grpc.api.usage import UsageServicer
 from billing_grpc.bootstrap import App, open_app, open_in_memory_app
+from billing_grpc.exclusive import PortInUse, check_port_free
 from billing_grpc.observability.endpoint import MetricsEndpoint
 from billing_grpc.settings import Settings
 
 log = logging.getLogger(__name__)
+
+# How often a worker looks whether the process that started it is still there.
+ORPHAN_CHECK_SECONDS = 1.0
 
 SERVICE_NAMES = tuple(
     service.full_name
@@ -106,9 +111,24 @@ class Server:
             await self.metrics.stop()
 
 
-def server_options(settings: Settings) -> list[tuple[str, int]]:
-    """Channel arguments: message size limits and keepalive."""
+@dataclass(frozen=True)
+class Worker:
+    """This server is worker `index` (from 0) of `count` that share one port (`serve --workers`)."""
+
+    index: int
+    count: int
+    # The process that started the workers: a worker stops when it is gone.
+    parent_pid: int
+
+
+def server_options(settings: Settings, *, reuse_port: bool = False) -> list[tuple[str, int]]:
+    """Channel arguments: message size limits, keepalive, and whether the port may be shared.
+
+    gRPC sets SO_REUSEPORT unless told not to, and a second server on a busy port then binds
+    too and takes a share of its connections: the port is exclusive unless `reuse_port`.
+    """
     return [
+        ("grpc.so_reuseport", int(reuse_port)),
         ("grpc.max_receive_message_length", settings.max_message_bytes),
         ("grpc.max_send_message_length", settings.max_message_bytes),
         ("grpc.keepalive_time_ms", settings.keepalive_seconds * 1000),
@@ -130,12 +150,15 @@ def server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
     )
 
 
-def create_server(app: App, listen: str | None = None) -> Server:
-    """Build the server with every service, health and reflection, bound to `listen`."""
+def create_server(app: App, listen: str | None = None, *, reuse_port: bool = False) -> Server:
+    """Build the server with every service, health and reflection, bound to `listen`.
+
+    Raises `PortInUse` when the address cannot be bound (shared only with `reuse_port`).
+    """
     # Order matters: the request interceptor is outermost, so it maps authentication errors too.
     grpc_server = aio.server(
         interceptors=[RequestInterceptor(app.telemetry), AuthInterceptor(app.authenticator)],
-        options=server_options(app.settings),
+        options=server_options(app.settings, reuse_port=reuse_port),
     )
     event_log_pb2_grpc.add_EventLogServiceServicer_to_server(EventLogServicer(app.store), grpc_server)
     organizations_pb2_grpc.add_OrganizationServiceServicer_to_server(OrganizationServicer(app), grpc_server)
@@ -153,22 +176,34 @@ def create_server(app: App, listen: str | None = None) -> Server:
     enable_reflection((*SERVICE_NAMES, health.SERVICE_NAME), grpc_server)
     address = listen or app.settings.listen
     credentials = server_credentials(app.settings)
-    port = grpc_server.add_secure_port(address, credentials) if credentials else grpc_server.add_insecure_port(address)
+    try:
+        port = (
+            grpc_server.add_secure_port(address, credentials) if credentials else grpc_server.add_insecure_port(address)
+        )
+    except RuntimeError:  # gRPC's "Failed to bind to address …"
+        port = 0
     if port == 0:
-        raise RuntimeError(f"cannot listen on {listen or app.settings.listen}")
+        raise PortInUse(f"cannot listen on {address}: in use by another process, or not an address of this host")
     metrics = MetricsEndpoint(app.metrics.registry, app.settings.metrics_listen) if app.metrics else None
     return Server(grpc_server=grpc_server, health=health_servicer, port=port, metrics=metrics)
 
 
-async def serve(settings: Settings) -> None:
-    """Run the server until SIGINT or SIGTERM, then drain calls and stop everything in order."""
+async def serve(settings: Settings, worker: Worker | None = None) -> None:
+    """Run the server until SIGINT or SIGTERM, then drain calls and stop everything in order.
+
+    A busy port is refused (`PortInUse`) before anything starts. A `worker` shares its port
+    with its siblings (SO_REUSEPORT) and also stops when the process that started it is gone.
+    """
+    if worker is None:
+        check_port_free(settings.listen)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stopping.set)
+    orphaned = None if worker is None else asyncio.create_task(_stop_when_orphaned(worker.parent_pid, stopping))
     opener = open_in_memory_app if settings.store == "memory" else open_app
     async with opener(settings) as app:
-        server = create_server(app)
+        server = create_server(app, reuse_port=worker is not None)
         await server.start()
         if settings.scheduler:
             app.scheduler.start()
@@ -179,9 +214,12 @@ async def serve(settings: Settings) -> None:
                 "port": server.port,
                 "tls": bool(settings.tls_cert_file),
                 "metrics_port": server.metrics_port,
+                "pid": os.getpid(),
+                **({} if worker is None else {"worker": worker.index, "workers": worker.count}),
             },
         )
-        print(f"billing-grpc listening on {settings.listen}", flush=True)
+        of = "" if worker is None else f" (worker {worker.index + 1} of {worker.count}, pid {os.getpid()})"
+        print(f"billing-grpc listening on {settings.listen}{of}", flush=True)
         if app.bootstrap is not None and app.bootstrap.token is not None:
             # Printed, never logged: this is the only time the key exists outside its holder.
             print(
@@ -193,4 +231,18 @@ async def serve(settings: Settings) -> None:
         log.info("shutting down", extra={"grace_seconds": settings.shutdown_grace_seconds})
         store_health.cancel()
         await server.stop(settings.shutdown_grace_seconds)
+    if orphaned is not None:
+        orphaned.cancel()
     log.info("stopped")
+
+
+async def _stop_when_orphaned(parent_pid: int, stopping: asyncio.Event) -> None:
+    """Set `stopping` once our parent is gone (we were re-parented), e.g. after its kill -9."""
+    while os.getppid() == parent_pid:
+        try:
+            await asyncio.wait_for(stopping.wait(), ORPHAN_CHECK_SECONDS)
+            return
+        except TimeoutError:
+            pass
+    log.warning("the process that started this worker is gone; stopping", extra={"parent_pid": parent_pid})
+    stopping.set()

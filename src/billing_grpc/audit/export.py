@@ -9,10 +9,10 @@ The time range applies to `occurred_at` (business time: "the facts of March"), h
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TextIO
 from uuid import UUID
 
 from billing_grpc.application.usage import claim_key
@@ -52,6 +52,45 @@ async def stored_events(
             return
 
 
+@dataclass(frozen=True)
+class Exported:
+    """What an export wrote: how many events, from which position to which, and whether without a gap."""
+
+    after: int = 0
+    count: int = 0
+    last: int = 0
+    # Every position from after + 1 to last: the log (or a part of it), which import-events takes.
+    gapless: bool = True
+
+    def summary(self) -> str:
+        """The line an export ends with: what it holds, what to resume after, whether it can be imported."""
+        if not self.count:
+            return "exported 0 events"
+        if not self.gapless:
+            return (
+                f"exported {self.count} events (positions {self.after + 1}-{self.last}, with gaps: filtered, "
+                "a subset of the log for reading; import-events refuses it)"
+            )
+        part = "" if self.after == 0 else ", a part: import it after the parts before it"
+        return (
+            f"exported {self.count} events (positions {self.after + 1}-{self.last}{part}; "
+            f"resume with --after-position {self.last})"
+        )
+
+
+async def write_events(
+    events: AsyncIterator[RecordedEvent], target: TextIO, after: int, progress: Callable[[int], None] | None = None
+) -> Exported:
+    """Write the events (those after position `after`) as JSON Lines to `target`; what was written."""
+    count, last, gapless = 0, after, True
+    async for event in events:
+        target.write(event_line(event))
+        count, gapless, last = count + 1, gapless and event.position == last + 1, event.position
+        if progress is not None:
+            progress(1)
+    return Exported(after, count, last, gapless)
+
+
 def event_to_json(event: RecordedEvent) -> dict[str, Any]:
     """Every envelope field and the hash, as JSON values (the hash covers all the rest)."""
     return {**envelope_json(event), "hash": event.hash}
@@ -80,15 +119,15 @@ def event_from_json(data: dict[str, Any]) -> RecordedEvent:
     )
 
 
-def read_lines(lines: Iterable[str]) -> Iterator[RecordedEvent]:
-    """The events of a JSON Lines export (blank lines skipped)."""
+def read_lines(lines: Iterable[str], name: str = "export") -> Iterator[tuple[int, RecordedEvent]]:
+    """The events of a JSON Lines export with their line numbers (blank lines skipped)."""
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
-            yield event_from_json(json.loads(line))
+            yield number, event_from_json(json.loads(line))
         except (ValueError, KeyError, TypeError) as exc:
-            raise ValueError(f"line {number}: not an exported event ({exc})") from exc
+            raise ValueError(f"{name} line {number}: not an exported event ({exc})") from exc
 
 
 def usage_claims(event: RecordedEvent, upcasters: Upcasters) -> list[str]:
@@ -100,24 +139,6 @@ def usage_claims(event: RecordedEvent, upcasters: Upcasters) -> list[str]:
     return [claim_key(organization_id, key) for series in payload["series"] for key in series["idempotency_keys"]]
 
 
-async def import_lines(store: EventStore, lines: Iterable[str], upcasters: Upcasters, batch: int = PAGE) -> int:
-    """Write an export into an empty store (ids, positions and hashes kept); return the event count.
-
-    Usage claims are restored from the usage events, so a key counted before the export is
-    still counted once after the import.
-    """
-    if await store.head_position() != 0:
-        raise ValueError("the store is not empty: import only into a fresh database")
-    pending: list[RecordedEvent] = []
-    count = 0
-    for event in read_lines(lines):
-        pending.append(event)
-        if len(pending) == batch:
-            await _import(store, pending, upcasters)
-            count, pending = count + len(pending), []
-    await _import(store, pending, upcasters)
-    return count + len(pending)
-
-
-async def _import(store: EventStore, events: list[RecordedEvent], upcasters: Upcasters) -> None:
+async def import_batch(store: EventStore, events: list[RecordedEvent], upcasters: Upcasters) -> None:
+    """Write checked events and the usage claims they made (audit/importing.py checks them first)."""
     await store.import_events(events, [claim for event in events for claim in usage_claims(event, upcasters)])

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
 import click
 
-from billing_grpc.audit.export import TimeRange, event_line, import_lines, stored_events
+from billing_grpc.audit.export import TimeRange, stored_events, write_events
+from billing_grpc.audit.importing import ImportRefused, import_files
+from billing_grpc.audit.output import OutputRefused, atomic_output, refuse_existing
 from billing_grpc.audit.progress import ProgressLine
 from billing_grpc.audit.verification import VerificationReport, verify
 from billing_grpc.bootstrap import open_audit_log, upcasters
@@ -85,16 +88,23 @@ def print_report(report: VerificationReport, out: TextIO) -> None:
 @click.command(
     "export-events",
     short_help="Write stored events as JSON Lines.",
-    help="Write stored events (not upcast, with their hashes) as JSON Lines in global order. Resume an "
-    "interrupted export with --after-position <last position written>.",
+    help="Write stored events (not upcast, with their hashes) as JSON Lines in global order. An unfiltered "
+    "export (or its parts, each resumed with --after-position <last position of the one before>) can be "
+    "imported; a filtered one is for reading: import-events refuses it. --output is written atomically (no "
+    "partial file) and never appended to: an existing file is refused (exit 73) unless --force replaces it.",
 )
 @click.option("--organization", help="only this organization's events")
 @click.option("--stream", help="only this stream's events")
 @click.option("--type", "types", multiple=True, help="only this event type (repeatable)")
 @click.option("--from", "start", type=MOMENT, help="occurred_at at or after (ISO 8601)")
 @click.option("--to", "end", type=MOMENT, help="occurred_at before (ISO 8601)")
-@click.option("--after-position", type=int, default=0, help="start after this position (resume)")
-@click.option("--output", type=click.Path(path_type=Path, dir_okay=False), help="file to append to (default: stdout)")
+@click.option("--after-position", type=int, default=0, help="start after this position (the next part)")
+@click.option(
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="file to write, whole or not at all (default: stdout)",
+)
+@click.option("--force", is_flag=True, help="replace --output if it exists")
 def export_command(
     organization: str | None,
     stream: str | None,
@@ -103,6 +113,7 @@ def export_command(
     end: datetime | None,
     after_position: int,
     output: Path | None,
+    force: bool,
 ) -> Coroutine[Any, Any, int]:
     """Export events."""
     event_filter = EventFilter(
@@ -110,57 +121,75 @@ def export_command(
         types=frozenset(types),
         organization_ids=None if organization is None else frozenset({organization}),
     )
-    return export_events(server_settings(), _console(), event_filter, TimeRange(start, end), after_position, output)
+    window = TimeRange(start, end)
+    return export_events(server_settings(), _console(), event_filter, window, after_position, output, force)
 
 
 async def export_events(
-    settings: Settings, console: Console, event_filter: EventFilter, window: TimeRange, after: int, output: Path | None
+    settings: Settings,
+    console: Console,
+    event_filter: EventFilter,
+    window: TimeRange,
+    after: int,
+    output: Path | None,
+    force: bool = False,
 ) -> int:
-    """Write the selected stored events as JSON Lines."""
+    """Write the selected stored events as JSON Lines, to stdout or atomically to `output`."""
     try:
-        target = console.out if output is None else output.open("a", encoding="utf-8")
-    except OSError as error:
-        raise CommandError(f"cannot create {output}: {error.strerror}", CANT_CREATE) from error
-    # Events on stdout share the terminal with stderr: a progress line would tear them apart.
-    progress = None if output is None else ProgressLine(console.err)
-    written = 0
-    try:
-        async with open_audit_log(settings) as log:
-            async for event in stored_events(log.store, after, event_filter, window):
-                target.write(event_line(event))
-                written += 1
-                if progress is not None:
-                    progress("export", 1)
-        target.flush()
-    finally:
-        if target is not console.out:
-            target.close()
+        if output is not None:
+            refuse_existing(output, force=force)  # before the store is opened
+        sink: AbstractContextManager[TextIO] = (
+            nullcontext(console.out) if output is None else atomic_output(output, force=force)
+        )
+        with sink as target:
+            # Events on stdout share the terminal with stderr: a progress line would tear them apart.
+            progress = None if output is None else ProgressLine(console.err)
+            async with open_audit_log(settings) as log:
+                events = stored_events(log.store, after, event_filter, window)
+                exported = await write_events(events, target, after, None if progress is None else _step(progress))
+            target.flush()
+    except OutputRefused as refused:
+        raise CommandError(str(refused), CANT_CREATE) from refused
     if progress is not None:
         progress.finish()
-    console.note(f"exported {written} events")
+    console.note(exported.summary())
     return Exit.OK
+
+
+def _step(progress: ProgressLine) -> Callable[[int], None]:
+    return lambda events: progress("export", events)
 
 
 @click.command(
     "import-events",
     short_help="Load a JSON Lines export into an empty store.",
     help="Write every event of an export (ids, positions, times and hashes unchanged) into an empty store; "
-    "refuses a store that holds events. Read models are built by the next `serve`.",
+    "refuses a store that holds events. The files must be the log from position 1 without a gap (an "
+    "unfiltered export, or its parts in order), its hash chain intact: anything else (a filtered export) is "
+    "refused (exit 65) before anything is written. Read models are built by the next `serve`.",
 )
-@click.argument("file", type=click.Path(path_type=Path), help="the JSON Lines export")
-def import_command(file: Path) -> Coroutine[Any, Any, int]:
-    """Import an export."""
-    return import_events(file, server_settings(), _console())
+@click.argument(
+    "files",
+    nargs=-1,
+    required=True,
+    type=click.Path(path_type=Path),
+    help="the JSON Lines export, or its parts in order",
+)
+def import_command(files: tuple[Path, ...]) -> Coroutine[Any, Any, int]:
+    """Import an export (or its parts, in order)."""
+    return import_events(list(files), server_settings(), _console())
 
 
-async def import_events(path: Path, settings: Settings, console: Console) -> int:
-    """Load an export into an empty store; the file is opened first, so a missing one starts no store."""
-    with path.open(encoding="utf-8") as lines:
-        async with open_audit_log(settings) as log:
-            try:
-                count = await import_lines(log.store, lines, upcasters())
-            except ValueError as exc:
-                raise CommandError(f"import refused: {exc}", DATA) from exc
+async def import_events(paths: list[Path], settings: Settings, console: Console) -> int:
+    """Load an export into an empty store; the files are opened first, so a missing one starts no store."""
+    for path in paths:
+        with path.open(encoding="utf-8"):
+            pass
+    async with open_audit_log(settings) as log:
+        try:
+            count = await import_files(log.store, paths, upcasters())
+        except ImportRefused as refused:
+            raise CommandError(f"import refused: {refused}", DATA) from refused
     console.note(f"imported {count} events")
     return Exit.OK
 

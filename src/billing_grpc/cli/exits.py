@@ -15,6 +15,7 @@ from grpc import aio
 from pymongo.errors import ConnectionFailure
 
 from billing_grpc.cli.remote import CommandError, describe_error
+from billing_grpc.exclusive import Unavailable
 from billing_grpc.settings import ConfigurationError
 
 
@@ -67,6 +68,8 @@ def classify(error: BaseException) -> tuple[Exit, list[str]]:
         return GRPC_EXITS.get(error.code(), Exit.SOFTWARE), [describe_error(error)]
     if isinstance(error, ConfigurationError):  # one line per bad value, secrets never echoed
         return Exit.CONFIG, [f"invalid configuration: {line}" for line in error.lines]
+    if isinstance(error, Unavailable):  # a busy port or data folder, settings --workers cannot share
+        return Exit(error.exit_code), [str(error)]
     if isinstance(error, ConnectionFailure):
         return Exit.UNAVAILABLE, [f"the store cannot be reached: {_first_line(error)}"]
     if isinstance(error, KeyboardInterrupt):

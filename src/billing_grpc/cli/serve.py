@@ -40,13 +40,21 @@ def server_settings(overrides: dict[str, str] | None = None) -> Settings:
     metavar="KEY=VALUE",
     help="override one setting, by name or variable (grace_period_seconds=0, BILLING_LOG_FORMAT=text); repeatable",
 )
-def serve_command(listen: str | None, assignments_: tuple[str, ...]) -> Coroutine[Any, Any, None]:
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    metavar="N",
+    help="Run N server processes sharing the port (SO_REUSEPORT) on one store, to use N cores "
+    "(docs/operations.md, Serving).",
+)
+def serve_command(listen: str | None, assignments_: tuple[str, ...], workers: int) -> Coroutine[Any, Any, int]:
     """Run the server."""
-    from billing_grpc.api.server import serve
+    from billing_grpc.serving import run_serve
 
     overrides = assignments(assignments_)
     if listen:
         overrides["listen"] = listen
     settings = server_settings(overrides)
     gc.set_threshold(*GC_THRESHOLDS)
-    return serve(settings)
+    return run_serve(settings, workers)

@@ -111,36 +111,50 @@ class StoredLog(Protocol):
         ...
 
 
+@dataclass
+class ChainWalk:
+    """The chain followed one event at a time from position 1: what a log check and an import check share.
+
+    A log recorded before hashing existed starts with events that carry none: that prefix is
+    counted and the chain starts after it from the genesis hash (the counter held no last hash
+    then). A missing hash after the chain started is a break (someone removed it), as is a gap.
+    """
+
+    position: int = 0
+    previous: str = GENESIS_HASH
+    unhashed_prefix: int = 0
+
+    def step(self, event: RecordedEvent) -> str | None:
+        """Take the next event: the reason it breaks the chain (nothing is taken then), or None."""
+        if event.position != self.position + 1:
+            return "position missing from the log"
+        if not event.hash:
+            if self.previous != GENESIS_HASH:
+                return "hash missing"
+            self.position = self.unhashed_prefix = event.position
+            return None
+        if event_hash(self.previous, event) != event.hash:
+            return "hash does not match the event and its predecessor"
+        self.position, self.previous = event.position, event.hash
+        return None
+
+
 async def verify_chain(
     store: StoredLog, *, page: int = 1000, progress: Callable[[int], None] | None = None
 ) -> ChainReport:
     """Walk the stored log from position 1 and recompute every hash; name the first broken position.
 
-    A log recorded before hashing existed starts with events that carry none: that prefix is
-    reported and the chain starts after it from the genesis hash (the counter held no last
-    hash then). A missing hash after the chain started is a break (someone removed it), as is
-    a gap in positions or a log that ends before the head the counter records.
+    The rules are ChainWalk's; a log that ends before the head the counter records is broken too.
     """
     head = await store.head_position()
-    previous, position, prefix, started = GENESIS_HASH, 0, 0, False
-    while events := await store.read_stored(position, page):
+    walk = ChainWalk()
+    while events := await store.read_stored(walk.position, page):
         for event in events:
-            if event.position != position + 1:
-                return ChainReport(head, position, prefix, position + 1, "position missing from the log")
-            position = event.position
-            if not event.hash:
-                if started:
-                    return ChainReport(head, position - 1, prefix, position, "hash missing")
-                prefix = position
-                continue
-            started = True
-            if event_hash(previous, event) != event.hash:
-                return ChainReport(
-                    head, position - 1, prefix, position, "hash does not match the event and its predecessor"
-                )
-            previous = event.hash
+            if (reason := walk.step(event)) is not None:
+                return ChainReport(head, walk.position, walk.unhashed_prefix, walk.position + 1, reason)
         if progress is not None:
             progress(len(events))
-    if position < head:
-        return ChainReport(head, position, prefix, position + 1, "position missing from the log")
-    return ChainReport(head, position, prefix)
+    if walk.position < head:
+        missing = walk.position + 1
+        return ChainReport(head, walk.position, walk.unhashed_prefix, missing, "position missing from the log")
+    return ChainReport(head, walk.position, walk.unhashed_prefix)
