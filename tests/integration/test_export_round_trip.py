@@ -1,7 +1,7 @@
 """Every form of `export-events` either round-trips through `import-events` into a fresh store or is
 refused by it with one line and nothing written; `--output` is written whole or not at all.
 
-The forms (README "Auditors" has the table): everything; parts resumed with `--after-position`
+The forms (docs/auditors.md has the table): everything; parts resumed with `--after-position`
 (imported together, in order); filtered by `--organization`, `--stream`, `--type`, `--from`,
 `--to` (refused: a subset of the log). Real `billing-grpc` processes on the MongoDB-wire store.
 """

@@ -1,6 +1,6 @@
 """Loading an export back: only the whole log from position 1, verified before anything is written.
 
-Which exports load (README "Auditors" has the table): an unfiltered export, or the parts of one
+Which exports load (docs/auditors.md has the table): an unfiltered export, or the parts of one
 exported with `--after-position` given together in order. A filtered export (`--organization`,
 `--stream`, `--type`, `--from`/`--to` that left an event out) is a subset of the log: its hash
 chain has gaps, so it cannot be verified, and read models built from it would be wrong (an
